@@ -1,0 +1,69 @@
+"""The AI model control panel: application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from webapp.config import INSTANCE_DIR, Config
+from webapp.extensions import babel, cache, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application; ``config`` defaults to :meth:`Config.from_env`."""
+    config = config or Config.from_env()
+    config.check()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_mapping(config.as_mapping())
+    _engine_options(app)
+
+    import webapp.database
+    import webapp.models  # noqa: F401  (mappings, for migrations)
+    from webapp import auth, cli, i18n
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+    cache.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    return app
+
+
+def _engine_options(app: Flask) -> None:
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from webapp.database import sqlite_engine_options
+
+        options = sqlite_engine_options() | options
+        os.makedirs(app.instance_path, exist_ok=True)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.auth.views import bp as auth_bp
+    from webapp.dashboard.views import bp as dashboard_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)

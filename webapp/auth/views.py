@@ -1,0 +1,56 @@
+"""Sign in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from webapp.auth import find_admin
+from webapp.auth.forms import LoginForm
+from webapp.extensions import db
+from webapp.models import utcnow
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: never another host, never a scheme-relative //host."""
+    if not target:
+        return url_for("dashboard.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboard.index")
+    if "\\" in target:
+        return url_for("dashboard.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        admin = find_admin(form.username.data.strip())
+        if admin is not None and admin.check_password(form.password.data) and admin.is_enabled:
+            admin.last_login_at = utcnow()
+            db.session.commit()
+            login_user(admin, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+        # One message for every failure: it must not tell which part was wrong.
+        flash(_("The username or password is not correct."), "error")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("auth.login"))

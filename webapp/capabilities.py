@@ -1,0 +1,38 @@
+"""The fixed capability vocabulary (DESIGN.md §1): identifiers are fixed, labels translated."""
+
+from flask_babel import lazy_gettext as _l
+
+CAPABILITIES: tuple[str, ...] = (
+    "chat",
+    "code",
+    "image",
+    "embedding",
+    "vision",
+    "transcription",
+    "speech",
+)
+
+LABELS = {
+    "chat": _l("Chat"),
+    "code": _l("Code"),
+    "image": _l("Image"),
+    "embedding": _l("Embedding"),
+    "vision": _l("Vision"),
+    "transcription": _l("Transcription"),
+    "speech": _l("Speech"),
+}
+
+_ORDER = {cap: i for i, cap in enumerate(CAPABILITIES)}
+
+
+def label(capability: str) -> str:
+    return str(LABELS.get(capability, capability))
+
+
+def sort_capabilities(caps) -> list[str]:
+    """Vocabulary order, duplicates removed."""
+    return sorted(set(caps), key=lambda c: _ORDER.get(c, len(_ORDER)))
+
+
+def is_capability(value: object) -> bool:
+    return isinstance(value, str) and value in _ORDER

@@ -1,0 +1,138 @@
+"""Engine behaviour per backend, and the one way services open a write transaction.
+
+SQLite: pysqlite's own transaction handling is switched off so we emit BEGIN
+ourselves; a write transaction starts with ``BEGIN IMMEDIATE`` (the write lock up
+front, waiting up to the busy timeout) so two writers queue instead of one failing
+with "database is locked" when it tries to upgrade a read lock. Foreign keys are
+switched on and the journal is WAL so readers never wait for the writer.
+
+PostgreSQL: services lock the rows that decide the outcome with
+``SELECT … FOR UPDATE`` in a fixed order (see ``services.activation``); a deadlock
+or serialisation failure that still happens is retried here, never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 30
+_write_begin: ContextVar[bool] = ContextVar("write_begin", default=False)
+_in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sqlite_engine_options() -> dict:
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection, connection_record) -> None:
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(conn) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_begin.get() else "BEGIN")
+
+
+# After-commit callbacks (cache invalidation): run only once the data is durable,
+# dropped on rollback so a failed change never evicts a right answer.
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # a cache hiccup must not turn a committed change into an error
+            log.exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in ("40001", "40P01"):  # serialization_failure, deadlock_detected
+        return True
+    return "database is locked" in str(orig).lower()
+
+
+RETRIES = 5
+
+
+def transactional(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` as one write transaction on ``db.session``: commit on success,
+    roll back on any error, retry a deadlock or serialisation failure.
+
+    Nested calls join the outer transaction. A read transaction the caller left
+    open (e.g. loading the current admin) is ended first, so that on SQLite the
+    write transaction can start with BEGIN IMMEDIATE.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _in_unit.get():
+            return fn(*args, **kwargs)
+        session = db.session()
+        for attempt in range(1, RETRIES + 1):
+            if session.in_transaction():
+                session.commit()
+            unit_token = _in_unit.set(True)
+            try:
+                begin_token = _write_begin.set(True)
+                try:
+                    session.connection()  # BEGIN (IMMEDIATE on SQLite) happens here
+                finally:
+                    _write_begin.reset(begin_token)
+                result = fn(*args, **kwargs)
+                session.commit()
+                return result
+            except DBAPIError as exc:
+                session.rollback()
+                if attempt < RETRIES and _is_retryable(exc):
+                    log.info("retrying %s after %s", fn.__name__, exc.orig)
+                    time.sleep(0.02 * 2**attempt)
+                    continue
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                _in_unit.reset(unit_token)
+        raise AssertionError("unreachable")
+
+    return wrapper

@@ -1,0 +1,41 @@
+"""Language choice (Persian by default, English on request, remembered) and
+template helpers for right-to-left text."""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request, session
+
+LANGUAGES = ("fa", "en")
+RTL = {"fa"}
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return "fa"
+    lang = request.args.get("lang")
+    if lang not in LANGUAGES:
+        lang = session.get("lang") or request.cookies.get("lang")
+    return lang if lang in LANGUAGES else "fa"
+
+
+def current_lang() -> str:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale else "fa"
+
+
+def text_direction() -> str:
+    return "rtl" if current_lang() in RTL else "ltr"
+
+
+def local_digits(value: object) -> str:
+    """Persian digits when the page is Persian; ASCII otherwise."""
+    text = str(value)
+    return text.translate(PERSIAN_DIGITS) if current_lang() == "fa" else text
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(text_direction=text_direction, current_lang=current_lang)
+    app.jinja_env.filters["digits"] = local_digits

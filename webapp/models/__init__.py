@@ -1,0 +1,19 @@
+"""The database mappings; import from here."""
+
+from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings, ApiToken
+from webapp.models.audit import AuditEvent
+from webapp.models.base import utcnow
+from webapp.models.catalog import AIModel, ModelCapability, Provider
+
+__all__ = [
+    "PERMISSIONS",
+    "ROLES",
+    "AIModel",
+    "Admin",
+    "AdminProviderSettings",
+    "ApiToken",
+    "AuditEvent",
+    "ModelCapability",
+    "Provider",
+    "utcnow",
+]

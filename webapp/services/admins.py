@@ -1,0 +1,201 @@
+"""Admins, their personal provider settings and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as pysecrets
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from webapp.database import transactional
+from webapp.errors import NotFound, ValidationError
+from webapp.extensions import db
+from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
+from webapp.services import audit, secrets, validation
+
+MIN_PASSWORD_LENGTH = 10
+TOKEN_PREFIX = "mcp_"
+
+
+def check_password_rules(password: object, field: str = "password") -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            _l("The password must be at least %(min)d characters.", min=MIN_PASSWORD_LENGTH),
+            field=field,
+        )
+    if len(password) > 200:
+        raise ValidationError(_l("The password is too long."), field=field)
+    if password.isdigit() or password.isalpha():
+        raise ValidationError(
+            _l("The password must mix letters with digits or symbols."), field=field
+        )
+    return password
+
+
+def check_role(role: object) -> str:
+    if role not in ROLES:
+        raise ValidationError(_l("Unknown role."), field="role")
+    return role  # type: ignore[return-value]
+
+
+def get_admin(username: str) -> Admin:
+    admin = db.session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None:
+        raise NotFound(_l("No admin with this username."), field="username")
+    return admin
+
+
+@transactional
+def create_admin(
+    username: str, password: str, role: str = "viewer", *, display_name: str = "", actor=None
+) -> Admin:
+    username = validation.model_name(username, field="username")
+    if len(username) > 64:
+        raise ValidationError(
+            _l("At most %(max)d characters are allowed.", max=64), field="username"
+        )
+    check_password_rules(password)
+    check_role(role)
+    if db.session.scalar(select(func.count()).select_from(Admin).where(Admin.username == username)):
+        raise ValidationError(_l("This username is taken."), field="username")
+    admin = Admin(username=username, role=role, display_name=display_name or username)
+    admin.set_password(password)
+    admin.stamp(actor)
+    db.session.add(admin)
+    db.session.flush()
+    audit.record("admin.create", admin, actor=actor, after={"username": username, "role": role})
+    return admin
+
+
+@transactional
+def update_admin(
+    admin: Admin | int,
+    *,
+    role: str | None = None,
+    is_enabled: bool | None = None,
+    password: str | None = None,
+    display_name: str | None = None,
+    actor=None,
+) -> Admin:
+    admin = db.session.get(Admin, admin.id if isinstance(admin, Admin) else admin)
+    if admin is None:
+        raise NotFound(_l("No admin with this username."), field="username")
+    before = {
+        "role": admin.role,
+        "is_enabled": admin.is_enabled,
+        "display_name": admin.display_name,
+    }
+    if role is not None:
+        admin.role = check_role(role)
+    if display_name is not None:
+        admin.display_name = validation.text(display_name, "display_name", max_length=120)
+    if is_enabled is not None:
+        admin.is_enabled = is_enabled
+        if not is_enabled:
+            admin.session_version += 1
+    if password is not None:
+        admin.set_password(check_password_rules(password))
+        admin.session_version += 1
+    after = {"role": admin.role, "is_enabled": admin.is_enabled, "display_name": admin.display_name}
+    if password is not None:
+        after["password_changed"] = True
+    admin.stamp(actor)
+    audit.record("admin.update", admin, actor=actor, before=before, after=after)
+    return admin
+
+
+@transactional
+def save_provider_settings(
+    admin: Admin, provider: Provider, *, personal_api_key=..., use_shared_api: bool | None = None
+) -> AdminProviderSettings:
+    """Set (a string), clear (None) or keep (omitted) the personal key; set the choice."""
+    settings = db.session.scalar(
+        select(AdminProviderSettings).where(
+            AdminProviderSettings.admin_id == admin.id,
+            AdminProviderSettings.provider_id == provider.id,
+        )
+    )
+    if settings is None:
+        settings = AdminProviderSettings(admin_id=admin.id, provider_id=provider.id)
+        db.session.add(settings)
+    before = {
+        "has_personal_api_key": settings.has_personal_api_key,
+        "personal_api_key_hint": settings.personal_api_key_hint,
+        "use_shared_api": bool(settings.use_shared_api),
+    }
+    if personal_api_key is not ...:
+        if personal_api_key in (None, ""):
+            settings.personal_api_key_encrypted = None
+            settings.personal_api_key_hint = ""
+        else:
+            key = secrets.clean_key(personal_api_key, "personal_api_key")
+            settings.personal_api_key_encrypted = secrets.encrypt(key)
+            settings.personal_api_key_hint = secrets.hint(key)
+    if use_shared_api is not None:
+        settings.use_shared_api = validation.boolean(use_shared_api, "use_shared_api")
+    settings.stamp(admin)
+    db.session.flush()
+    after = {
+        "has_personal_api_key": settings.has_personal_api_key,
+        "personal_api_key_hint": settings.personal_api_key_hint,
+        "use_shared_api": settings.use_shared_api,
+    }
+    audit.record(
+        "settings.update",
+        settings,
+        actor=admin,
+        before=before,
+        after=after,
+        target_repr=f"{admin.username} / {provider.slug}",
+    )
+    return settings
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transactional
+def create_token(admin: Admin, name: str = "", *, actor=None) -> tuple[ApiToken, str]:
+    """A new bearer token; the plaintext is returned once and never stored."""
+    name = validation.text(name, "name", max_length=100, required=False)
+    plaintext = TOKEN_PREFIX + pysecrets.token_urlsafe(32)
+    token = ApiToken(
+        admin_id=admin.id, name=name, token_hash=hash_token(plaintext), prefix=plaintext[:8]
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(
+        "token.create",
+        token,
+        actor=actor or admin,
+        after={"admin": admin.username, "name": name, "prefix": token.prefix},
+        target_repr=name or token.prefix,
+    )
+    return token, plaintext
+
+
+@transactional
+def revoke_token(token: ApiToken | int, *, actor=None) -> ApiToken:
+    token = db.session.get(ApiToken, token.id if isinstance(token, ApiToken) else token)
+    if token is None:
+        raise NotFound(_l("The token was not found."), field="token")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record("token.revoke", token, actor=actor, target_repr=token.name or token.prefix)
+    return token
+
+
+def admin_for_token(plaintext: str) -> Admin | None:
+    """The enabled admin behind a live token, or None. Records the last use (throttled)."""
+    if not plaintext or len(plaintext) > 200:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    if token is None or token.revoked_at is not None or not token.admin.is_enabled:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+        db.session.commit()
+    return token.admin

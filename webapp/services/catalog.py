@@ -1,0 +1,279 @@
+"""Providers and models: create, edit, delete, each one audited transaction.
+
+Capability edits, deletions and provider switches take the provider lock first,
+like activation does (see ``services.activation``), so they serialise with it.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
+
+from webapp.database import transactional
+from webapp.errors import NotFound, ValidationError
+from webapp.extensions import db
+from webapp.models import AIModel, ModelCapability, Provider
+from webapp.services import audit, secrets, validation
+from webapp.services.activation import ActivationResult, activate, lock_provider
+from webapp.services.lookup import invalidate_provider
+
+PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
+MODEL_FIELDS = ("name", "model_id", "display_name", "description")
+
+
+def provider_snapshot(p: Provider) -> dict:
+    return {
+        "slug": p.slug,
+        "name": p.name,
+        "base_url": p.base_url,
+        "is_enabled": p.is_enabled,
+        "shared_api_enabled": p.shared_api_enabled,
+        "shared_api_key_hint": p.shared_api_key_hint if p.has_shared_api_key else "",
+    }
+
+
+def model_snapshot(m: AIModel) -> dict:
+    return {
+        "name": m.name,
+        "model_id": m.model_id,
+        "display_name": m.display_name,
+        "capabilities": m.capabilities,
+        "active_capabilities": m.active_capabilities,
+    }
+
+
+def get_provider(slug_or_id: str | int) -> Provider:
+    column = Provider.id if isinstance(slug_or_id, int) else Provider.slug
+    provider = db.session.scalar(select(Provider).where(column == slug_or_id))
+    if provider is None:
+        raise NotFound(_l("The provider was not found."), field="provider")
+    return provider
+
+
+def get_model(model_id: int) -> AIModel:
+    model = db.session.scalar(
+        select(AIModel)
+        .where(AIModel.id == model_id)
+        .options(selectinload(AIModel.capability_rows), selectinload(AIModel.provider))
+    )
+    if model is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    return model
+
+
+# --- providers -------------------------------------------------------------------------
+
+
+def _clean_provider(data: dict, *, partial: bool) -> dict:
+    clean: dict = {}
+    if "slug" in data or not partial:
+        clean["slug"] = validation.slug(data.get("slug"))
+    if "name" in data or not partial:
+        clean["name"] = validation.text(data.get("name"), "name", max_length=100)
+    if "base_url" in data:
+        clean["base_url"] = validation.base_url(data.get("base_url"))
+    for flag in ("is_enabled", "shared_api_enabled"):
+        if flag in data:
+            clean[flag] = validation.boolean(data[flag], flag)
+    if "shared_api_key" in data and data["shared_api_key"] not in (None, ""):
+        clean["shared_api_key"] = secrets.clean_key(data["shared_api_key"], "shared_api_key")
+    elif "shared_api_key" in data:
+        clean["shared_api_key"] = None  # explicit null or "": clear the key
+    return clean
+
+
+def _slug_taken(slug: str, exclude_id: int | None = None) -> bool:
+    stmt = select(func.count()).select_from(Provider).where(Provider.slug == slug)
+    if exclude_id is not None:
+        stmt = stmt.where(Provider.id != exclude_id)
+    return bool(db.session.scalar(stmt))
+
+
+def _set_shared_key(provider: Provider, key: str | None) -> None:
+    if key:
+        provider.shared_api_key_encrypted = secrets.encrypt(key)
+        provider.shared_api_key_hint = secrets.hint(key)
+    else:
+        provider.shared_api_key_encrypted = None
+        provider.shared_api_key_hint = ""
+
+
+@transactional
+def create_provider(data: dict, *, actor=None) -> Provider:
+    clean = _clean_provider(data, partial=False)
+    if _slug_taken(clean["slug"]):
+        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+    key = clean.pop("shared_api_key", None)
+    provider = Provider(**clean)
+    _set_shared_key(provider, key)
+    provider.stamp(actor)
+    db.session.add(provider)
+    db.session.flush()
+    audit.record("provider.create", provider, actor=actor, after=provider_snapshot(provider))
+    invalidate_provider(provider.slug)
+    return provider
+
+
+@transactional
+def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Provider:
+    provider_id = provider.id if isinstance(provider, Provider) else provider
+    provider = lock_provider(provider_id)
+    clean = _clean_provider(data, partial=True)
+    if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
+        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+    before = provider_snapshot(provider)
+    old_slug = provider.slug
+    if "shared_api_key" in clean:
+        _set_shared_key(provider, clean.pop("shared_api_key"))
+    for key, value in clean.items():
+        setattr(provider, key, value)
+    after = provider_snapshot(provider)
+    key_changed = "shared_api_key" in data
+    if after == before and not key_changed:
+        return provider
+    provider.stamp(actor)
+    if key_changed:
+        after["shared_api_key_changed"] = True  # the fact, never the key
+    audit.record("provider.update", provider, actor=actor, before=before, after=after)
+    invalidate_provider(old_slug, provider.slug)
+    return provider
+
+
+@transactional
+def delete_provider(provider: Provider | int, *, actor=None) -> None:
+    provider_id = provider.id if isinstance(provider, Provider) else provider
+    provider = lock_provider(provider_id)
+    count = db.session.scalar(
+        select(func.count()).select_from(AIModel).where(AIModel.provider_id == provider.id)
+    )
+    before = provider_snapshot(provider) | {"models": count}
+    audit.record("provider.delete", provider, actor=actor, before=before)
+    invalidate_provider(provider.slug)
+    db.session.delete(provider)
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def _clean_model(data: dict, *, partial: bool) -> dict:
+    clean: dict = {}
+    if "name" in data or not partial:
+        clean["name"] = validation.model_name(data.get("name"))
+    if "model_id" in data or not partial:
+        clean["model_id"] = validation.model_identifier(data.get("model_id"))
+    if "display_name" in data or not partial:
+        clean["display_name"] = validation.text(
+            data.get("display_name"), "display_name", max_length=200
+        )
+    if "description" in data:
+        clean["description"] = validation.text(
+            data.get("description"), "description", max_length=2000, required=False
+        )
+    if "capabilities" in data or not partial:
+        clean["capabilities"] = validation.capabilities(data.get("capabilities"))
+    if "is_active" in data:
+        clean["is_active"] = validation.boolean(data["is_active"], "is_active")
+    return clean
+
+
+def _name_taken(provider_id: int, name: str, exclude_id: int | None = None) -> bool:
+    stmt = (
+        select(func.count())
+        .select_from(AIModel)
+        .where(AIModel.provider_id == provider_id, AIModel.name == name)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(AIModel.id != exclude_id)
+    return bool(db.session.scalar(stmt))
+
+
+@transactional
+def create_model(
+    provider: Provider | str | int, data: dict, *, actor=None
+) -> tuple[AIModel, ActivationResult | None]:
+    """Create a model (inactive unless ``is_active``); returns it and the activation, if any."""
+    if isinstance(provider, Provider):
+        provider = provider.id
+    provider = get_provider(provider)
+    lock_provider(provider.id)
+    clean = _clean_model(data, partial=False)
+    if _name_taken(provider.id, clean["name"]):
+        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+    caps = clean.pop("capabilities")
+    make_active = clean.pop("is_active", False)
+    model = AIModel(provider_id=provider.id, **clean)
+    model.stamp(actor)
+    model.capability_rows = [ModelCapability(capability=c, provider_id=provider.id) for c in caps]
+    db.session.add(model)
+    db.session.flush()
+    audit.record("model.create", model, actor=actor, after=model_snapshot(model))
+    invalidate_provider(provider.slug)
+    result = activate(model.id, actor=actor) if make_active else None
+    return model, result
+
+
+@transactional
+def update_model(
+    model: AIModel | int, data: dict, *, actor=None
+) -> tuple[AIModel, ActivationResult | None]:
+    """Partial update. ``is_active: true`` activates every capability (after the edit),
+    ``false`` deactivates every one. Dropping a capability drops its activation."""
+    from webapp.services.activation import deactivate
+
+    model_id = model.id if isinstance(model, AIModel) else int(model)
+    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
+    if provider_id is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    provider = lock_provider(provider_id)
+    model = get_model(model_id)
+    clean = _clean_model(data, partial=True)
+    if "name" in clean and _name_taken(provider_id, clean["name"], exclude_id=model_id):
+        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+    before = model_snapshot(model)
+    caps = clean.pop("capabilities", None)
+    is_active = clean.pop("is_active", None)
+    for key, value in clean.items():
+        setattr(model, key, value)
+    if caps is not None and caps != model.capabilities:
+        dropped = [c for c in model.capabilities if c not in caps]
+        added = [c for c in caps if c not in model.capabilities]
+        if dropped:
+            db.session.execute(
+                delete(ModelCapability).where(
+                    ModelCapability.model_id == model_id,
+                    ModelCapability.capability.in_(dropped),
+                )
+            )
+        for cap in added:
+            db.session.add(
+                ModelCapability(model_id=model_id, provider_id=provider_id, capability=cap)
+            )
+        db.session.flush()
+        db.session.expire(model, ["capability_rows"])
+    after = model_snapshot(model)
+    if after != before:
+        model.stamp(actor)
+        audit.record("model.update", model, actor=actor, before=before, after=after)
+        invalidate_provider(provider.slug)
+    result = None
+    if is_active is True:
+        result = activate(model_id, actor=actor)
+    elif is_active is False:
+        deactivate(model_id, actor=actor)
+    db.session.flush()
+    db.session.refresh(model)
+    return model, result
+
+
+@transactional
+def delete_model(model: AIModel | int, *, actor=None) -> None:
+    model_id = model.id if isinstance(model, AIModel) else int(model)
+    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
+    if provider_id is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    provider = lock_provider(provider_id)
+    model = get_model(model_id)
+    audit.record("model.delete", model, actor=actor, before=model_snapshot(model))
+    invalidate_provider(provider.slug)
+    db.session.delete(model)

@@ -1,0 +1,102 @@
+"""Which API key a call uses (DESIGN.md §2, the seed's scenario 3).
+
+1. the admin has a personal key for the provider and has not chosen the shared
+   one: the personal key;
+2. else the provider's shared key is enabled (and set) and the admin may use
+   shared keys (``use_shared_api``): the shared key;
+3. else NoApiAccess, and no request is sent.
+Without an admin (a background job) only step 2 applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from webapp.errors import NoApiAccess
+from webapp.extensions import db
+from webapp.models import AdminProviderSettings, Provider
+from webapp.services import secrets
+
+PERSONAL = "personal"
+SHARED = "shared"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    provider_slug: str
+    source: str  # PERSONAL or SHARED
+    api_key: str
+
+    @property
+    def hint(self) -> str:
+        return secrets.hint(self.api_key)
+
+    def __repr__(self) -> str:  # never leak the key into logs or tracebacks
+        return (
+            f"Credentials(provider={self.provider_slug!r}, source={self.source!r}, key={self.hint})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The decision without the key: what the dashboard shows an admin."""
+
+    source: str | None  # PERSONAL, SHARED or None (no access)
+    hint: str
+    reason: str
+
+
+def _settings(admin, provider: Provider) -> AdminProviderSettings | None:
+    if admin is None:
+        return None
+    return db.session.scalar(
+        select(AdminProviderSettings).where(
+            AdminProviderSettings.admin_id == admin.id,
+            AdminProviderSettings.provider_id == provider.id,
+        )
+    )
+
+
+def explain(provider: Provider, admin=None) -> Resolution:
+    """Which key a call by ``admin`` (None: a background job) would use, in words."""
+    settings = _settings(admin, provider)
+    if settings is not None and settings.has_personal_api_key and not settings.use_shared_api:
+        return Resolution(
+            PERSONAL, settings.personal_api_key_hint, str(_l("Your personal key is used."))
+        )
+    shared_usable = provider.shared_api_enabled and provider.has_shared_api_key
+    may_share = admin is None or admin.can("use_shared_api")
+    if shared_usable and may_share:
+        return Resolution(
+            SHARED, provider.shared_api_key_hint, str(_l("The organisation's shared key is used."))
+        )
+    if not shared_usable:
+        reason = _l("No API access: you have no personal key and the shared key is not available.")
+    else:
+        reason = _l("No API access: you have no personal key and may not use the shared key.")
+    return Resolution(None, "", str(reason))
+
+
+def resolve_credentials(provider: Provider | str, admin=None) -> Credentials:
+    """The key to send to ``provider`` for ``admin``; raises NoApiAccess when none may be used."""
+    if isinstance(provider, str):
+        found = db.session.scalar(select(Provider).where(Provider.slug == provider))
+        if found is None:
+            raise NoApiAccess(_l("The provider was not found."), field="provider")
+        provider = found
+    decision = explain(provider, admin)
+    if decision.source == PERSONAL:
+        settings = _settings(admin, provider)
+        return Credentials(
+            provider.slug, PERSONAL, secrets.decrypt(settings.personal_api_key_encrypted)
+        )
+    if decision.source == SHARED:
+        return Credentials(
+            provider.slug, SHARED, secrets.decrypt(provider.shared_api_key_encrypted)
+        )
+    raise NoApiAccess(decision.reason)

@@ -1,0 +1,190 @@
+"""``get_active_model``: which model is live for a provider and capability.
+
+One indexed query when uncached (the partial unique index on
+``model_capability(provider_id, capability) WHERE is_active`` answers it), the
+answer cached for ``ACTIVE_MODEL_CACHE_TTL`` seconds, and invalidated only after
+a change commits (``invalidate_provider``). The answer is a plain snapshot, not
+an ORM object, so it can live in Redis and be shared by every worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import String, and_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import GenericFunction
+
+from webapp.cache import MISSING
+from webapp.capabilities import sort_capabilities
+from webapp.database import after_commit
+from webapp.extensions import cache, db
+from webapp.models import Admin, AIModel, ModelCapability, Provider
+
+NONE_MARKER = {"none": True}
+
+
+class csv_agg(GenericFunction):
+    """Comma-joined aggregate: group_concat on SQLite, string_agg on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(csv_agg, "sqlite")
+def _csv_agg_sqlite(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(csv_agg, "postgresql")
+def _csv_agg_pg(element, compiler, **kw):
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """What a service needs to call the provider, and what the API shows."""
+
+    id: int
+    name: str
+    model_id: str
+    display_name: str
+    provider: str
+    provider_id: int
+    provider_name: str
+    base_url: str
+    capabilities: tuple[str, ...]
+    active_capabilities: tuple[str, ...]
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    updated_by: str | None
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["capabilities"] = list(self.capabilities)
+        data["active_capabilities"] = list(self.active_capabilities)
+        data["is_active"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ActiveModel:
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        data["capabilities"] = tuple(data["capabilities"])
+        data["active_capabilities"] = tuple(data["active_capabilities"])
+        return cls(**data)
+
+
+def cache_key(provider_slug: str, capability: str) -> str:
+    return f"active:{provider_slug}:{capability}"
+
+
+def generation_key(provider_slug: str) -> str:
+    return f"gen:{provider_slug}"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _active_model_statement(provider_slug: str, capability: str):
+    caps = aliased(ModelCapability)
+    active_caps = aliased(ModelCapability)
+    creator = aliased(Admin)
+    editor = aliased(Admin)
+    all_caps = select(csv_agg(caps.capability)).where(caps.model_id == AIModel.id).scalar_subquery()
+    live_caps = (
+        select(csv_agg(active_caps.capability))
+        .where(active_caps.model_id == AIModel.id, active_caps.is_active)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            AIModel,
+            Provider.slug,
+            Provider.name,
+            Provider.base_url,
+            all_caps,
+            live_caps,
+            creator.username,
+            editor.username,
+        )
+        .join(Provider, Provider.id == ModelCapability.provider_id)
+        .join(
+            AIModel,
+            and_(AIModel.id == ModelCapability.model_id),
+        )
+        .outerjoin(creator, creator.id == AIModel.created_by_id)
+        .outerjoin(editor, editor.id == AIModel.updated_by_id)
+        .select_from(ModelCapability)
+        .where(
+            Provider.slug == provider_slug,
+            Provider.is_enabled,
+            ModelCapability.capability == capability,
+            ModelCapability.is_active,
+        )
+    )
+
+
+def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
+    """The uncached lookup: exactly one query."""
+    row = db.session.execute(_active_model_statement(provider_slug, capability)).first()
+    if row is None:
+        return None
+    model, slug, provider_name, base_url, caps, live, created_by, updated_by = row
+    return ActiveModel(
+        id=model.id,
+        name=model.name,
+        model_id=model.model_id,
+        display_name=model.display_name,
+        provider=slug,
+        provider_id=model.provider_id,
+        provider_name=provider_name,
+        base_url=base_url,
+        capabilities=tuple(sort_capabilities((caps or "").split(",") if caps else [])),
+        active_capabilities=tuple(sort_capabilities((live or "").split(",") if live else [])),
+        created_at=_iso(model.created_at),
+        updated_at=_iso(model.updated_at),
+        created_by=created_by,
+        updated_by=updated_by,
+    )
+
+
+def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
+    """The active model of ``provider_slug`` for ``capability``, or None.
+
+    None also when the provider is unknown or disabled. A cached answer is tagged
+    with the provider's generation; a change bumps the generation after commit, so
+    an answer computed from a snapshot older than the change is never served again
+    even if it was written to the cache after the invalidation (the classic
+    read-then-set race).
+    """
+    key = cache_key(provider_slug, capability)
+    generation, entry = cache.get_many([generation_key(provider_slug), key])
+    generation = 0 if generation is MISSING else int(generation)
+    if entry is not MISSING and entry.get("g") == generation:
+        value = entry["v"]
+        return None if value == NONE_MARKER else ActiveModel.from_dict(value)
+    model = load_active_model(provider_slug, capability)
+    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
+    if ttl > 0:
+        cache.set(key, {"g": generation, "v": model.to_dict() if model else NONE_MARKER}, ttl)
+    return model
+
+
+def invalidate_provider(*slugs: str) -> None:
+    """Make every cached answer for these providers stale, once the change commits."""
+    keys = [generation_key(slug) for slug in sorted(set(slugs)) if slug]
+
+    def bump() -> None:
+        for key in keys:
+            cache.incr(key)
+
+    after_commit(db.session(), bump)
