@@ -49,13 +49,21 @@ def worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 
 
+def run_id() -> str:
+    """Unique per test process, so two suites running at once never share data."""
+    return f"{worker_id()}_{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str | None:
-    """PostgreSQL URL for this worker when TEST_DATABASE_URL asks for it, else None."""
+def database_url() -> str | None:
+    """A PostgreSQL database of this process's own when TEST_DATABASE_URL asks for it."""
     url = os.environ.get("TEST_DATABASE_URL", "").strip()
     if not url or url.startswith("sqlite"):
-        return None
-    return support.worker_database(url, worker_id())
+        yield None
+        return
+    own = support.create_database(url, f"mcp_test_{run_id()}")
+    yield own
+    support.drop_database(url, own)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +80,7 @@ def make_config(db_url: str, cache_url: str = "", **overrides) -> Config:
         SQLALCHEMY_DATABASE_URI=db_url,
         FERNET_KEYS=FERNET_KEYS,
         CACHE_URL=cache_url,
-        CACHE_KEY_PREFIX=f"mcp-test-{worker_id()}:",
+        CACHE_KEY_PREFIX=f"mcp-test-{run_id()}:",
         TESTING=True,
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
         RATELIMIT_ENABLED=False,

@@ -20,20 +20,26 @@ def _service_down(what: str, hint: str) -> None:
     pytest.fail(f"{what} is not reachable; start it ({hint}) — tests never skip it", pytrace=False)
 
 
-def worker_database(url: str, worker: str) -> str:
-    """A database of its own for this xdist worker, made on the server of ``url``."""
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"mcp_test_{worker}"
+def _admin_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def create_database(url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``url``; returns its URL."""
+    plain = _admin_url(url)
     try:
         with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         _service_down(f"PostgreSQL at {plain} ({exc})", "bash .ci/services")
     return make_url(plain).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str, own_url: str) -> None:
+    name = make_url(own_url).database
+    with psycopg.connect(_admin_url(url), autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def require_redis(url: str) -> None:
