@@ -56,6 +56,12 @@ class Config:
     REMEMBER_COOKIE_SECURE: bool = False
     PERMANENT_SESSION_LIFETIME: int = 8 * 3600
     PROVIDER_TIMEOUT: float = 20.0
+    # AI provider calls (webapp/ai/client.py): connect timeout, retries on 429/5xx,
+    # the first back-off in seconds (doubled each retry), the longest Retry-After honoured.
+    PROVIDER_CONNECT_TIMEOUT: float = 5.0
+    PROVIDER_MAX_RETRIES: int = 2
+    PROVIDER_RETRY_BACKOFF: float = 0.5
+    PROVIDER_RETRY_AFTER_MAX: float = 10.0
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     PASSWORD_HASH_METHOD: str = "scrypt"
