@@ -75,17 +75,17 @@ def cache_url() -> str:
 
 
 def make_config(db_url: str, cache_url: str = "", **overrides) -> Config:
-    return Config.from_env(
-        SECRET_KEY="test-secret-key",
-        SQLALCHEMY_DATABASE_URI=db_url,
-        FERNET_KEYS=FERNET_KEYS,
-        CACHE_URL=cache_url,
-        CACHE_KEY_PREFIX=f"mcp-test-{run_id()}:",
-        TESTING=True,
-        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
-        RATELIMIT_ENABLED=False,
-        **overrides,
-    )
+    settings = {
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "FERNET_KEYS": FERNET_KEYS,
+        "CACHE_URL": cache_url,
+        "CACHE_KEY_PREFIX": f"mcp-test-{run_id()}:",
+        "TESTING": True,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "RATELIMIT_ENABLED": False,
+    }
+    return Config.from_env(**(settings | overrides))
 
 
 @pytest.fixture
