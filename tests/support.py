@@ -57,12 +57,12 @@ def reset_schema(db, url: str) -> None:
         db.create_all()
         return
     db.create_all()
-    for table in db.metadata.sorted_tables:  # a test may have dropped one on purpose
-        for index in table.indexes:
-            index.create(db.engine, checkfirst=True)
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
+    for table in db.metadata.sorted_tables:  # a test may have dropped one on purpose
+        for index in table.indexes:
+            index.create(db.engine, checkfirst=True)
 
 
 class AdminFactory:
