@@ -158,9 +158,13 @@ def test_redis_invalidation_reaches_another_process(app_factory, database_url, t
         db.session.remove()
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, db_url, redis_url, prefix],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         try:
+
             def ask() -> str:
                 child.stdin.write("?\n")
                 child.stdin.flush()

@@ -21,8 +21,9 @@ def one_line_error(result) -> str:
 
 
 def test_create_admin_and_token(runner):
-    result = runner.invoke(args=["create-admin", "ops", "--password", "secret-pass-1",
-                                 "--role", "operator"])
+    result = runner.invoke(
+        args=["create-admin", "ops", "--password", "secret-pass-1", "--role", "operator"]
+    )
     assert result.exit_code == 0, result.output
     admin = db.session.scalar(select(Admin).where(Admin.username == "ops"))
     assert admin.role == "operator" and admin.check_password("secret-pass-1")
@@ -53,8 +54,9 @@ def test_errors_are_one_line(runner, args, needle):
 
 def test_duplicate_admin_is_refused(runner):
     runner.invoke(args=["create-admin", "ops", "--password", "secret-pass-1"])
-    line = one_line_error(runner.invoke(args=["create-admin", "ops", "--password",
-                                              "secret-pass-2"]))
+    line = one_line_error(
+        runner.invoke(args=["create-admin", "ops", "--password", "secret-pass-2"])
+    )
     assert "نام کاربری" in line or "username" in line
     assert db.session.scalar(select(func.count()).select_from(Admin)) == 1
 
@@ -63,25 +65,36 @@ def test_seed_demo_data_is_complete_and_idempotent(runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "login" in result.output and "admin" in result.output and "demo-pass" in result.output
-    counts = (db.session.scalar(select(func.count()).select_from(Provider)),
-              db.session.scalar(select(func.count()).select_from(AIModel)))
+    counts = (
+        db.session.scalar(select(func.count()).select_from(Provider)),
+        db.session.scalar(select(func.count()).select_from(AIModel)),
+    )
     assert counts[0] >= 3 and counts[1] >= 10
     caps = set(db.session.scalars(select(ModelCapability.capability)))
     assert caps == set(CAPABILITIES)
     # Every group has exactly one active model.
     groups = db.session.execute(
-        select(ModelCapability.provider_id, ModelCapability.capability,
-               func.sum(func.cast(ModelCapability.is_active, db.Integer)))
-        .group_by(ModelCapability.provider_id, ModelCapability.capability)
+        select(
+            ModelCapability.provider_id,
+            ModelCapability.capability,
+            func.sum(func.cast(ModelCapability.is_active, db.Integer)),
+        ).group_by(ModelCapability.provider_id, ModelCapability.capability)
     ).all()
     assert all(active == 1 for _, _, active in groups), groups
     multi = db.session.execute(
-        select(ModelCapability.model_id).group_by(ModelCapability.model_id)
+        select(ModelCapability.model_id)
+        .group_by(ModelCapability.model_id)
         .having(func.count() >= 2)
     ).all()
     assert multi
-    assert db.session.scalar(select(func.count()).select_from(Provider).where(
-        Provider.shared_api_key_encrypted.is_not(None), Provider.shared_api_enabled)) >= 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Provider)
+            .where(Provider.shared_api_key_encrypted.is_not(None), Provider.shared_api_enabled)
+        )
+        >= 1
+    )
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "0 providers" in again.output
     assert db.session.scalar(select(func.count()).select_from(AIModel)) == counts[1]
@@ -132,8 +145,10 @@ def test_check_conflicts_finds_groups_with_two_active(runner, make_provider, mak
 
     # A database restored from before the rule (index missing) with a broken group:
     db.session.execute(text("DROP INDEX uq_model_capability_one_active"))
-    db.session.execute(text("UPDATE model_capability SET is_active = :t WHERE model_id = :m"),
-                       {"t": True, "m": b.id})
+    db.session.execute(
+        text("UPDATE model_capability SET is_active = :t WHERE model_id = :m"),
+        {"t": True, "m": b.id},
+    )
     db.session.commit()
     broken = runner.invoke(args=["ai", "check-conflicts"])
     assert broken.exit_code == 1

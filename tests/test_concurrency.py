@@ -32,8 +32,15 @@ def groups_with_two_active():
 
 def test_random_concurrent_activations_keep_the_rule(app, make_provider, make_model):
     provider = make_provider("race")
-    caps_pool = [["chat"], ["chat", "code"], ["code", "vision"], ["chat", "vision"],
-                 ["chat", "code", "vision"], ["image"], ["image", "vision"]]
+    caps_pool = [
+        ["chat"],
+        ["chat", "code"],
+        ["code", "vision"],
+        ["chat", "vision"],
+        ["chat", "code", "vision"],
+        ["image"],
+        ["image", "vision"],
+    ]
     model_ids = [make_model(provider, caps=caps).id for caps in caps_pool * 2]
     caps_of = {mid: caps_pool[i % len(caps_pool)] for i, mid in enumerate(model_ids)}
     audit_before = db.session.scalar(select(func.count()).select_from(AuditEvent))
@@ -60,7 +67,7 @@ def test_random_concurrent_activations_keep_the_rule(app, make_provider, make_mo
                         written = 1 if result.changed else 0
                     with lock:
                         changes.append(written)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
             finally:
                 db.session.remove()

@@ -21,8 +21,9 @@ def openrouter(make_provider):
 
 def test_seed_test3_personal_key_has_priority(openrouter, make_admin):
     admin = make_admin("operator")
-    admins.save_provider_settings(admin, openrouter, personal_api_key="sk-personal",
-                                  use_shared_api=False)
+    admins.save_provider_settings(
+        admin, openrouter, personal_api_key="sk-personal", use_shared_api=False
+    )
     creds = resolve_credentials("openrouter", admin)
     assert creds.api_key == "sk-personal"
     assert creds.source == PERSONAL
@@ -30,8 +31,9 @@ def test_seed_test3_personal_key_has_priority(openrouter, make_admin):
 
 def test_personal_key_but_admin_chose_shared(openrouter, make_admin):
     admin = make_admin("operator")
-    admins.save_provider_settings(admin, openrouter, personal_api_key=PERSONAL_KEY,
-                                  use_shared_api=True)
+    admins.save_provider_settings(
+        admin, openrouter, personal_api_key=PERSONAL_KEY, use_shared_api=True
+    )
     creds = resolve_credentials(openrouter, admin)
     assert (creds.source, creds.api_key) == (SHARED, SHARED_KEY)
 
@@ -126,8 +128,10 @@ def test_rotation_keeps_old_secrets_readable(app_factory, make_provider):
         assert rotate_all() == 1
         provider = catalog.get_provider("acme")
         assert provider.shared_api_key_encrypted != old_token
-        assert Fernet(new_key.encode()).decrypt(
-            provider.shared_api_key_encrypted.encode()).decode() == SHARED_KEY
+        assert (
+            Fernet(new_key.encode()).decrypt(provider.shared_api_key_encrypted.encode()).decode()
+            == SHARED_KEY
+        )
         db.session.remove()
 
     only_new = app_factory(FERNET_KEYS=new_key)
@@ -166,6 +170,7 @@ def test_bad_keys_are_refused_and_change_nothing(make_provider, bad):
     from webapp.errors import ValidationError
 
     with pytest.raises(ValidationError):
-        catalog.update_provider(p, {"shared_api_key": bad} if bad != "" else
-                                {"shared_api_key": bad, "slug": "BAD SLUG"})
+        catalog.update_provider(
+            p, {"shared_api_key": bad} if bad != "" else {"shared_api_key": bad, "slug": "BAD SLUG"}
+        )
     assert catalog.get_provider("acme").shared_api_key_encrypted is None

@@ -42,12 +42,18 @@ def test_import_reports_every_conflict_and_keeps_newest(app):
     conflicts = {(c.provider, c.capability): c for c in report.conflicts}
     # openrouter chat: gpt-4o, claude-3.5, llama active; openai image: dall-e-3, gpt-image-1.
     assert set(conflicts) == {("openrouter", "chat"), ("openai", "image")}
-    assert sorted(conflicts["openrouter", "chat"].models) == ["claude-3.5", "gpt-4o",
-                                                             "llama-3.1-70b"]
+    assert sorted(conflicts["openrouter", "chat"].models) == [
+        "claude-3.5",
+        "gpt-4o",
+        "llama-3.1-70b",
+    ]
     assert conflicts["openrouter", "chat"].kept == "claude-3.5"  # updated 2025-01-27
     assert conflicts["openai", "image"].kept == "gpt-image-1"
-    assert all(c.message == "Several active models for one Provider+Capability are not allowed"
-               or "چندین مدل فعال" in c.message for c in report.conflicts)
+    assert all(
+        c.message == "Several active models for one Provider+Capability are not allowed"
+        or "چندین مدل فعال" in c.message
+        for c in report.conflicts
+    )
     assert report.providers_created == 2 and report.models_created == 7
     assert active_name("openrouter", "chat") == "claude-3.5"
     assert active_name("openrouter", "code") == "gpt-4o"  # no conflict for code
@@ -84,15 +90,35 @@ def test_dry_run_writes_nothing(app):
         b"{not json",
         b'{"model": "ai.aimodel"}',
         json.dumps([{"model": "auth.user", "pk": 1, "fields": {}}]).encode(),
-        json.dumps([{"model": "ai.aimodel", "pk": 1, "fields": {"provider": 99, "name": "x",
-                     "capabilities": ["chat"]}}]).encode(),
-        json.dumps([{"model": "ai.aiprovider", "pk": 1, "fields": {"slug": "p", "name": "P"}},
-                    {"model": "ai.aimodel", "pk": 1, "fields": {"provider": 1, "name": "x",
-                     "capabilities": ["telepathy"]}}]).encode(),
+        json.dumps(
+            [
+                {
+                    "model": "ai.aimodel",
+                    "pk": 1,
+                    "fields": {"provider": 99, "name": "x", "capabilities": ["chat"]},
+                }
+            ]
+        ).encode(),
+        json.dumps(
+            [
+                {"model": "ai.aiprovider", "pk": 1, "fields": {"slug": "p", "name": "P"}},
+                {
+                    "model": "ai.aimodel",
+                    "pk": 1,
+                    "fields": {"provider": 1, "name": "x", "capabilities": ["telepathy"]},
+                },
+            ]
+        ).encode(),
         "\udcff".encode("utf-8", "surrogatepass"),
     ],
-    ids=["not-json", "not-a-list", "unknown-record", "unknown-provider", "unknown-capability",
-         "not-utf8"],
+    ids=[
+        "not-json",
+        "not-a-list",
+        "unknown-record",
+        "unknown-provider",
+        "unknown-capability",
+        "not-utf8",
+    ],
 )
 def test_bad_files_are_refused_and_change_nothing(app, make_provider, payload):
     make_provider("existing")

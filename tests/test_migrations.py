@@ -23,7 +23,11 @@ def upgrade(url: str) -> subprocess.CompletedProcess:
     env = os.environ | {"DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
