@@ -18,6 +18,7 @@ for, images come as a tiny PNG (base64), and ``/models`` lists a few models.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -31,7 +32,8 @@ from werkzeug.wrappers import Request, Response
 PREFIX = "/v1"
 # A 1×1 transparent PNG.
 TINY_PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhf"
+    "DwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 
 DEFAULT_MODELS = [
@@ -43,7 +45,10 @@ DEFAULT_MODELS = [
     {
         "id": "google/gemini-2.5-flash-image",
         "name": "Google: Gemini 2.5 Flash Image",
-        "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["image", "text"]},
+        "architecture": {
+            "input_modalities": ["text", "image"],
+            "output_modalities": ["image", "text"],
+        },
     },
     {"id": "dall-e-3", "object": "model"},
     {"id": "text-embedding-3-small", "object": "model"},
@@ -135,24 +140,24 @@ class FakeProvider:
     def _respond(self, method: str, path: str, body, reply: Reply) -> Response:
         if reply.raw is not None:
             return Response(reply.raw, reply.status, reply.headers, content_type="application/json")
-        payload = reply.body
+        status, payload = reply.status, reply.body
         if payload is None:
-            payload = self._default(method, path, body or {}, reply.status)
+            status, payload = self._default(method, path, body or {}, status)
         return Response(
             json.dumps(payload, ensure_ascii=False),
-            reply.status,
+            status,
             reply.headers,
             content_type="application/json",
         )
 
-    def _default(self, method: str, path: str, body: dict, status: int):
+    def _default(self, method: str, path: str, body: dict, status: int) -> tuple[int, object]:
         if status >= 400:
-            return {"error": {"message": f"fake error {status}", "code": status}}
+            return status, {"error": {"message": f"fake error {status}", "code": status}}
         if (method, path) == ("GET", "/models"):
-            return {"object": "list", "data": self.models}
+            return status, {"object": "list", "data": self.models}
         if (method, path) == ("POST", "/chat/completions"):
             model = body.get("model", "")
-            return {
+            return status, {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion",
                 "model": model,
@@ -166,8 +171,8 @@ class FakeProvider:
                 "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
             }
         if (method, path) == ("POST", "/images/generations"):
-            return {"created": int(time.time()), "data": [{"b64_json": TINY_PNG}]}
-        return {"error": {"message": "not found"}}
+            return status, {"created": int(time.time()), "data": [{"b64_json": TINY_PNG}]}
+        return 404, {"error": {"message": "not found"}}
 
 
 def closed_port() -> int:
@@ -184,10 +189,8 @@ def main() -> None:
     args = parser.parse_args()
     server = FakeProvider(args.host, args.port)
     print(f"fake OpenAI-compatible provider on {server.url} (Ctrl+C stops it)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,16 @@
+"""The seed's ``chat_service``: a client for the provider's active chat model."""
+
+from __future__ import annotations
+
+from webapp.ai.services import AIClient, chat, get_client
+
+CAPABILITY = "chat"
+
+
+def get_provider(provider_name: str, admin=None, model_name: str | None = None) -> AIClient:
+    """A ready client: ``model_name`` if given, else the active ``chat`` model; the key by
+    the seed's priority. Raises ``NoActiveModel`` / ``NoApiAccess`` before any request."""
+    return get_client(provider_name, capability=CAPABILITY, admin=admin, model_name=model_name)
+
+
+__all__ = ["chat", "get_provider"]
