@@ -8,6 +8,7 @@ Tests marked ``postgres`` or ``redis`` always use the real servers on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -99,7 +100,8 @@ def app_factory(tmp_path, database_url, cache_url):
         if not apps:
             with app.app_context():
                 support.reset_schema(_db, url)
-                cache_ext.clear()
+                with contextlib.suppress(Exception):  # a test may point at a dead cache
+                    cache_ext.clear()
         apps.append(app)
         return app
 

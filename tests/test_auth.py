@@ -37,8 +37,8 @@ def test_anonymous_page_goes_to_login(client):
 
 
 def signed_in(client) -> bool:
-    response = client.get("/")
-    return not (response.status_code == 302 and "/login" in response.headers["Location"])
+    response = client.get("/", follow_redirects=True)
+    return response.request.path != "/login"
 
 
 def test_sign_in_and_out(client, make_admin):

@@ -64,6 +64,7 @@ class Config:
     PROVIDER_RETRY_AFTER_MAX: float = 10.0
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
+    LOGIN_RATE_LIMIT: str = "10 per minute"
     PASSWORD_HASH_METHOD: str = "scrypt"
 
     @classmethod

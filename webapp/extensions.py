@@ -1,6 +1,8 @@
 """Every Flask extension, created unbound; the factory attaches them."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,3 +32,4 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
 cache = CacheProxy()
+limiter = Limiter(get_remote_address)

@@ -10,8 +10,9 @@ from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import find_admin
 from webapp.auth.forms import LoginForm
-from webapp.extensions import db
-from webapp.models import utcnow
+from webapp.extensions import limiter
+from webapp.security import LOGIN_LIMIT_MESSAGE, login_limit
+from webapp.services.admins import record_sign_in
 
 bp = Blueprint("auth", __name__)
 
@@ -28,17 +29,34 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _spend_hash_time(password: str) -> None:
+    from flask import current_app
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASH:
+        _DUMMY_HASH[method] = generate_password_hash("not-a-password", method=method)
+    check_password_hash(_DUMMY_HASH[method], password)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], error_message=lambda: str(LOGIN_LIMIT_MESSAGE))
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        admin = find_admin(form.username.data.strip())
-        if admin is not None and admin.check_password(form.password.data) and admin.is_enabled:
-            admin.last_login_at = utcnow()
-            db.session.commit()
+        username = form.username.data.strip()
+        admin = find_admin(username)
+        if admin is None:
+            _spend_hash_time(form.password.data)  # unknown names take as long as known ones
+        ok = admin is not None and admin.check_password(form.password.data) and admin.is_enabled
+        record_sign_in(username, admin, success=ok, ip=request.remote_addr or "")
+        if ok:
             login_user(admin, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         # One message for every failure: it must not tell which part was wrong.
