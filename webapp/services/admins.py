@@ -55,6 +55,7 @@ def create_admin(
         raise ValidationError(
             _l("At most %(max)d characters are allowed.", max=64), field="username"
         )
+    display_name = validation.text(display_name, "display_name", max_length=120, required=False)
     check_password_rules(password)
     check_role(role)
     if db.session.scalar(select(func.count()).select_from(Admin).where(Admin.username == username)):
@@ -66,6 +67,23 @@ def create_admin(
     db.session.flush()
     audit.record("admin.create", admin, actor=actor, after={"username": username, "role": role})
     return admin
+
+
+def _refuse_self_lockout(admin: Admin, actor, *, role: str | None, is_enabled: bool | None):
+    """An admin may not disable themselves nor drop their own manage_admins: the panel
+    must never lose its last way to manage admins by a slip of the hand."""
+    if actor is None or getattr(actor, "id", None) != admin.id:
+        return
+    if is_enabled is False:
+        raise ValidationError(_l("You cannot disable your own account."), field="is_enabled")
+    if (
+        role is not None
+        and "manage_admins" in admin.permissions
+        and "manage_admins" not in ROLES[role]
+    ):
+        raise ValidationError(
+            _l("You cannot remove your own permission to manage admins."), field="role"
+        )
 
 
 @transactional
@@ -81,13 +99,16 @@ def update_admin(
     admin = db.session.get(Admin, admin.id if isinstance(admin, Admin) else admin)
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
+    if role is not None:
+        check_role(role)
+    _refuse_self_lockout(admin, actor, role=role, is_enabled=is_enabled)
     before = {
         "role": admin.role,
         "is_enabled": admin.is_enabled,
         "display_name": admin.display_name,
     }
     if role is not None:
-        admin.role = check_role(role)
+        admin.role = role
     if display_name is not None:
         admin.display_name = validation.text(display_name, "display_name", max_length=120)
     if is_enabled is not None:
