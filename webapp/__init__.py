@@ -67,3 +67,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+
+    from webapp import pages
+
+    pages.init_app(app)  # providers, keys, tokens, admins, history

@@ -1,0 +1,210 @@
+"""Admins (needs ``manage_admins``): list, create, change role and display name,
+enable or disable, reset password. The rules (password strength, known roles, no
+self-lockout) live in ``services.admins``; these views only show their answers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, SelectField, StringField
+
+from webapp.auth import permission_required
+from webapp.errors import DomainError
+from webapp.extensions import db
+from webapp.models import ROLES, Admin
+from webapp.pages.common import get_or_404, show_error
+from webapp.services import admins
+
+bp = Blueprint("admins", __name__, url_prefix="/admins")
+
+PERMISSION = "manage_admins"
+
+ROLE_LABELS = {
+    "viewer": _l("Viewer (sees the models)"),
+    "operator": _l("Operator (manages models, may use the shared key)"),
+    "admin": _l("Administrator (everything but admins)"),
+    "superadmin": _l("Super administrator (everything)"),
+}
+ROLE_NAMES = {
+    "viewer": _l("Viewer"),
+    "operator": _l("Operator"),
+    "admin": _l("Administrator"),
+    "superadmin": _l("Super administrator"),
+}
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(role, str(ROLE_LABELS[role])) for role in ROLES]
+
+
+class NewAdminForm(FlaskForm):
+    username = StringField(
+        _l("Username"), description=_l("Latin letters, digits and . _ - without spaces.")
+    )
+    display_name = StringField(_l("Display name"))
+    # Unknown roles are refused by the service, with its Persian message.
+    role = SelectField(_l("Role"), choices=_role_choices, default="viewer", validate_choice=False)
+    password = PasswordField(
+        _l("Password"),
+        description=_l(
+            "At least %(min)d characters, letters mixed with digits or symbols.",
+            min=admins.MIN_PASSWORD_LENGTH,
+        ),
+    )
+
+
+class EditAdminForm(FlaskForm):
+    display_name = StringField(_l("Display name"))
+    role = SelectField(_l("Role"), choices=_role_choices, validate_choice=False)
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        description=_l(
+            "At least %(min)d characters, letters mixed with digits or symbols.",
+            min=admins.MIN_PASSWORD_LENGTH,
+        ),
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+@bp.app_template_filter("role_name")
+def role_name(role: str) -> str:
+    return str(ROLE_NAMES.get(role, role))
+
+
+@bp.get("")
+@permission_required(PERMISSION)
+def index():
+    rows = db.session.scalars(select(Admin).order_by(Admin.username)).all()
+    return render_template("admins/index.html", admins=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(PERMISSION)
+def create():
+    form = NewAdminForm()
+    if form.validate_on_submit():
+        try:
+            admin = admins.create_admin(
+                form.username.data or "",
+                form.password.data or "",
+                form.role.data or "",
+                display_name=form.display_name.data or "",
+                actor=current_user._get_current_object(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            flash(_("The admin %(name)s was created.", name=admin.username), "success")
+            return redirect(url_for(".index"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admins/new.html", form=form), status
+
+
+def _render_edit(admin: Admin, *, form=None, password_form=None, status: int = 200):
+    if form is None:
+        form = EditAdminForm(obj=admin, formdata=None)
+    if password_form is None:
+        password_form = PasswordForm(prefix="reset", formdata=None)
+    return (
+        render_template(
+            "admins/edit.html",
+            admin=admin,
+            form=form,
+            password_form=password_form,
+            is_self=admin.id == current_user.id,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:admin_id>/edit", methods=["GET", "POST"])
+@permission_required(PERMISSION)
+def edit(admin_id: int):
+    admin = get_or_404(Admin, admin_id)
+    if request.method == "GET":
+        return _render_edit(admin)
+    form = EditAdminForm()
+    form.validate_on_submit()
+    try:
+        admins.update_admin(
+            admin,
+            role=form.role.data or "",
+            display_name=form.display_name.data or "",
+            actor=current_user._get_current_object(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        show_error(form, error)
+        return _render_edit(admin, form=form, status=400)
+    flash(_("The admin %(name)s was saved.", name=admin.username), "success")
+    return redirect(url_for(".index"))
+
+
+def _set_enabled(admin_id: int, enabled: bool):
+    admin = get_or_404(Admin, admin_id)
+    try:
+        admins.update_admin(admin, is_enabled=enabled, actor=current_user._get_current_object())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _render_edit(admin, status=400)
+    if enabled:
+        flash(_("The admin %(name)s was enabled.", name=admin.username), "success")
+    else:
+        flash(
+            _("The admin %(name)s was disabled and signed out everywhere.", name=admin.username),
+            "success",
+        )
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:admin_id>/enable")
+@permission_required(PERMISSION)
+def enable(admin_id: int):
+    return _set_enabled(admin_id, True)
+
+
+@bp.post("/<int:admin_id>/disable")
+@permission_required(PERMISSION)
+def disable(admin_id: int):
+    return _set_enabled(admin_id, False)
+
+
+@bp.post("/<int:admin_id>/password")
+@permission_required(PERMISSION)
+def reset_password(admin_id: int):
+    admin = get_or_404(Admin, admin_id)
+    password_form = PasswordForm(prefix="reset")
+    password_form.validate_on_submit()
+    try:
+        admins.update_admin(
+            admin,
+            password=password_form.password.data or "",
+            actor=current_user._get_current_object(),
+        )
+    except DomainError as error:
+        db.session.rollback()
+        show_error(password_form, error)
+        return _render_edit(admin, password_form=password_form, status=400)
+    if admin.id == current_user.id:
+        # The new password ends every session of this admin; keep this one alive.
+        login_user(admin)
+    flash(
+        _(
+            "The password of %(name)s was changed; their other sessions were ended.",
+            name=admin.username,
+        ),
+        "success",
+    )
+    return redirect(url_for(".edit", admin_id=admin.id))

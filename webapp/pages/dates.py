@@ -1,0 +1,80 @@
+"""Dates as people in Iran read them: Tehran time, the Solar Hijri calendar and
+Persian digits when the page is Persian; Gregorian with ASCII digits in English.
+
+Also the reverse, for the history filter: a day typed as ``1403/05/01`` (Jalali,
+Persian or ASCII digits) or ``2024-07-22`` (Gregorian) becomes a UTC instant.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import jdatetime
+from flask import Flask
+
+from webapp.i18n import PERSIAN_DIGITS, current_lang
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_DAY_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+# Years below this are read as Solar Hijri (1403 ≈ 2024).
+_JALALI_BEFORE = 1700
+
+
+def _local(value: datetime) -> datetime:
+    if value.tzinfo is None:  # stored naive means UTC (see models.base.UTCDateTime)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(TEHRAN)
+
+
+def format_datetime(value: datetime | None, *, with_time: bool = True) -> str:
+    """``۱۴۰۳/۰۵/۰۱ ۱۴:۳۰`` in Persian, ``2024-07-22 14:30`` in English (Tehran time)."""
+    if value is None:
+        return "—"
+    local = _local(value)
+    clock = f" {local.hour:02d}:{local.minute:02d}" if with_time else ""
+    if current_lang() == "fa":
+        day = jdatetime.date.fromgregorian(date=local.date())
+        return f"{day.year:04d}/{day.month:02d}/{day.day:02d}{clock}".translate(PERSIAN_DIGITS)
+    return f"{local:%Y-%m-%d}{clock}"
+
+
+def iso_utc(value: datetime | None) -> str:
+    """Machine-readable instant for ``<time datetime="…">``."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_day(text: str) -> date:
+    """A calendar day typed by a person; Jalali when the year is below 1700.
+
+    Raises ValueError for anything that is not a real day.
+    """
+    match = _DAY_RE.match(text.strip().translate(_TO_ASCII))
+    if match is None:
+        raise ValueError(text)
+    year, month, day = (int(part) for part in match.groups())
+    if year < _JALALI_BEFORE:
+        return jdatetime.date(year, month, day).togregorian()
+    return date(year, month, day)
+
+
+def day_start_utc(day: date) -> datetime:
+    """The UTC instant at which ``day`` begins in Tehran."""
+    return datetime.combine(day, time.min, tzinfo=TEHRAN).astimezone(UTC)
+
+
+def day_end_utc(day: date) -> datetime:
+    """The UTC instant at which the day after ``day`` begins in Tehran (exclusive end)."""
+    return day_start_utc(day + timedelta(days=1))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["local_datetime"] = format_datetime
+    app.jinja_env.filters["local_date"] = lambda v: format_datetime(v, with_time=False)
+    app.jinja_env.filters["iso_utc"] = iso_utc
