@@ -62,12 +62,10 @@ def _engine_options(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp import api
     from webapp.auth.views import bp as auth_bp
     from webapp.dashboard.views import bp as dashboard_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
-
-    from webapp import pages
-
-    pages.init_app(app)  # providers, keys, tokens, admins, history
+    app.register_blueprint(api.bp)  # /api/v1, the JSON API (issue 4)
