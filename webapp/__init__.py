@@ -69,3 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(api.bp)  # /api/v1, the JSON API (issue 4)
+
+    from webapp import pages
+
+    pages.init_app(app)  # providers, keys, tokens, admins, history
