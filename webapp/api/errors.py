@@ -35,6 +35,7 @@ MESSAGES = {
     404: _l("The requested address was not found."),
     405: _l("This method is not allowed for this address."),
     413: _l("The request body is too large."),
+    429: _l("Too many requests; wait a moment and try again."),
     500: _l("An internal error occurred; please try again later."),
 }
 OTHER = _l("The request could not be processed.")
