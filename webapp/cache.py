@@ -90,12 +90,13 @@ class RedisCache:
     def get(self, key: str) -> Any:
         import redis
 
+        if not self._flushed_if_needed():
+            return MISSING
         try:
             raw = self.client.get(self.prefix + key)
         except redis.RedisError as exc:
             self._warn(exc)
             return MISSING
-        self._recovered()
         if raw is None:
             return MISSING
         return json.loads(raw)
@@ -103,12 +104,13 @@ class RedisCache:
     def get_many(self, keys: list[str]) -> list[Any]:
         import redis
 
+        if not self._flushed_if_needed():
+            return [MISSING] * len(keys)
         try:
             raws = self.client.mget([self.prefix + k for k in keys])
         except redis.RedisError as exc:
             self._warn(exc)
             return [MISSING] * len(keys)
-        self._recovered()
         return [MISSING if raw is None else json.loads(raw) for raw in raws]
 
     def incr(self, key: str) -> None:
@@ -125,13 +127,18 @@ class RedisCache:
         self._needs_flush = True
         log.error("cache invalidation failed, will flush when the cache returns: %s", exc)
 
-    def _recovered(self) -> None:
-        if self._needs_flush:
-            self._needs_flush = False
-            try:
-                self.clear()
-            except Exception:
-                self._needs_flush = True
+    def _flushed_if_needed(self) -> bool:
+        """False while an invalidation this process lost cannot yet be made good:
+        until then nothing read from Redis can be trusted."""
+        if not self._needs_flush:
+            return True
+        try:
+            self.clear()
+        except Exception:
+            return False
+        self._needs_flush = False
+        log.warning("cache is back: flushed every entry after a lost invalidation")
+        return True
 
     def set(self, key: str, value: Any, ttl: int) -> None:
         import redis

@@ -23,7 +23,7 @@ def readyz():
     try:
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:
         db.session.rollback()
         checks["database"] = f"error: {type(exc).__name__}"
     if cache.is_shared:

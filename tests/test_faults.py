@@ -1,0 +1,236 @@
+"""Issue 7: faults injected for real, and what the panel does about them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from tests import support
+from webapp.database import transactional
+from webapp.extensions import cache, db
+from webapp.models import AuditEvent, ModelCapability
+from webapp.services import activation, audit
+from webapp.services.lookup import get_active_model
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, so stopping it disturbs nobody else."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.redis
+def test_redis_down_then_back(app_factory, private_redis):
+    app = app_factory(CACHE_URL=private_redis.url)
+    with app.app_context():
+        from tests.support import ModelFactory, ProviderFactory
+
+        make_provider = ProviderFactory()
+        p = make_provider("acme")
+        a = ModelFactory(make_provider)(p, "model-a", caps=["chat"], active=True)
+        b = ModelFactory(make_provider)(p, "model-b", caps=["chat"])
+        a_id, b_id = a.id, b.id
+        assert get_active_model("acme", "chat").id == a_id  # cached in Redis now
+
+        private_redis.stop()
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 503
+        # Lookups and changes keep working from the database, no error reaches anyone.
+        assert get_active_model("acme", "chat").id == a_id
+        activation.activate(b_id)  # its invalidation cannot reach Redis
+        assert get_active_model("acme", "chat").id == b_id
+
+        private_redis.start()  # an empty Redis comes back
+        assert client.get("/readyz").status_code == 200
+        assert get_active_model("acme", "chat").id == b_id
+        activation.activate(a_id)
+        assert get_active_model("acme", "chat").id == a_id
+        db.session.remove()
+
+
+@pytest.mark.redis
+def test_lost_invalidation_is_flushed_when_redis_returns(app_factory, private_redis):
+    """Redis keeps its data across a network blip: the old answer must not survive it."""
+    app = app_factory(CACHE_URL=private_redis.url)
+    with app.app_context():
+        from tests.support import ModelFactory, ProviderFactory
+
+        make_provider = ProviderFactory()
+        p = make_provider("acme")
+        a = ModelFactory(make_provider)(p, "model-a", caps=["chat"], active=True)
+        b = ModelFactory(make_provider)(p, "model-b", caps=["chat"])
+        a_id, b_id = a.id, b.id
+        assert get_active_model("acme", "chat").id == a_id
+        backend = cache.backend
+        real_client = backend.client
+        import redis
+
+        backend.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+        activation.activate(b_id)  # invalidation lost: Redis unreachable from here
+        backend.client = real_client  # the blip ends; Redis still holds model-a
+        assert get_active_model("acme", "chat").id == b_id
+        db.session.remove()
+
+
+def test_database_error_in_the_middle_of_an_activation_leaves_nothing_half_done(
+    make_provider, make_model, monkeypatch
+):
+    p = make_provider("acme")
+    a = make_model(p, caps=["chat"], active=True)
+    b = make_model(p, caps=["chat", "code"])
+    a_id, b_id = a.id, b.id
+    assert get_active_model("acme", "chat").id == a_id
+    events_before = db.session.scalar(select(db.func.count()).select_from(AuditEvent))
+
+    real_record = audit.record
+    calls = {"n": 0}
+
+    def failing_record(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the target's event, while writing the loser's
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", failing_record)
+    with pytest.raises(DBAPIError):
+        activation.activate(b_id)
+    monkeypatch.setattr(audit, "record", real_record)
+
+    rows = db.session.execute(
+        select(
+            ModelCapability.model_id, ModelCapability.capability, ModelCapability.is_active
+        ).order_by(ModelCapability.model_id, ModelCapability.capability)
+    ).all()
+    assert rows == [(a_id, "chat", True), (b_id, "chat", False), (b_id, "code", False)]
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)) == events_before
+    assert get_active_model("acme", "chat").id == a_id
+
+
+def test_deadlock_is_retried_not_shown(make_provider, make_model):
+    import psycopg
+
+    p = make_provider("acme")
+    m = make_model(p, caps=["chat"])
+    attempts = {"n": 0}
+
+    @transactional
+    def flaky_activate():
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise OperationalError("UPDATE …", {}, psycopg.errors.DeadlockDetected("deadlock"))
+        return activation.activate(m.id)
+
+    result = flaky_activate()
+    assert attempts["n"] == 2
+    assert result.changed and get_active_model("acme", "chat").id == m.id
+
+
+@pytest.mark.postgres
+def test_killed_postgresql_connections_are_replaced(app_factory):
+    """What a PostgreSQL restart does to the pool: every connection dies under the app.
+    pool_pre_ping notices and the next requests succeed."""
+    url = support.create_database(PG_URL, f"mcp_fault_{os.getpid()}")
+    try:
+        app = app_factory(SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            db.create_all()
+            from tests.support import ModelFactory, ProviderFactory
+
+            make_provider = ProviderFactory()
+            p = make_provider("acme")
+            m = ModelFactory(make_provider)(p, caps=["chat"], active=True)
+            m_id = m.id
+            db.session.remove()
+            client = app.test_client()
+            assert client.get("/readyz").status_code == 200
+            db.session.remove()  # the request ran in this test's app context: end it as teardown would
+            import psycopg
+
+            with psycopg.connect(PG_URL, autocommit=True) as admin_conn:
+                killed = admin_conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (url.rsplit("/", 1)[1],),
+                ).fetchone()[0]
+                # pg_terminate_backend only signals: wait until they are gone.
+                for _ in range(100):
+                    left = admin_conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                        "AND pid <> pg_backend_pid()",
+                        (url.rsplit("/", 1)[1],),
+                    ).fetchone()[0]
+                    if not left:
+                        break
+                    time.sleep(0.05)
+            assert killed >= 1
+            ready = client.get("/readyz")
+            assert ready.status_code == 200, ready.get_json()
+            cache.clear()
+            assert get_active_model("acme", "chat").id == m_id
+            activation.deactivate(m_id)
+            assert get_active_model("acme", "chat") is None
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        support.drop_database(PG_URL, url)
