@@ -204,7 +204,7 @@ def test_killed_postgresql_connections_are_replaced(app_factory):
             db.session.remove()
             client = app.test_client()
             assert client.get("/readyz").status_code == 200
-            db.session.remove()  # the request ran in this test's app context: end it as teardown would
+            db.session.remove()  # the request shared this app context; end it as teardown would
             import psycopg
 
             with psycopg.connect(PG_URL, autocommit=True) as admin_conn:
