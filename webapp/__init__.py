@@ -68,6 +68,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    from webapp.ai.views import bp as playground_bp
+
+    app.register_blueprint(playground_bp)  # /playground, test connection, sync (issue 5)
     app.register_blueprint(api.bp)  # /api/v1, the JSON API (issue 4)
 
     from webapp import pages

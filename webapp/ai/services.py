@@ -35,8 +35,8 @@ from webapp.ai.errors import error_kind
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
-from webapp.services.credentials import resolve_credentials
-from webapp.services.lookup import get_active_model
+from webapp.services.credentials import Resolution, explain, resolve_credentials
+from webapp.services.lookup import ActiveModel, get_active_model
 
 ACTIVE = "active"
 EXPLICIT = "explicit"
@@ -434,3 +434,25 @@ def check_connection(
         key_source=client.key_source,
         message=str(_l("The connection works.")),
     )
+
+
+# --- what a call would use (the playground shows it before sending) ---------------------
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    provider: Provider
+    capability: str
+    model: ActiveModel | None  # the active model, or None
+    key: Resolution  # source personal/shared/None, hint, reason in words
+
+    @property
+    def ready(self) -> bool:
+        usable = self.provider.is_enabled and bool(self.provider.base_url)
+        return usable and self.model is not None and self.key.source is not None
+
+
+def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan:
+    """Which model and which key a call by ``admin`` would use, without sending anything."""
+    row = _provider_row(provider)
+    return CallPlan(row, capability, get_active_model(row.slug, capability), explain(row, admin))
