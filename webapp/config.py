@@ -65,6 +65,7 @@ class Config:
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     LOGIN_RATE_LIMIT: str = "10 per minute"
+    TRUSTED_PROXIES: int = 0
     PASSWORD_HASH_METHOD: str = "scrypt"
 
     @classmethod
@@ -81,6 +82,7 @@ class Config:
             CACHE_URL=env.get("CACHE_URL", "").strip(),
             ACTIVE_MODEL_CACHE_TTL=_int_env("ACTIVE_MODEL_CACHE_TTL", 300),
             APP_ENV=app_env,
+            TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
         )
         if app_env == "production":
             cfg.SESSION_COOKIE_SECURE = True
