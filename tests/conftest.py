@@ -9,6 +9,7 @@ Tests marked ``postgres`` or ``redis`` always use the real servers on
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -44,6 +45,33 @@ def pytest_sessionstart(session) -> None:
         ],
         check=False,
     )
+
+
+class Leakage:
+    """Everything the suite's apps answered and logged, scanned at the end for keys."""
+
+    bodies: list[str] = []
+    log_lines: list[str] = []
+
+
+class _CaptureLog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            Leakage.log_lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - never break a test over logging
+            pass
+
+
+def pytest_configure(config) -> None:
+    handler = _CaptureLog(level=logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The leak scan runs last, over what every other test produced."""
+    last = [i for i in items if i.nodeid.startswith("tests/test_zz_leaks.py")]
+    items[:] = [i for i in items if i not in last] + last
 
 
 def worker_id() -> str:
@@ -97,6 +125,17 @@ def app_factory(tmp_path, database_url, cache_url):
     def build(**overrides):
         url = database_url or f"sqlite:///{tmp_path / 'test.db'}"
         app = create_app(make_config(url, cache_url, **overrides))
+
+        @app.after_request
+        def _keep_body(response):
+            if not response.direct_passthrough and response.mimetype in (
+                "text/html",
+                "application/json",
+                "text/plain",
+            ):
+                Leakage.bodies.append(response.get_data(as_text=True)[:200_000])
+            return response
+
         if not apps:
             with app.app_context():
                 support.reset_schema(_db, url)
