@@ -56,10 +56,8 @@ class Leakage:
 
 class _CaptureLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never break a test over logging
             Leakage.log_lines.append(self.format(record))
-        except Exception:  # noqa: BLE001 - never break a test over logging
-            pass
 
 
 def pytest_configure(config) -> None:
