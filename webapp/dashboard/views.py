@@ -1,15 +1,53 @@
-"""The dashboard's pages."""
+"""The dashboard's frame: the home page, the language switch, the layout's context."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, request, session, url_for
 
 from webapp.auth import permission_required
+from webapp.auth.views import _safe_next
+from webapp.capabilities import label
+from webapp.dashboard import errors
+from webapp.dashboard.navigation import navigation, role_label
+from webapp.i18n import LANGUAGES
 
 bp = Blueprint("dashboard", __name__)
+errors.register(bp)
+
+LANG_COOKIE_AGE = 365 * 24 * 3600
+
+
+@bp.app_context_processor
+def layout_context() -> dict:
+    return {"navigation": navigation, "role_label": role_label, "capability_label": label}
 
 
 @bp.get("/")
 @permission_required("view_models")
 def index():
-    return render_template("dashboard/index.html")
+    return redirect(url_for("models.index"))
+
+
+@bp.post("/language")
+def set_language():
+    """Remember the chosen language in the session and a long-lived cookie."""
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        lang = "fa"
+    session["lang"] = lang
+    target = _safe_next(request.form.get("next") or (request.referrer and _local(request.referrer)))
+    response = redirect(target)
+    response.set_cookie(
+        "lang", lang, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True, path="/"
+    )
+    return response
+
+
+def _local(url: str) -> str:
+    """The path part of a same-site referrer (anything else falls back to home)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")

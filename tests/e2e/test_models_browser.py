@@ -1,0 +1,191 @@
+"""The models page in a real browser: switch, confirm, cancel, keyboard, viewer, language."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from webapp.models import AIModel
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def catalogue(make_provider, make_model):
+    """OpenRouter: GPT-4o live for chat, Claude waiting; a code group alongside."""
+    openrouter = make_provider("openrouter", name="OpenRouter")
+    gpt = make_model(openrouter, "gpt-4o", caps=["chat"], active=True, display_name="GPT-4o")
+    claude = make_model(
+        openrouter, "claude-3.5", caps=["chat", "code"], display_name="Claude 3.5 Sonnet"
+    )
+    coder = make_model(openrouter, "coder", caps=["code"], active=True, display_name="Coder")
+    return {"provider": openrouter, "gpt": gpt, "claude": claude, "coder": coder}
+
+
+def radio(page, provider, cap, model=None):
+    suffix = model.id if model is not None else "none"
+    return page.locator(f"#group-{provider.id}-{cap}-{suffix}")
+
+
+def active_caps(fresh_db, model) -> list[str]:
+    return fresh_db().get(AIModel, model.id).active_capabilities
+
+
+def test_switch_with_confirmation_no_reload(page, live_server, sign_in, catalogue, fresh_db):
+    p, gpt, claude = catalogue["provider"], catalogue["gpt"], catalogue["claude"]
+    sign_in("operator")
+    page.evaluate("window.__marker = 1")
+
+    page.locator(f"label[for=group-{p.id}-chat-{claude.id}]").click()
+
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("فعال کردن این مدل باعث غیرفعال شدن مدل GPT-4o می‌شود")
+    expect(dialog.get_by_role("button", name="تأیید")).to_be_focused()
+    assert active_caps(fresh_db, gpt) == ["chat"]  # nothing written before confirming
+
+    dialog.get_by_role("button", name="تأیید").click()
+
+    status = page.locator("#flash-status[role=status]")
+    expect(status).to_contain_text("مدل فعال شد")
+    expect(status).to_contain_text("1 مدل دیگر غیرفعال شد")
+    expect(dialog).to_have_count(0)
+    expect(radio(page, p, "chat", claude)).to_be_checked()
+    assert page.evaluate("window.__marker") == 1, "the page reloaded"
+    assert active_caps(fresh_db, claude) == ["chat"]
+    assert active_caps(fresh_db, gpt) == []
+    # The code group was not touched: Coder still live there.
+    expect(radio(page, p, "code", catalogue["coder"])).to_be_checked()
+
+
+def test_cancel_restores_the_radio_and_writes_nothing(
+    page, live_server, sign_in, catalogue, fresh_db
+):
+    p, gpt, claude = catalogue["provider"], catalogue["gpt"], catalogue["claude"]
+    sign_in("operator")
+    page.locator(f"label[for=group-{p.id}-chat-{claude.id}]").click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+
+    dialog.get_by_role("button", name="انصراف").click()
+
+    expect(dialog).to_have_count(0)
+    expect(radio(page, p, "chat", gpt)).to_be_checked()
+    expect(radio(page, p, "chat", claude)).not_to_be_checked()
+    assert active_caps(fresh_db, gpt) == ["chat"]
+    assert active_caps(fresh_db, claude) == []
+
+
+def test_keyboard_alone_switches_and_escape_cancels(
+    page, live_server, sign_in, catalogue, fresh_db
+):
+    p, gpt, claude = catalogue["provider"], catalogue["gpt"], catalogue["claude"]
+    sign_in("operator")
+    page.locator("body").focus()
+    target_group = f"group-{p.id}-chat"
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        in_group = page.evaluate(
+            "g => !!document.activeElement.closest('#' + g) "
+            "&& document.activeElement.type === 'radio'",
+            target_group,
+        )
+        if in_group:
+            break
+    else:
+        pytest.fail("Tab never reached the chat group's radios")
+    expect(radio(page, p, "chat", gpt)).to_be_focused()  # Tab lands on the checked radio
+
+    # Claude comes before GPT-4o (display-name order): the previous radio.
+    page.keyboard.press("ArrowUp")
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="تأیید")).to_be_focused()
+
+    page.keyboard.press("Escape")  # = cancel
+    expect(dialog).to_have_count(0)
+    expect(radio(page, p, "chat", gpt)).to_be_checked()
+    expect(radio(page, p, "chat", gpt)).to_be_focused()
+    assert active_caps(fresh_db, gpt) == ["chat"]
+
+    page.keyboard.press("ArrowUp")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Enter")  # the focused «تأیید»
+
+    expect(page.locator("#flash-status")).to_contain_text("1 مدل دیگر غیرفعال شد")
+    expect(radio(page, p, "chat", claude)).to_be_checked()
+    expect(radio(page, p, "chat", claude)).to_be_focused()
+    assert active_caps(fresh_db, claude) == ["chat"]
+    assert active_caps(fresh_db, gpt) == []
+
+
+def test_none_choice_and_a_free_group_need_no_dialog(
+    page, live_server, sign_in, catalogue, fresh_db
+):
+    p, gpt = catalogue["provider"], catalogue["gpt"]
+    sign_in("operator")
+    page.locator(f"label[for=group-{p.id}-chat-none]").click()
+    expect(page.locator("#flash-status")).to_contain_text("مدل غیرفعال شد")
+    expect(page.locator(f"#group-{p.id}-chat")).to_contain_text("هیچ مدل فعالی")
+    assert active_caps(fresh_db, gpt) == []
+
+    page.locator(f"label[for=group-{p.id}-chat-{gpt.id}]").click()  # empty group: no dialog
+    expect(page.locator("#flash-status")).to_contain_text("مدل فعال شد")
+    expect(page.locator("dialog")).to_have_count(0)
+    assert active_caps(fresh_db, gpt) == ["chat"]
+
+
+def test_failed_request_shows_the_server_message(page, live_server, sign_in, catalogue, fresh_db):
+    from webapp.services import catalog
+
+    p, claude = catalogue["provider"], catalogue["claude"]
+    sign_in("operator")
+    catalog.delete_model(claude.id, actor="test")  # another admin deletes it meanwhile
+
+    page.locator(f"label[for=group-{p.id}-chat-{claude.id}]").click()
+
+    alert = page.locator("#flash-alert[role=alert]")
+    expect(alert).to_contain_text("مدل پیدا نشد.")
+    expect(radio(page, p, "chat", catalogue["gpt"])).to_be_checked()  # selection restored
+
+
+def test_viewer_cannot_switch(page, live_server, sign_in, catalogue, fresh_db):
+    p, gpt, claude = catalogue["provider"], catalogue["gpt"], catalogue["claude"]
+    sign_in("viewer")
+    claude_radio = radio(page, p, "chat", claude)
+    expect(claude_radio).to_be_disabled()
+    expect(radio(page, p, "chat", gpt)).to_be_checked()
+    page.locator(f"label[for=group-{p.id}-chat-{claude.id}]").click(force=True)
+    expect(claude_radio).not_to_be_checked()
+    # Even a hand-made request is refused.
+    status = page.evaluate(
+        """async ([pid, mid]) => {
+            const token = document.querySelector('meta[name=csrf-token]').content;
+            const body = new URLSearchParams({provider: pid, capability: 'chat', model: mid,
+                                              confirm: '1'});
+            const r = await fetch('/models/choose', {method: 'POST', body,
+                headers: {'X-CSRFToken': token, 'HX-Request': 'true'}});
+            return r.status;
+        }""",
+        [str(p.id), str(claude.id)],
+    )
+    assert status == 403
+    assert active_caps(fresh_db, gpt) == ["chat"]
+    assert active_caps(fresh_db, claude) == []
+
+
+def test_english_switch_turns_the_page_left_to_right(page, live_server, sign_in, catalogue):
+    sign_in("operator")
+    html = page.locator("html")
+    expect(html).to_have_attribute("dir", "rtl")
+    expect(html).to_have_attribute("lang", "fa")
+
+    page.get_by_role("button", name="English").click()
+
+    expect(html).to_have_attribute("dir", "ltr")
+    expect(html).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Active models")
+    page.goto(live_server("/models"))  # remembered
+    expect(html).to_have_attribute("dir", "ltr")
+    page.get_by_role("button", name="فارسی").click()
+    expect(html).to_have_attribute("dir", "rtl")
