@@ -65,9 +65,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp import api
     from webapp.auth.views import bp as auth_bp
     from webapp.dashboard.views import bp as dashboard_bp
+    from webapp.model_pages.views import bp as models_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(models_bp)  # /models, the models page (issue 3)
     from webapp.ai.views import bp as playground_bp
 
     app.register_blueprint(playground_bp)  # /playground, test connection, sync (issue 5)
