@@ -83,6 +83,7 @@ class Config:
             ACTIVE_MODEL_CACHE_TTL=_int_env("ACTIVE_MODEL_CACHE_TTL", 300),
             APP_ENV=app_env,
             TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
+            CACHE_KEY_PREFIX=env.get("CACHE_KEY_PREFIX", "").strip() or "mcp:",
         )
         if app_env == "production":
             cfg.SESSION_COOKIE_SECURE = True
