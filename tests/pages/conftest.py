@@ -33,6 +33,21 @@ def field_error(body: str, field_id: str) -> str | None:
     return match.group(1) if match else None
 
 
+@pytest.fixture(autouse=True)
+def _forget_user_between_requests(app):
+    """The ``app`` fixture keeps one app context pushed for the whole test, and Flask reuses
+    it for every request, so ``g`` (flask-login's user, flask-wtf's CSRF token) would leak
+    from one client's request into another's. Empty it after each request, as a real
+    server's fresh context would."""
+    from flask import g
+
+    def forget(_exc=None):
+        for name in list(g):
+            g.pop(name, None)
+
+    app.teardown_request(forget)
+
+
 @pytest.fixture
 def post(app):
     """``post(client, url, data)``: a form post carrying a valid CSRF token."""

@@ -96,7 +96,11 @@ BAD_CREATE = [
     ("slug", {"slug": "dup", "name": "X"}, "از قبل وجود دارد"),
     ("base_url", {"slug": "x1", "name": "X", "base_url": "ftp://example.com"}, "http://"),
     ("base_url", {"slug": "x2", "name": "X", "base_url": "not a url"}, "http://"),
-    ("shared_api_key", {"slug": "x3", "name": "X", "shared_api_key": "sk with space"}, "بدون فاصله"),
+    (
+        "shared_api_key",
+        {"slug": "x3", "name": "X", "shared_api_key": "sk with space"},
+        "بدون فاصله",
+    ),
     ("name", {"slug": "x4", "name": "n" * 101}, "حداکثر"),
 ]
 
@@ -226,9 +230,10 @@ def test_key_inputs_are_password_fields_without_autocomplete(login_as, make_prov
         ("/providers/new", "shared_api_key"),
     ):
         body = text(client.get(path))
-        tag = body.split(f'name="{name}"')[0].rsplit("<input", 1)[1] + body.split(
-            f'name="{name}"'
-        )[1].split(">")[0]
+        tag = (
+            body.split(f'name="{name}"')[0].rsplit("<input", 1)[1]
+            + body.split(f'name="{name}"')[1].split(">")[0]
+        )
         assert 'type="password"' in tag and 'autocomplete="off"' in tag
 
 
@@ -244,9 +249,7 @@ def test_playground_buttons_only_when_the_endpoints_exist(app_factory, make_admi
     app = app_factory()
     if "playground.test_connection" not in app.view_functions:
         fake = Blueprint("playground", __name__)
-        fake.add_url_rule(
-            "/fake-test/<slug>", "test_connection", lambda slug: "", methods=["POST"]
-        )
+        fake.add_url_rule("/fake-test/<slug>", "test_connection", lambda slug: "", methods=["POST"])
         fake.add_url_rule("/fake-sync/<slug>", "sync", lambda slug: "")
         app.register_blueprint(fake)
     with app.app_context():
