@@ -44,9 +44,9 @@ def test_list_shows_every_column_and_only_the_key_hint(login_as, make_provider, 
     assert '<bdi dir="ltr" class="text-break">https://openrouter.ai/api/v1</bdi>' in body
     assert secrets.hint(SHARED_KEY) == "…1b2e" and "…1b2e" in body
     assert SHARED_KEY not in body
-    row = body.split('id="provider-%d"' % openrouter.id)[1].split("</tr>")[0]
+    row = body.split(f'id="provider-{openrouter.id}"')[1].split("</tr>")[0]
     assert "۲" in row  # two models, Persian digits
-    openai_row = body.split('id="provider-%d"' % openai.id)[1].split("</tr>")[0]
+    openai_row = body.split(f'id="provider-{openai.id}"')[1].split("</tr>")[0]
     assert "ندارد" in openai_row  # no shared key
     assert openai_row.count("خیر") == 2  # disabled, shared key not allowed
     # A viewer reads, but is offered no change.
