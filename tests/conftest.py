@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import g
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,6 +124,12 @@ def app_factory(tmp_path, database_url, cache_url):
     def build(**overrides):
         url = database_url or f"sqlite:///{tmp_path / 'test.db'}"
         app = create_app(make_config(url, cache_url, **overrides))
+
+        @app.teardown_request
+        def _forget_user(exc=None):
+            # Tests keep one app context open across requests, and flask-login caches
+            # the user on ``g`` (the app context's): forget it, as a real server would.
+            g.pop("_login_user", None)
 
         @app.after_request
         def _keep_body(response):
