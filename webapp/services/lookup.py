@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import String, and_, select
+from sqlalchemy import Boolean, String, and_, bindparam, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import GenericFunction
@@ -94,7 +94,22 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _active_model_statement(provider_slug: str, capability: str):
+# The statement is built once per process with bound parameters: building it costs
+# far more than running it (aliases, scalar subqueries), and SQLAlchemy's compiled
+# cache then serves every call.
+_STATEMENT = None
+
+# A bare ``model_capability.is_active`` term. SQLAlchemy renders a Boolean column as
+# ``is_active = 1`` on SQLite, which the partial index ``… WHERE is_active`` does not
+# match (SQLite matches partial-index predicates term by term), so SQLite would scan
+# every capability row; the bare term lets both SQLite and PostgreSQL use the index.
+_IS_ACTIVE = literal_column(f"{ModelCapability.__tablename__}.is_active", Boolean)
+
+
+def _active_model_statement():
+    global _STATEMENT
+    if _STATEMENT is not None:
+        return _STATEMENT
     caps = aliased(ModelCapability)
     active_caps = aliased(ModelCapability)
     creator = aliased(Admin)
@@ -105,7 +120,7 @@ def _active_model_statement(provider_slug: str, capability: str):
         .where(active_caps.model_id == AIModel.id, active_caps.is_active)
         .scalar_subquery()
     )
-    return (
+    _STATEMENT = (
         select(
             AIModel,
             Provider.slug,
@@ -125,17 +140,20 @@ def _active_model_statement(provider_slug: str, capability: str):
         .outerjoin(editor, editor.id == AIModel.updated_by_id)
         .select_from(ModelCapability)
         .where(
-            Provider.slug == provider_slug,
+            Provider.slug == bindparam("provider_slug", type_=String()),
             Provider.is_enabled,
-            ModelCapability.capability == capability,
-            ModelCapability.is_active,
+            ModelCapability.capability == bindparam("capability", type_=String()),
+            _IS_ACTIVE,
         )
     )
+    return _STATEMENT
 
 
 def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     """The uncached lookup: exactly one query."""
-    row = db.session.execute(_active_model_statement(provider_slug, capability)).first()
+    row = db.session.execute(
+        _active_model_statement(), {"provider_slug": provider_slug, "capability": capability}
+    ).first()
     if row is None:
         return None
     model, slug, provider_name, base_url, caps, live, created_by, updated_by = row

@@ -1,0 +1,317 @@
+"""Shared helpers for the benchmark sections: apps on a given database, a large
+catalogue loaded in bulk, interleaved timing, query counting, result rows.
+
+Every section runs in its own process (``bench/run.py`` starts them) and prints
+one JSON document on its last line of stdout: ``{"section": …, "rows": […]}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import re
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = os.environ.get("BENCH_PG_DB", "mcp_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+CACHE_PREFIX = "mcp-bench:"
+FERNET_KEYS = (
+    "Q2L6hSfLuZ-0o-0n7LhGmSTaAlvUuLk1jNnfrbxUzGk=,qCXs8rdZcmU1J9Gc9dHhhPpoK3l0Fv1qoK6l3y2pZ2Y="
+)
+PASSWORD = "bench-pass-2026"
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # smaller run counts, for trying the code
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+def pg_url(name: str = PG_DB) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def pg_recreate(name: str = PG_DB) -> str:
+    """A fresh, empty PostgreSQL database of the benchmark's own."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_url(name)
+
+
+def pg_drop(name: str = PG_DB) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_clear() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=CACHE_PREFIX + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def make_app(db_url: str, cache_url: str = "", **overrides):
+    """The panel on ``db_url`` (schema created), as the tests build it."""
+    from webapp import create_app
+    from webapp.config import Config
+    from webapp.extensions import db
+
+    settings = {
+        "SECRET_KEY": "bench-secret-key",
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "FERNET_KEYS": FERNET_KEYS,
+        "CACHE_URL": cache_url,
+        "CACHE_KEY_PREFIX": CACHE_PREFIX,
+        "RATELIMIT_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "APP_ENV": "development",
+    }
+    app = create_app(Config.from_env(**(settings | overrides)))
+    with app.app_context():
+        db.create_all()
+        with contextlib.suppress(Exception):
+            from webapp.extensions import cache
+
+            cache.clear()
+    return app
+
+
+def sqlite_url(tmpdir: Path, name: str = "bench.db") -> str:
+    return f"sqlite:///{tmpdir / name}"
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def capabilities_of(i: int) -> list[str]:
+    """Model i of a provider: one or two capabilities, so every capability has
+    many models in every provider and some models sit in two groups."""
+    from webapp.capabilities import CAPABILITIES
+
+    n = len(CAPABILITIES)
+    caps = [CAPABILITIES[i % n]]
+    if i % 2:
+        caps.append(CAPABILITIES[(i + 3) % n])
+    return caps
+
+
+def load_catalogue(providers: int, models: int, *, active: bool = True) -> list[int]:
+    """``providers`` × ``models`` in bulk (ORM, one flush per table), every
+    capability present in every provider, the first model of each group active.
+    Returns the provider ids."""
+    from webapp.extensions import db
+    from webapp.models import AIModel, ModelCapability, Provider
+
+    rows = [
+        Provider(
+            slug=f"prov-{p:02d}",
+            name=f"Provider {p:02d}",
+            base_url=f"https://prov-{p:02d}.example.invalid/v1",
+            shared_api_enabled=True,
+        )
+        for p in range(providers)
+    ]
+    db.session.add_all(rows)
+    db.session.flush()
+    for provider in rows:
+        taken: set[str] = set()
+        for i in range(models):
+            caps = capabilities_of(i)
+            model = AIModel(
+                provider_id=provider.id,
+                name=f"model-{i:03d}",
+                model_id=f"{provider.slug}/model-{i:03d}",
+                display_name=f"Model {i:03d} of {provider.name}",
+                description="",
+            )
+            for cap in caps:
+                is_active = active and cap not in taken
+                taken.add(cap)
+                model.capability_rows.append(
+                    ModelCapability(capability=cap, provider_id=provider.id, is_active=is_active)
+                )
+            db.session.add(model)
+    db.session.commit()
+    return [p.id for p in rows]
+
+
+# --- timing ----------------------------------------------------------------------------
+
+
+def _calibrate(fn: Callable[[], object], target: float) -> int:
+    fn()  # warm
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target / 5 or n >= 1_000_000:
+            return max(1, int(n * target / max(dt, 1e-9)))
+        n *= 4
+
+
+def interleaved(
+    funcs: dict[str, Callable[[], object]], runs: int = 7, target: float = 0.15
+) -> dict[str, dict]:
+    """Per-call time of each function: ``runs`` rounds, each timing a batch of every
+    function in turn (the order rotates), so drift hits all of them alike.
+    Returns ``{name: {"median": s, "runs": [s, …], "n": calls per batch}}`` and,
+    for every pair, the median of the per-round ratios is left to ``ratio``."""
+    if QUICK:
+        runs, target = 3, 0.03
+    numbers = {name: _calibrate(fn, target) for name, fn in funcs.items()}
+    samples: dict[str, list[float]] = {name: [] for name in funcs}
+    names = list(funcs)
+    for r in range(runs):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            fn, n = funcs[name], numbers[name]
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {
+        name: {"median": statistics.median(s), "runs": s, "n": numbers[name]}
+        for name, s in samples.items()
+    }
+
+
+def ratio(result: dict, a: str, b: str) -> float:
+    """Median of the per-round ratios a/b (paired, so drift between rounds cancels)."""
+    pairs = zip(result[a]["runs"], result[b]["runs"], strict=True)
+    return statistics.median(x / y for x, y in pairs)
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_bytes(n: float) -> str:
+    if n < 10_000:
+        return f"{n:.0f} B"
+    if n < 10_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1e6:.2f} MB"
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+class QueryCounter:
+    """Counts statements sent to the driver (``before_cursor_execute``)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.statements: list[str] = []
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if self.on:
+            self.statements.append(statement)
+
+    @contextlib.contextmanager
+    def count(self) -> Iterator[list[str]]:
+        self.statements = []
+        self.on = True
+        try:
+            yield self.statements
+        finally:
+            self.on = False
+
+    def close(self) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def describe_statements(statements: list[str]) -> str:
+    kinds = [s.strip().split(None, 1)[0].upper() if s.strip() else "?" for s in statements]
+    return ", ".join(kinds)
+
+
+# --- HTTP / processes ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def csrf_from(html: bytes) -> str:
+    match = re.search(rb'name="csrf-token" content="([^"]+)"', html) or re.search(
+        rb'name="csrf_token"[^>]*value="([^"]+)"', html
+    )
+    if match is None:
+        raise RuntimeError("no CSRF token in the page")
+    return match.group(1).decode()
+
+
+def sign_in(client, username: str, password: str = PASSWORD) -> None:
+    page = client.get("/login")
+    token = csrf_from(page.data)
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"sign-in failed: {response.status_code}")
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+def row(
+    section: str,
+    what: str,
+    value: str,
+    limit: str = "",
+    ratio_value: float | None = None,
+    note: str = "",
+    flag: bool = False,
+    **raw,
+) -> dict:
+    return {
+        "section": section,
+        "what": what,
+        "value": value,
+        "limit": limit,
+        "ratio": None if ratio_value is None else round(ratio_value, 2),
+        "note": note,
+        "flag": flag,
+        "raw": raw,
+    }
+
+
+def emit(section: str, rows: list[dict], **extra) -> None:
+    """The section's result: the last line of stdout."""
+    sys.stdout.flush()
+    print(json.dumps({"section": section, "rows": rows, **extra}, ensure_ascii=False))

@@ -1,0 +1,210 @@
+"""Section 1: ``get_active_model``, cached and uncached, against its limits.
+
+``python bench/lookup.py sqlite|postgres|redis`` — one process per comparison:
+
+- sqlite / postgres: the uncached call (``ACTIVE_MODEL_CACHE_TTL=0``: a cache miss,
+  the query, the snapshot) against the same SQL sent through the DBAPI cursor; the
+  cached call (in-process cache) against a plain dict lookup; statements per call.
+- redis: the cached call with Redis as the cache against the same ``MGET`` sent
+  with the redis client (plus ``json.loads``), and a plain dict lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import common as c
+
+PROVIDERS, MODELS = 20, 100
+SLUG, CAP = "prov-07", "code"
+
+
+def raw_query(engine, statement, values: dict):
+    """The same SQL the ORM sends, through the driver's own cursor."""
+    compiled = statement.compile(dialect=engine.dialect)
+    sql = str(compiled)
+    bound = compiled.construct_params(values)
+    if engine.dialect.paramstyle == "qmark":
+        params = tuple(bound[name] for name in compiled.positiontup)
+    else:
+        params = bound
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+
+    def run():
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+    assert run(), "the raw query found no row"
+    return run, raw
+
+
+def db_comparison(backend: str) -> list[dict]:
+    from webapp.extensions import db
+    from webapp.services import lookup
+
+    label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
+    if backend == "sqlite":
+        tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
+        url = c.sqlite_url(tmp)
+    else:
+        url = c.pg_recreate()
+    rows = []
+    try:
+        app = c.make_app(url, ACTIVE_MODEL_CACHE_TTL=0)
+        with app.app_context():
+            c.load_catalogue(PROVIDERS, MODELS)
+            assert lookup.get_active_model(SLUG, CAP) is not None
+            counter = c.QueryCounter(db.engine)
+            with counter.count() as seen:
+                lookup.get_active_model(SLUG, CAP)
+            steady = list(seen)
+            db.session.remove()  # a request starts with a fresh session
+            with counter.count() as seen:
+                lookup.get_active_model(SLUG, CAP)
+            fresh = list(seen)
+            db.session.rollback()
+            run_raw, raw = raw_query(
+                db.engine,
+                lookup._active_model_statement(),
+                {"provider_slug": SLUG, "capability": CAP},
+            )
+            uncached = c.interleaved(
+                {
+                    "uncached": lambda: lookup.get_active_model(SLUG, CAP),
+                    "orm_query": lambda: lookup.load_active_model(SLUG, CAP),
+                    "raw": run_raw,
+                }
+            )
+            raw.close()
+            # The cached path, in-process cache.
+            app.config["ACTIVE_MODEL_CACHE_TTL"] = 300
+            lookup.get_active_model(SLUG, CAP)
+            plain = {(SLUG, CAP): lookup.get_active_model(SLUG, CAP)}
+            with counter.count() as seen:
+                lookup.get_active_model(SLUG, CAP)
+            cached_queries = len(seen)
+            cached = c.interleaved(
+                {
+                    "cached": lambda: lookup.get_active_model(SLUG, CAP),
+                    "dict": lambda: plain[(SLUG, CAP)],
+                }
+            )
+            counter.close()
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if backend == "postgres":
+            c.pg_drop()
+    r_un = c.ratio(uncached, "uncached", "raw")
+    r_orm = c.ratio(uncached, "orm_query", "raw")
+    r_ca = c.ratio(cached, "cached", "dict")
+    rows.append(
+        c.row(
+            "1",
+            f"get_active_model uncached, {label} (per call)",
+            c.fmt_time(uncached["uncached"]["median"]),
+            f"raw driver query {c.fmt_time(uncached['raw']['median'])}",
+            r_un,
+            note=f"of which the ORM query alone {c.fmt_time(uncached['orm_query']['median'])}"
+            f" ({r_orm:.1f}×)",
+            flag=r_un > 3,
+            uncached=uncached,
+        )
+    )
+    rows.append(
+        c.row(
+            "1",
+            f"queries per uncached call, {label}",
+            str(len([s for s in steady if not s.strip().upper().startswith("BEGIN")])),
+            "1 (DESIGN.md §2)",
+            note="in an open transaction: "
+            + c.describe_statements(steady)
+            + "; first call of a request: "
+            + c.describe_statements(fresh),
+            statements=steady,
+        )
+    )
+    rows.append(
+        c.row(
+            "1",
+            f"get_active_model cached (in-process), {label} (per call)",
+            c.fmt_time(cached["cached"]["median"]),
+            f"dict lookup {c.fmt_time(cached['dict']['median'])}",
+            r_ca,
+            note=f"{cached_queries} queries per cached call",
+            cached=cached,
+        )
+    )
+    return rows
+
+
+def redis_comparison() -> list[dict]:
+    import redis
+
+    from webapp.extensions import cache, db
+    from webapp.services import lookup
+
+    tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
+    app = c.make_app(c.sqlite_url(tmp), c.REDIS_URL)
+    rows = []
+    try:
+        with app.app_context():
+            assert cache.is_shared
+            c.load_catalogue(PROVIDERS, MODELS)
+            lookup.get_active_model(SLUG, CAP)
+            counter = c.QueryCounter(db.engine)
+            with counter.count() as seen:
+                assert lookup.get_active_model(SLUG, CAP) is not None
+            cached_queries = len(seen)
+            counter.close()
+            client = redis.Redis.from_url(c.REDIS_URL)
+            keys = [
+                c.CACHE_PREFIX + lookup.generation_key(SLUG),
+                c.CACHE_PREFIX + lookup.cache_key(SLUG, CAP),
+            ]
+
+            def raw_mget():
+                return [json.loads(v) if v is not None else None for v in client.mget(keys)]
+
+            assert raw_mget()[1] is not None
+            plain = {(SLUG, CAP): lookup.get_active_model(SLUG, CAP)}
+            result = c.interleaved(
+                {
+                    "cached": lambda: lookup.get_active_model(SLUG, CAP),
+                    "mget": raw_mget,
+                    "dict": lambda: plain[(SLUG, CAP)],
+                }
+            )
+            client.close()
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        c.redis_clear()
+    r = c.ratio(result, "cached", "mget")
+    rows.append(
+        c.row(
+            "1",
+            "get_active_model cached (Redis) (per call)",
+            c.fmt_time(result["cached"]["median"]),
+            f"raw redis MGET + json.loads {c.fmt_time(result['mget']['median'])}",
+            r,
+            note=f"dict lookup {c.fmt_time(result['dict']['median'])}"
+            f" ({c.ratio(result, 'cached', 'dict'):.0f}×); {cached_queries} queries per call",
+            result=result,
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    backend = sys.argv[1]
+    rows = redis_comparison() if backend == "redis" else db_comparison(backend)
+    c.emit(f"1-{backend}", rows)
+
+
+if __name__ == "__main__":
+    main()
