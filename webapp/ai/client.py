@@ -18,12 +18,15 @@ Three calls: chat completions (``POST {base_url}/chat/completions``), image gene
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import certifi
 import httpx
 
 from webapp.ai.errors import (
@@ -45,6 +48,12 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "model-control-panel/0.1"
 MAX_DETAIL = 200
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every call: building one loads the CA bundle (~0.1 s)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,7 @@ class ProviderClient:
         with httpx.Client(
             timeout=self.settings.httpx_timeout(timeout),
             transport=self._transport,
+            verify=_tls_context(),
             follow_redirects=False,
         ) as http:
             while True:
