@@ -42,7 +42,7 @@ from webapp.extensions import db
 from webapp.models import AIModel
 from webapp.services import activation, catalog, lookup
 
-MODEL_ID = f"<int(max={MAX_INT32}):model_id>"
+MODEL_ID = "<int:model_id>"
 CREATE_FIELDS = {
     "provider": Field("string", required=True),
     "name": Field("string", required=True),
@@ -62,6 +62,13 @@ UPDATE_FIELDS = {
 
 def actor():
     return current_user._get_current_object()
+
+
+def _existing_id(model_id: int) -> int:
+    """Ids beyond the database's integer range cannot exist (and must not reach SQL)."""
+    if model_id > MAX_INT32:
+        raise NotFound(_("The model was not found."), field="model")
+    return model_id
 
 
 def _known_provider(slug: str):
@@ -156,7 +163,7 @@ def model_create():
 @permission_required("view_models")
 def model_detail(model_id: int):
     query(())
-    return success(model_json(catalog.get_model(model_id)), _("Model retrieved"))
+    return success(model_json(catalog.get_model(_existing_id(model_id))), _("Model retrieved"))
 
 
 @bp.patch(f"/ai-models/{MODEL_ID}/", strict_slashes=False)
@@ -165,7 +172,7 @@ def model_detail(model_id: int):
 def model_update(model_id: int):
     query(())
     data = json_body(UPDATE_FIELDS)
-    model, result = catalog.update_model(model_id, data, actor=actor())
+    model, result = catalog.update_model(_existing_id(model_id), data, actor=actor())
     count = result.deactivated_count if result is not None else 0
     return success(model_json(model), messages.model_updated(count))
 
@@ -175,7 +182,7 @@ def model_update(model_id: int):
 @permission_required("manage_models")
 def model_delete(model_id: int):
     query(())
-    catalog.delete_model(model_id, actor=actor())
+    catalog.delete_model(_existing_id(model_id), actor=actor())
     return success(None, _("Model deleted"))
 
 
@@ -187,7 +194,7 @@ def model_conflicts(model_id: int):
     args = query(("capability",))
     capability = capability_param(args.get("capability"))
     try:
-        preview = activation.preview(model_id, [capability] if capability else None)
+        preview = activation.preview(_existing_id(model_id), [capability] if capability else None)
     except ValidationError as exc:
         raise invalid({"capability": exc.message}) from None
     names = usernames([preview.model, *(c.model for c in preview.conflicts)])

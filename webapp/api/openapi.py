@@ -154,27 +154,48 @@ def answer(description: str, schema: dict, headers: dict | None = None) -> dict:
 
 
 def errors(*codes: int) -> dict:
-    return {str(code): ref(str(code), "responses") for code in (*codes, 401, 500)}
+    """The error answers of an operation; 400 (e.g. an unknown query parameter), 401 and
+    500 can happen on every one."""
+    every = sorted({400, 401, 500, *codes})
+    return {str(code): ref(str(code), "responses") for code in every}
 
 
-def param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
-    return {
+def param(
+    name: str,
+    where: str,
+    schema: dict,
+    description: str,
+    required: bool = False,
+    example=None,
+) -> dict:
+    out = {
         "name": name,
         "in": where,
         "required": required or where == "path",
         "schema": schema,
         "description": description,
     }
+    if example is not None:
+        out["example"] = example
+    return out
 
 
 LANGUAGE = ref("AcceptLanguage", "parameters")
-PROVIDER_QUERY = param("provider", "query", {"type": "string"}, "The provider's slug", True)
-CAPABILITY_QUERY = param("capability", "query", CAPABILITY, "A capability identifier")
+PROVIDER_QUERY = param(
+    "provider", "query", {"type": "string"}, "The provider's slug", True, example="openrouter"
+)
+CAPABILITY_QUERY = param(
+    "capability", "query", CAPABILITY, "A capability identifier", example="chat"
+)
 PAGING = [ref("Page", "parameters"), ref("PageSize", "parameters")]
 MODEL_PATH = param(
-    "model_id", "path", {"type": "integer", "minimum": 0, "maximum": MAX_INT32}, "Model id"
+    "model_id",
+    "path",
+    {"type": "integer", "minimum": 0, "maximum": MAX_INT32},
+    "Model id",
+    example=1,
 )
-SLUG_PATH = param("slug", "path", {"type": "string"}, "The provider's slug")
+SLUG_PATH = param("slug", "path", {"type": "string"}, "The provider's slug", example="openrouter")
 READ = [{"bearerAuth": []}, {"cookieAuth": []}]
 WRITE = [{"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}]
 
