@@ -92,9 +92,7 @@ def test_change_role_and_display_name(login_as, make_admin, post):
     client = login_as("superadmin")
     target = make_admin("viewer")
 
-    response = post(
-        client, f"/admins/{target.id}/edit", {"display_name": "Ali", "role": "admin"}
-    )
+    response = post(client, f"/admins/{target.id}/edit", {"display_name": "Ali", "role": "admin"})
 
     assert response.status_code == 302
     target = reload(target)
@@ -139,9 +137,7 @@ def test_cannot_disable_oneself(login_as, post):
 def test_cannot_drop_ones_own_manage_admins(login_as, post, role):
     client = login_as("superadmin")
 
-    response = post(
-        client, f"/admins/{client.admin.id}/edit", {"display_name": "Me", "role": role}
-    )
+    response = post(client, f"/admins/{client.admin.id}/edit", {"display_name": "Me", "role": role})
 
     assert response.status_code == 400
     assert "دسترسی مدیریت مدیران را از خودتان بگیرید" in field_error(text(response), "role")
@@ -152,9 +148,7 @@ def test_reset_password(login_as, make_admin, post):
     client = login_as("superadmin")
     target = make_admin("viewer")
 
-    response = post(
-        client, f"/admins/{target.id}/password", {"reset-password": "brand-new-pass-9"}
-    )
+    response = post(client, f"/admins/{target.id}/password", {"reset-password": "brand-new-pass-9"})
 
     assert response.status_code == 302
     target = reload(target)
