@@ -38,7 +38,7 @@ from webapp.model_pages.groups import (
     groups_for,
     load_providers,
 )
-from webapp.services import activation, catalog
+from webapp.services import activation, catalog, validation
 
 bp = Blueprint("models", __name__)
 
@@ -178,6 +178,25 @@ def _apply_error(form: ModelForm, exc: DomainError) -> None:
             field.errors = [*field.errors, *texts]
 
 
+def _precheck(form: ModelForm, data: dict) -> bool:
+    """Every field's own check up front (all errors at once, before any preview step);
+    the service checks again, with the rules that need the database."""
+    checks = (
+        ("name", validation.model_name),
+        ("model_id", validation.model_identifier),
+        ("display_name", lambda v: validation.text(v, "display_name", max_length=200)),
+        ("capabilities", validation.capabilities),
+    )
+    ok = True
+    for key, check in checks:
+        try:
+            check(data[key])
+        except DomainError as exc:
+            _apply_error(form, exc)
+            ok = False
+    return ok
+
+
 def _flash_all(texts: list[str]) -> None:
     for text in texts:
         flash(text, "success")
@@ -210,6 +229,8 @@ def create():
         form.provider.errors.append(_("The provider was not found."))
         return _form_page(form, status=400)
     data = form.data_for_service()
+    if not _precheck(form, data):
+        return _form_page(form, status=400)
     if form.activate.data:
         mark = _fingerprint(provider.slug, data["capabilities"])
         conflicts = conflicts_for(provider.id, data["capabilities"])
@@ -240,6 +261,8 @@ def edit(model_id: int):
     if not form.validate_on_submit():
         return _form_page(form, model=model, status=400)
     data = form.data_for_service()
+    if not _precheck(form, data):
+        return _form_page(form, model=model, status=400)
     if form.activate.data:
         mark = _fingerprint(model.provider.slug, data["capabilities"])
         conflicts = conflicts_for(model.provider_id, data["capabilities"], model.id)

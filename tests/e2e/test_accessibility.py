@@ -1,0 +1,134 @@
+"""axe-core scans (no serious or critical violation) and review screenshots at 1366×768
+(written to artifacts/screenshots/, git-ignored; looked at, not compared)."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from webapp.services.demo import DEMO_PASSWORD, seed_demo
+
+pytestmark = pytest.mark.e2e
+
+_axe = Axe()
+
+
+def assert_accessible(page, what: str) -> None:
+    results = _axe.run(page)
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{what}: " + "\n".join(bad)
+
+
+def shoot(page, screenshots, name: str, full_page: bool = False) -> None:
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture
+def demo(app):
+    seed_demo()
+
+
+def sign_in_demo(page, live_server, username: str) -> None:
+    page.goto(live_server("/login"))
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#main button[type=submit]")
+    page.wait_for_url(live_server("/models"))
+
+
+def test_login_and_models_pages(page, live_server, demo, screenshots):
+    page.goto(live_server("/login"))
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    assert_accessible(page, "login page")
+    shoot(page, screenshots, "01-login")
+
+    page.fill("#username", "admin")
+    page.fill("#password", "wrong-password-1")
+    page.click("#main button[type=submit]")
+    expect(page.locator("#flash-alert[role=alert]")).to_contain_text("نام کاربری یا گذرواژه")
+    shoot(page, screenshots, "02-login-error")
+
+    sign_in_demo(page, live_server, "admin")
+    assert_accessible(page, "models page")
+    shoot(page, screenshots, "03-models")
+    shoot(page, screenshots, "03-models-full", full_page=True)
+
+    # The confirmation dialog over the page.
+    page.locator("label", has_text="Llama 3.1 70B").first.click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    assert_accessible(page, "models page with the confirmation dialog")
+    shoot(page, screenshots, "04-models-dialog")
+    dialog.get_by_role("button", name="تأیید").click()
+    expect(page.locator("#flash-status")).to_contain_text("1 مدل دیگر غیرفعال شد")
+    shoot(page, screenshots, "05-models-after-change")
+
+    page.goto(live_server("/models?capability=image&q=diffusion"))
+    assert_accessible(page, "filtered models page")
+    shoot(page, screenshots, "06-models-filtered")
+
+
+def test_model_forms_and_error_pages(page, live_server, demo, screenshots):
+    sign_in_demo(page, live_server, "admin")
+    page.goto(live_server("/models/new?provider=openai"))
+    assert_accessible(page, "new model form")
+    shoot(page, screenshots, "07-model-new")
+
+    page.fill("#display_name", "GPT 5")
+    page.fill("#name", "gpt 5")  # a space: the service refuses it
+    page.fill("#model_id", "gpt-5")
+    page.check("input[name=capabilities][value=chat]")
+    page.check("#activate")
+    page.click("#main form button[type=submit]")
+    expect(page.locator("#name-error")).to_be_visible()
+    assert_accessible(page, "new model form with errors")
+    shoot(page, screenshots, "08-model-new-errors", full_page=True)
+
+    page.fill("#name", "gpt-5")
+    page.click("#main form button[type=submit]")
+    expect(page.locator(".conflict-preview")).to_contain_text("GPT-4o mini")
+    shoot(page, screenshots, "09-model-new-preview", full_page=True)
+
+    page.goto(live_server("/models/1/edit"))
+    assert_accessible(page, "edit model form")
+    shoot(page, screenshots, "10-model-edit")
+    page.goto(live_server("/models/1/delete"))
+    shoot(page, screenshots, "11-model-delete")
+
+    page.goto(live_server("/no-such-page"))
+    expect(page.locator("h1")).to_have_text("صفحه پیدا نشد")
+    assert_accessible(page, "404 page")
+    shoot(page, screenshots, "12-error-404")
+
+
+def test_every_page_in_the_navigation(page, live_server, demo, screenshots):
+    """Whatever pages exist by now (other areas add theirs): each scanned, in fa and en."""
+    sign_in_demo(page, live_server, "admin")
+    links = page.locator("nav.app-navbar .nav-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert "/models" in hrefs
+    for href in hrefs:
+        if href == "/models":
+            continue  # scanned above
+        page.goto(live_server(href))
+        assert_accessible(page, f"page {href}")
+        name = href.strip("/").replace("/", "-") or "home"
+        shoot(page, screenshots, f"20-nav-{name}")
+    page.goto(live_server("/models"))
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+    assert_accessible(page, "models page in English")
+    shoot(page, screenshots, "30-models-en")
+
+
+def test_viewer_sees_a_read_only_page(page, live_server, demo, screenshots):
+    sign_in_demo(page, live_server, "viewer")
+    expect(page.locator("#read-only-note")).to_be_visible()
+    assert page.locator("input[type=radio]:not([disabled])").count() == 0
+    shoot(page, screenshots, "40-models-viewer")
