@@ -434,3 +434,23 @@ def test_bad_input_is_not_a_call(db, provider, gpt, fake_provider):
         services.chat("openrouter", "   ")
     assert fake_provider.requests == []
     assert ai_events(db) == []
+
+
+def test_key_is_in_no_log_line(caplog, make_admin, provider, gpt, give_personal_key, fake_provider):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    admin = make_admin("operator")
+    give_personal_key(admin, provider)
+    services.chat("openrouter", PROMPT, admin=admin)
+    fake_provider.script("POST", "/chat/completions", Reply(503), Reply(200))
+    services.chat("openrouter", PROMPT)
+    fake_provider.always(
+        "POST", "/chat/completions", Reply(401, body={"error": {"message": PERSONAL_KEY}})
+    )
+    with pytest.raises(ProviderAuthError):
+        services.chat("openrouter", PROMPT, admin=admin)
+
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert SHARED_KEY not in logged and PERSONAL_KEY not in logged
+    assert "banana-42" not in logged
