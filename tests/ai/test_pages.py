@@ -232,3 +232,12 @@ def test_sync_shows_the_provider_error(login_as, provider, fake_provider):
     response = client.get("/providers/openrouter/sync")
     assert "data-sync-error" in text(response)
     assert "Provider کلید API را نپذیرفت" in text(response)
+
+
+def test_unknown_provider_is_never_replaced_by_another(login_as, provider, gpt, fake_provider):
+    client = login_as("operator")
+
+    response = post(client, "/playground", {"provider": "nope", "prompt": "hi"}, htmx=True)
+
+    assert 'role="alert"' in text(response)
+    assert fake_provider.requests == []

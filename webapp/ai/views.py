@@ -113,7 +113,11 @@ def index():
     prompt = request.form.get("prompt", "") if request.method == "POST" else ""
     result = error = None
     if request.method == "POST" and request.form.get("action") != "plan":
-        result, error = _run(provider, capability, prompt)
+        asked = request.form.get("provider", "")
+        if provider is not None and asked and asked != provider.slug:
+            error = _("The provider was not found.")  # never send it to another provider
+        else:
+            result, error = _run(provider, capability, prompt)
         if _is_htmx():
             return _fragment(
                 "playground/_result.html",
