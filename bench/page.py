@@ -1,0 +1,156 @@
+"""Section 3: the models page (GET /models) with a large catalogue, signed in, through
+the test client: server time per request, statements per request (at 5×20 and
+20×100: it must not grow), bytes; against the limit, ``render_template`` of the same
+template with the page's context already built in memory. The page's time is also
+split into its parts (loading, grouping, rendering) to say where the rest goes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import common as c
+
+SIZES = ((5, 20), (20, 100))
+TEMPLATE = "models/index.html"
+
+
+def page_context():
+    """The page's context, built the way ``webapp.model_pages.views.index`` builds it
+    (its own builder when it has one)."""
+    from flask import request
+
+    from webapp.model_pages import views
+
+    for name in ("page_context", "index_context", "_index_context", "_page_context"):
+        builder = getattr(views, name, None)
+        if callable(builder):
+            return builder()
+    from webapp.capabilities import CAPABILITIES, label
+    from webapp.model_pages.groups import Filters, build_sections, load_providers
+
+    filters = Filters.from_args(request.args)
+    providers = load_providers()
+    sections = build_sections(providers, filters)
+    all_groups = [g for s in build_sections(providers, Filters()) for g in s.groups]
+    return {
+        "sections": sections,
+        "filters": filters,
+        "providers": providers,
+        "capabilities": [(cap, label(cap)) for cap in CAPABILITIES],
+        "can_manage": views._can_manage(),
+        "back_url": views._back_url(filters),
+        "totals": {
+            "models": sum(len(p.models) for p in providers),
+            "groups": len(all_groups),
+            "empty": sum(1 for g in all_groups if g.active is None),
+        },
+    }
+
+
+def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
+    from flask import render_template
+    from flask_login import login_user
+
+    from webapp.extensions import db
+    from webapp.model_pages.groups import Filters, build_sections, load_providers
+    from webapp.services import admins
+
+    app = c.make_app(c.sqlite_url(tmp, f"page-{providers}x{models}.db"))
+    out: dict = {"providers": providers, "models": models}
+    with app.app_context():
+        c.load_catalogue(providers, models)
+        admin = admins.create_admin("pager", c.PASSWORD, "superadmin", actor="bench")
+        admin_id = admin.id
+        db.session.remove()
+    client = app.test_client()
+    c.sign_in(client, "pager")
+    counter = None
+    with app.app_context():
+        counter = c.QueryCounter(db.engine)
+        client.get("/models")
+        with counter.count() as seen:
+            response = client.get("/models")
+        assert response.status_code == 200, response.status_code
+        out["queries"] = len(seen)
+        out["statements"] = c.describe_statements(seen)
+        out["bytes"] = len(response.data)
+        out["radios"] = response.data.count(b'type="radio"')
+        if not time_it:
+            counter.close()
+            return out
+        with app.test_request_context("/models"):
+            from webapp.models import Admin
+
+            login_user(db.session.get(Admin, admin_id))
+            app.preprocess_request()
+            context = page_context()
+            with counter.count() as seen:
+                html = render_template(TEMPLATE, **context)
+            out["render_queries"] = len(seen)
+            out["render_bytes"] = len(html.encode())
+            providers_loaded = load_providers()
+            timed = c.interleaved(
+                {
+                    "page": lambda: client.get("/models"),
+                    "render": lambda: render_template(TEMPLATE, **context),
+                    "load": lambda: load_providers(),
+                    "group": lambda: (
+                        build_sections(providers_loaded, Filters()),
+                        build_sections(providers_loaded, Filters()),
+                    ),
+                },
+                runs=5,
+                target=0.4,
+            )
+        counter.close()
+        db.session.remove()
+        db.engine.dispose()
+    out["timed"] = timed
+    return out
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
+    small = measure(*SIZES[0], tmp, time_it=False)
+    large = measure(*SIZES[1], tmp, time_it=True)
+    t = large["timed"]
+    r = c.ratio(t, "page", "render")
+    size = f"{large['providers']}×{large['models']}"
+    rows = [
+        c.row(
+            "3",
+            f"models page {size}, {large['radios']} radios (server time per request)",
+            c.fmt_time(t["page"]["median"]),
+            f"render_template from memory {c.fmt_time(t['render']['median'])}",
+            r,
+            note=f"loading {c.fmt_time(t['load']['median'])}, grouping (twice)"
+            f" {c.fmt_time(t['group']['median'])}; the render itself runs"
+            f" {large['render_queries']} queries",
+            flag=r > 2,
+            timed=t,
+        ),
+        c.row(
+            "3",
+            "models page, queries per request",
+            f"{small['queries']} at {small['providers']}×{small['models']},"
+            f" {large['queries']} at {size}",
+            "constant",
+            note=large["statements"],
+            flag=small["queries"] != large["queries"],
+        ),
+        c.row(
+            "3",
+            "models page, bytes",
+            f"{c.fmt_bytes(small['bytes'])} at {small['providers']}×{small['models']},"
+            f" {c.fmt_bytes(large['bytes'])} at {size}",
+            f"in-memory render {c.fmt_bytes(large['render_bytes'])}",
+            note="uncompressed HTML",
+        ),
+    ]
+    c.emit("3", rows, small=small, large={k: v for k, v in large.items() if k != "timed"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Section 4: one radio switch through htmx, against Flask-Admin, same process, same DB.
+
+Ours (the panel, signed in as a superadmin, 20×100 catalogue on SQLite): the radio's
+first POST /models/choose answers with the confirmation <dialog> (the preview), the
+confirmed POST (confirm=1) activates and answers with the affected groups and the
+flash messages out of band.
+
+The peer: a benchmark-only Flask app on the same database file with a Flask-Admin
+``ModelView`` over ``model_capability`` (the table that holds activation): its list
+view, and its edit-form save (POST, 302, the list again). Flask-Admin cannot switch a
+group in one save (the partial unique index refuses a second active row), so a
+switch there is two saves: the old row off, then the new row on.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import common as c
+
+PROVIDER_SLUG, CAP = "prov-03", "code"
+
+
+def targeted_groups_for(keys, q: str = ""):
+    """The proposed ``groups_for`` (bench-only patch, see docs/PERFORMANCE.md): load
+    only the affected groups' rows, not every model of the provider."""
+    from sqlalchemy import select
+
+    from webapp.capabilities import sort_capabilities
+    from webapp.extensions import db
+    from webapp.model_pages.groups import Group, _matches
+    from webapp.models import AIModel, ModelCapability, Provider
+
+    wanted = set(keys)
+    groups = []
+    for provider_id in sorted({pid for pid, _ in wanted}):
+        caps = sorted(cap for pid, cap in wanted if pid == provider_id)
+        provider = db.session.get(Provider, provider_id)
+        rows = db.session.execute(
+            select(ModelCapability.capability, ModelCapability.is_active, AIModel)
+            .join(AIModel, AIModel.id == ModelCapability.model_id)
+            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
+        ).all()
+        by_cap: dict[str, list] = {}
+        active: dict[str, object] = {}
+        for cap, is_active, model in rows:
+            by_cap.setdefault(cap, []).append(model)
+            if is_active:
+                active[cap] = model
+        for cap in sort_capabilities(by_cap):
+            models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
+            matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
+            groups.append(Group(provider, cap, models, active.get(cap), matches))
+    return groups
+
+
+def flask_admin_app(db_url: str):
+    from flask import Flask
+    from flask_admin import Admin
+    from flask_admin.contrib.sqla import ModelView
+    from flask_babel import Babel
+
+    from webapp.database import sqlite_engine_options
+    from webapp.extensions import db
+    from webapp.models import ModelCapability
+
+    class CapabilityView(ModelView):
+        column_list = ["model_id", "capability", "provider_id", "is_active", "activated_at"]
+        form_columns = ["is_active"]
+
+    app = Flask("bench_flask_admin")
+    app.config.update(
+        SECRET_KEY="bench-flask-admin",
+        SQLALCHEMY_DATABASE_URI=db_url,
+        SQLALCHEMY_ENGINE_OPTIONS=sqlite_engine_options() if db_url.startswith("sqlite") else {},
+    )
+    db.init_app(app)
+    Babel(app)
+    admin = Admin(app, name="bench")
+    admin.add_view(CapabilityView(ModelCapability, db, endpoint="cap"))
+    return app
+
+
+def main() -> None:
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import ModelCapability, Provider
+    from webapp.services import admins
+
+    tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
+    url = c.sqlite_url(tmp)
+    panel = c.make_app(url)
+    with panel.app_context():
+        c.load_catalogue(20, 100)
+        admins.create_admin("toggler", c.PASSWORD, "superadmin", actor="bench")
+        provider_id = db.session.scalar(select(Provider.id).where(Provider.slug == PROVIDER_SLUG))
+        group = list(
+            db.session.scalars(
+                select(ModelCapability)
+                .where(
+                    ModelCapability.provider_id == provider_id, ModelCapability.capability == CAP
+                )
+                .order_by(ModelCapability.is_active.desc(), ModelCapability.model_id)
+            )
+        )
+        first, second = group[0].model_id, group[1].model_id
+        assert group[0].is_active and not group[1].is_active
+        db.session.remove()
+    ours = panel.test_client()
+    c.sign_in(ours, "toggler")
+    csrf = c.csrf_from(ours.get("/models").data)
+    headers = {
+        "HX-Request": "true",
+        "HX-Current-URL": "http://localhost/models",
+        "X-CSRFToken": csrf,
+    }
+    state = {"active": first}
+    from webapp.model_pages import views
+
+    original_groups_for = views.groups_for
+
+    def our_switch(samples: dict, patched: bool = False) -> None:
+        views.groups_for = targeted_groups_for if patched else original_groups_for
+        target = second if state["active"] == first else first
+        form = {"provider": str(provider_id), "capability": CAP, "model": str(target)}
+        t0 = time.perf_counter()
+        r1 = ours.post("/models/choose", data=form, headers=headers)
+        t1 = time.perf_counter()
+        r2 = ours.post("/models/choose", data=form | {"confirm": "1"}, headers=headers)
+        t2 = time.perf_counter()
+        assert r1.status_code == 200 and b"<dialog open" in r1.data, r1.data[:300]
+        assert r2.status_code == 200 and b'id="flash-status"' in r2.data, r2.data[:300]
+        state["active"] = target
+        samples["confirm"].append(t1 - t0)
+        samples["confirmed"].append(t2 - t1)
+        samples["switch"].append(t2 - t0)
+        samples["confirm_bytes"].append(len(r1.data))
+        samples["confirmed_bytes"].append(len(r2.data))
+        views.groups_for = original_groups_for
+
+    peer_app = flask_admin_app(url)
+    peer = peer_app.test_client()
+    list_page = peer.get("/admin/cap/")
+    assert list_page.status_code == 200, list_page.status_code
+    peer_state = {"active": first}
+
+    def peer_save(model_id: int, on: bool) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        r = peer.post(
+            f"/admin/cap/edit/?id={model_id},{CAP}&url=/admin/cap/",
+            data={"is_active": "y"} if on else {},
+        )
+        assert r.status_code == 302, (r.status_code, r.data[:300])
+        listing = peer.get(r.headers["Location"])
+        dt = time.perf_counter() - t0
+        assert listing.status_code == 200
+        return dt, len(r.data) + len(listing.data)
+
+    def peer_switch(samples: dict) -> None:
+        old = peer_state["active"]
+        new = second if old == first else first
+        t_off, _ = peer_save(old, False)
+        t_on, b_on = peer_save(new, True)
+        peer_state["active"] = new
+        samples["save"].append(t_on)
+        samples["save_bytes"].append(b_on)
+        samples["switch"].append(t_off + t_on)
+        t0 = time.perf_counter()
+        listing = peer.get("/admin/cap/")
+        samples["list"].append(time.perf_counter() - t0)
+        samples["list_bytes"].append(len(listing.data))
+
+    # Warm both, then interleave rounds of batches.
+    ours_s: dict[str, list] = {
+        k: [] for k in ("confirm", "confirmed", "switch", "confirm_bytes", "confirmed_bytes")
+    }
+    peer_keys = ("save", "save_bytes", "switch", "list", "list_bytes")
+    peer_s: dict[str, list] = {k: [] for k in peer_keys}
+    with panel.app_context():
+        for _ in range(2):
+            our_switch({k: [] for k in ours_s})
+    with peer_app.app_context():
+        for _ in range(2):
+            peer_switch({k: [] for k in peer_s})
+    rounds, batch = (3, 4) if c.QUICK else (7, 10)
+    medians_ours: dict[str, list] = {k: [] for k in ours_s}
+    medians_fix: dict[str, list] = {k: [] for k in ours_s}
+    medians_peer: dict[str, list] = {k: [] for k in peer_s}
+    sides = ["ours", "peer", "fix"]
+    for r in range(rounds):
+        order = sides[r % 3 :] + sides[: r % 3]
+        for side in order:
+            if side in ("ours", "fix"):
+                batch_s = {k: [] for k in ours_s}
+                with panel.app_context():
+                    for _ in range(batch):
+                        our_switch(batch_s, patched=side == "fix")
+                into = medians_ours if side == "ours" else medians_fix
+                for k, v in batch_s.items():
+                    into[k].append(statistics.median(v))
+            else:
+                batch_s = {k: [] for k in peer_s}
+                with peer_app.app_context():
+                    for _ in range(batch):
+                        peer_switch(batch_s)
+                for k, v in batch_s.items():
+                    medians_peer[k].append(statistics.median(v))
+    with panel.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    with peer_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+    def med(d, k):
+        return statistics.median(d[k])
+
+    def paired(a: list, b: list) -> float:
+        return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+    flag = med(medians_ours, "switch") > med(medians_peer, "save")
+    rows = [
+        c.row(
+            "4",
+            "radio switch, confirmation request (dialog)",
+            f"{c.fmt_time(med(medians_ours, 'confirm'))}, "
+            f"{c.fmt_bytes(med(medians_ours, 'confirm_bytes'))}",
+            f"Flask-Admin list view {c.fmt_time(med(medians_peer, 'list'))},"
+            f" {c.fmt_bytes(med(medians_peer, 'list_bytes'))}",
+            paired(medians_ours["confirm"], medians_peer["list"]),
+        ),
+        c.row(
+            "4",
+            "radio switch, confirmed request (activate + groups + flash)",
+            f"{c.fmt_time(med(medians_ours, 'confirmed'))}, "
+            f"{c.fmt_bytes(med(medians_ours, 'confirmed_bytes'))}",
+            f"Flask-Admin edit save (POST, 302, list) {c.fmt_time(med(medians_peer, 'save'))},"
+            f" {c.fmt_bytes(med(medians_peer, 'save_bytes'))}",
+            paired(medians_ours["confirmed"], medians_peer["save"]),
+        ),
+        c.row(
+            "4",
+            "radio switch, both requests",
+            c.fmt_time(med(medians_ours, "switch")),
+            f"Flask-Admin switch = 2 saves {c.fmt_time(med(medians_peer, 'switch'))}",
+            paired(medians_ours["switch"], medians_peer["switch"]),
+            note=f"vs one Flask-Admin save:"
+            f" {paired(medians_ours['switch'], medians_peer['save']):.2f}×",
+            flag=flag,
+        ),
+    ]
+    rows.append(
+        c.row(
+            "4",
+            "confirmed request with the proposed groups_for (bench-only patch)",
+            f"{c.fmt_time(med(medians_fix, 'confirmed'))}, "
+            f"{c.fmt_bytes(med(medians_fix, 'confirmed_bytes'))}",
+            f"Flask-Admin edit save {c.fmt_time(med(medians_peer, 'save'))}",
+            paired(medians_fix["confirmed"], medians_peer["save"]),
+            note=f"today's confirmed request: {c.fmt_time(med(medians_ours, 'confirmed'))}"
+            f" ({paired(medians_fix['confirmed'], medians_ours['confirmed']):.2f}× of it)",
+        )
+    )
+    c.emit("4", rows, ours=medians_ours, fix=medians_fix, peer=medians_peer)
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    main()
