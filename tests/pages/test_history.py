@@ -94,7 +94,7 @@ def test_activation_is_a_sentence_listing_what_it_deactivated(login_as, make_pro
     assert "مدل‌هایی که این فعال‌سازی غیرفعالشان کرد" in newest
     assert "<bdi>GPT-4o</bdi> (گفتگو)" in newest and "<bdi>GPT-4o</bdi> (کدنویسی)" in newest
     # The deactivation it caused, in the same batch, says why.
-    assert "غیرفعال‌سازی مدل" in body and "در پی فعال شدن مدل Claude 3.5" in body
+    assert "غیرفعال‌سازی مدل" in body and "در پی فعال شدن مدل <bdi>Claude 3.5</bdi>" in body
 
 
 def test_before_and_after_are_readable(login_as, post, make_provider):

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 
@@ -16,7 +17,7 @@ from webapp.auth import permission_required
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin
-from webapp.pages.common import get_or_404, show_error
+from webapp.pages.common import get_or_404, isolated, show_error
 from webapp.services import admins
 
 bp = Blueprint("admins", __name__, url_prefix="/admins")
@@ -105,7 +106,10 @@ def create():
             db.session.rollback()
             show_error(form, error)
         else:
-            flash(_("The admin %(name)s was created.", name=admin.username), "success")
+            flash(
+                Markup(_("The admin %(name)s was created.", name=isolated(admin.username))),
+                "success",
+            )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
     return render_template("admins/new.html", form=form), status
@@ -147,7 +151,7 @@ def edit(admin_id: int):
         db.session.rollback()
         show_error(form, error)
         return _render_edit(admin, form=form, status=400)
-    flash(_("The admin %(name)s was saved.", name=admin.username), "success")
+    flash(Markup(_("The admin %(name)s was saved.", name=isolated(admin.username))), "success")
     return redirect(url_for(".index"))
 
 
@@ -160,10 +164,17 @@ def _set_enabled(admin_id: int, enabled: bool):
         flash(str(error.message), "error")
         return _render_edit(admin, status=400)
     if enabled:
-        flash(_("The admin %(name)s was enabled.", name=admin.username), "success")
+        flash(
+            Markup(_("The admin %(name)s was enabled.", name=isolated(admin.username))), "success"
+        )
     else:
         flash(
-            _("The admin %(name)s was disabled and signed out everywhere.", name=admin.username),
+            Markup(
+                _(
+                    "The admin %(name)s was disabled and signed out everywhere.",
+                    name=isolated(admin.username),
+                )
+            ),
             "success",
         )
     return redirect(url_for(".index"))
@@ -201,9 +212,11 @@ def reset_password(admin_id: int):
         # The new password ends every session of this admin; keep this one alive.
         login_user(admin)
     flash(
-        _(
-            "The password of %(name)s was changed; their other sessions were ended.",
-            name=admin.username,
+        Markup(
+            _(
+                "The password of %(name)s was changed; their other sessions were ended.",
+                name=isolated(admin.username),
+            )
         ),
         "success",
     )

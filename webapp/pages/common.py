@@ -8,6 +8,7 @@ from typing import TypeVar
 from flask import abort, flash
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
 from webapp.errors import DomainError
 from webapp.extensions import db
@@ -35,3 +36,9 @@ def get_or_404(model: type[T], ident: int) -> T:
 
 def checkbox(form: FlaskForm, name: str) -> bool:
     return bool(form._fields[name].data)
+
+
+def isolated(value: object) -> Markup:
+    """A name that may be Latin, isolated so it never reorders the Persian sentence
+    around it (for messages built in Python, e.g. flashes)."""
+    return Markup("<bdi>{}</bdi>").format(value)

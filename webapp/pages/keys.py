@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField
 
@@ -17,7 +18,7 @@ from webapp.auth import permission_required
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings, Provider
-from webapp.pages.common import get_or_404, show_error
+from webapp.pages.common import get_or_404, isolated, show_error
 from webapp.services import admins, credentials
 from webapp.services.credentials import Resolution
 
@@ -91,7 +92,9 @@ def save(provider_id: int):
         db.session.rollback()
         show_error(form, error)
         return _page(_rows(form, provider.id), 400)
-    flash(_("Your settings for %(name)s were saved.", name=provider.name), "success")
+    flash(
+        Markup(_("Your settings for %(name)s were saved.", name=isolated(provider.name))), "success"
+    )
     return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
 
 
@@ -102,5 +105,8 @@ def clear(provider_id: int):
     admins.save_provider_settings(
         current_user._get_current_object(), provider, personal_api_key=None
     )
-    flash(_("Your personal key for %(name)s was removed.", name=provider.name), "success")
+    flash(
+        Markup(_("Your personal key for %(name)s was removed.", name=isolated(provider.name))),
+        "success",
+    )
     return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import BooleanField, PasswordField, StringField
 
@@ -26,7 +27,7 @@ from webapp.auth import permission_required
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
-from webapp.pages.common import get_or_404, show_error
+from webapp.pages.common import get_or_404, isolated, show_error
 from webapp.services import catalog, secrets
 
 bp = Blueprint("providers", __name__, url_prefix="/providers")
@@ -116,7 +117,10 @@ def create():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(_("The provider %(name)s was created.", name=provider.name), "success")
+            flash(
+                Markup(_("The provider %(name)s was created.", name=isolated(provider.name))),
+                "success",
+            )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
     return render_template("providers/new.html", form=form), status
@@ -147,7 +151,10 @@ def edit(provider_id: int):
             db.session.rollback()
             show_error(form, error)
         else:
-            flash(_("The provider %(name)s was saved.", name=provider.name), "success")
+            flash(
+                Markup(_("The provider %(name)s was saved.", name=isolated(provider.name))),
+                "success",
+            )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
     return _render_edit(provider, form, SharedKeyForm(prefix="key", formdata=None), status)
@@ -168,7 +175,9 @@ def set_shared_key(provider_id: int):
         show_error(key_form, error)
         form = ProviderForm(obj=get_or_404(Provider, provider_id), formdata=None)
         return _render_edit(provider, form, key_form, 400)
-    flash(_("The shared key of %(name)s was saved.", name=provider.name), "success")
+    flash(
+        Markup(_("The shared key of %(name)s was saved.", name=isolated(provider.name))), "success"
+    )
     return redirect(url_for(".edit", provider_id=provider.id))
 
 
@@ -177,7 +186,10 @@ def set_shared_key(provider_id: int):
 def clear_shared_key(provider_id: int):
     provider = get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"shared_api_key": None}, actor=current_user)
-    flash(_("The shared key of %(name)s was removed.", name=provider.name), "success")
+    flash(
+        Markup(_("The shared key of %(name)s was removed.", name=isolated(provider.name))),
+        "success",
+    )
     return redirect(url_for(".edit", provider_id=provider.id))
 
 
@@ -186,7 +198,7 @@ def clear_shared_key(provider_id: int):
 def enable(provider_id: int):
     provider = get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"is_enabled": True}, actor=current_user)
-    flash(_("The provider %(name)s was enabled.", name=provider.name), "success")
+    flash(Markup(_("The provider %(name)s was enabled.", name=isolated(provider.name))), "success")
     return redirect(url_for(".index"))
 
 
@@ -195,7 +207,7 @@ def enable(provider_id: int):
 def disable(provider_id: int):
     provider = get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"is_enabled": False}, actor=current_user)
-    flash(_("The provider %(name)s was disabled.", name=provider.name), "success")
+    flash(Markup(_("The provider %(name)s was disabled.", name=isolated(provider.name))), "success")
     return redirect(url_for(".index"))
 
 
@@ -207,7 +219,7 @@ def delete(provider_id: int):
     if form.validate_on_submit():
         name = provider.name
         catalog.delete_provider(provider, actor=current_user)
-        flash(_("The provider %(name)s was deleted.", name=name), "success")
+        flash(Markup(_("The provider %(name)s was deleted.", name=isolated(name))), "success")
         return redirect(url_for(".index"))
     model_count = db.session.scalar(
         select(func.count(AIModel.id)).where(AIModel.provider_id == provider.id)
