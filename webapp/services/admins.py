@@ -6,7 +6,7 @@ import hashlib
 import secrets as pysecrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from webapp.database import transactional
 from webapp.errors import NotFound, ValidationError
@@ -217,6 +217,15 @@ def admin_for_token(plaintext: str) -> Admin | None:
         return None
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
-        db.session.commit()
+        admin_id = token.admin_id
+        _record_token_use(token.id, now)
+        return db.session.get(Admin, admin_id)
     return token.admin
+
+
+@transactional
+def _record_token_use(token_id: int, when) -> None:
+    """In a write transaction of its own (BEGIN IMMEDIATE on SQLite): upgrading the
+    lookup's read transaction instead fails at once with "database is locked" while
+    other requests write (found by tests/api/test_concurrency.py)."""
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
