@@ -11,6 +11,18 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.capabilities import CAPABILITIES, LABELS
 
+try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _Choice
+except ImportError:  # pragma: no cover - older WTForms
+
+    def _Choice(value, label):
+        return (value, label)
+
+
+def choices(pairs) -> list:
+    return [_Choice(value, label) for value, label in pairs]
+
+
 REQUIRED = _l("This field is required.")
 
 
@@ -42,7 +54,9 @@ class ModelForm(FlaskForm):
     )
     description = TextAreaField(_l("Description"), validators=[Optional(), _length(2000)])
     capabilities = CheckboxesField(
-        _l("Capabilities"), choices=[(c, LABELS[c]) for c in CAPABILITIES], validate_choice=False
+        _l("Capabilities"),
+        choices=choices((c, LABELS[c]) for c in CAPABILITIES),
+        validate_choice=False,
     )
     activate = BooleanField(_l("Make it the active model for all its capabilities now"))
     # Set by the confirmation step: the admin has seen which models activation deactivates.

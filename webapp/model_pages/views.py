@@ -29,7 +29,7 @@ from webapp.auth.views import _safe_next
 from webapp.capabilities import CAPABILITIES, is_capability, label
 from webapp.dashboard.htmx import flash_oob, fragment, hx_target, render_block, vary
 from webapp.errors import DomainError
-from webapp.model_pages.forms import DeleteForm, ModelForm
+from webapp.model_pages.forms import DeleteForm, ModelForm, choices
 from webapp.model_pages.groups import (
     Filters,
     build_sections,
@@ -189,6 +189,9 @@ def _precheck(form: ModelForm, data: dict) -> bool:
     )
     ok = True
     for key, check in checks:
+        if form[key].errors:
+            ok = False
+            continue  # one message per field: the form's own check already spoke
         try:
             check(data[key])
         except DomainError as exc:
@@ -216,20 +219,19 @@ def _form_page(form, *, model=None, conflicts=(), status=200):
 def create():
     providers = load_providers()
     form = ModelForm()
-    form.provider.choices = [(p.slug, p.name) for p in providers]
+    form.provider.choices = choices((p.slug, p.name) for p in providers)
     if request.method == "GET":
         form.provider.data = request.args.get("provider", "")
         if is_capability(request.args.get("capability")):
             form.capabilities.data = [request.args["capability"]]
         return _form_page(form)
-    if not form.validate_on_submit():
-        return _form_page(form, status=400)
-    provider = next((p for p in providers if p.slug == form.provider.data), None)
-    if provider is None:
-        form.provider.errors.append(_("The provider was not found."))
-        return _form_page(form, status=400)
+    valid = form.validate_on_submit()
     data = form.data_for_service()
-    if not _precheck(form, data):
+    valid = _precheck(form, data) and valid
+    provider = next((p for p in providers if p.slug == form.provider.data), None)
+    if provider is None and not form.provider.errors:
+        form.provider.errors = [*form.provider.errors, _("The provider was not found.")]
+    if not valid or provider is None:
         return _form_page(form, status=400)
     if form.activate.data:
         mark = _fingerprint(provider.slug, data["capabilities"])
@@ -258,10 +260,9 @@ def edit(model_id: int):
     if request.method == "GET":
         form.capabilities.data = model.capabilities
         return _form_page(form, model=model)
-    if not form.validate_on_submit():
-        return _form_page(form, model=model, status=400)
+    valid = form.validate_on_submit()
     data = form.data_for_service()
-    if not _precheck(form, data):
+    if not (_precheck(form, data) and valid):
         return _form_page(form, model=model, status=400)
     if form.activate.data:
         mark = _fingerprint(model.provider.slug, data["capabilities"])
