@@ -241,3 +241,24 @@ def test_unknown_provider_is_never_replaced_by_another(login_as, provider, gpt, 
 
     assert 'role="alert"' in text(response)
     assert fake_provider.requests == []
+
+
+def test_another_model_can_be_tried_for_one_call(
+    login_as, provider, gpt, make_model, fake_provider
+):
+    make_model(provider, "claude", caps=["chat"], model_id="anthropic/claude-3.5-sonnet")
+    client = login_as("operator")
+
+    page = client.get("/playground?provider=openrouter&capability=chat")
+    assert '<option value="claude">' in text(page)
+
+    response = post(
+        client,
+        "/playground",
+        {"provider": "openrouter", "capability": "chat", "prompt": "hi", "model_name": "claude"},
+        htmx=True,
+    )
+
+    assert "سلام از anthropic/claude-3.5-sonnet" in text(response)
+    assert "انتخاب‌شده برای همین فراخوانی" in text(response)
+    assert fake_provider.seen()[0].json["model"] == "anthropic/claude-3.5-sonnet"

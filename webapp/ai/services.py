@@ -34,7 +34,7 @@ from webapp.ai.client import (
 from webapp.ai.errors import error_kind
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
-from webapp.models import AIModel, Provider
+from webapp.models import AIModel, ModelCapability, Provider
 from webapp.services.credentials import Resolution, explain, resolve_credentials
 from webapp.services.lookup import ActiveModel, get_active_model
 
@@ -440,11 +440,20 @@ def check_connection(
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    display_name: str
+    model_id: str
+
+
+@dataclass(frozen=True)
 class CallPlan:
     provider: Provider
     capability: str
     model: ActiveModel | None  # the active model, or None
     key: Resolution  # source personal/shared/None, hint, reason in words
+    # The provider's other registered models for the capability (an explicit model_name).
+    alternatives: tuple[ModelChoice, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -455,4 +464,14 @@ class CallPlan:
 def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan:
     """Which model and which key a call by ``admin`` would use, without sending anything."""
     row = _provider_row(provider)
-    return CallPlan(row, capability, get_active_model(row.slug, capability), explain(row, admin))
+    active = get_active_model(row.slug, capability)
+    rows = db.session.execute(
+        select(AIModel.name, AIModel.display_name, AIModel.model_id)
+        .join(ModelCapability, ModelCapability.model_id == AIModel.id)
+        .where(AIModel.provider_id == row.id, ModelCapability.capability == capability)
+        .order_by(AIModel.display_name, AIModel.name)
+    ).all()
+    alternatives = tuple(
+        ModelChoice(*r) for r in rows if active is None or r.model_id != active.model_id
+    )
+    return CallPlan(row, capability, active, explain(row, admin), alternatives)

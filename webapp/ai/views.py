@@ -111,13 +111,14 @@ def index():
     source = request.form if request.method == "POST" else request.args
     provider, capability = _choice(providers, source)
     prompt = request.form.get("prompt", "") if request.method == "POST" else ""
+    model_name = request.form.get("model_name", "").strip() or None
     result = error = None
     if request.method == "POST" and request.form.get("action") != "plan":
         asked = request.form.get("provider", "")
         if provider is not None and asked and asked != provider.slug:
             error = _("The provider was not found.")  # never send it to another provider
         else:
-            result, error = _run(provider, capability, prompt)
+            result, error = _run(provider, capability, prompt, model_name)
         if _is_htmx():
             return _fragment(
                 "playground/_result.html",
@@ -131,21 +132,25 @@ def index():
             capability=capability,
             plan=_plan(provider, capability),
             prompt=prompt,
+            model_name=model_name,
             result=result,
             error=error,
         ),
     )
 
 
-def _run(provider: Provider | None, capability: str, prompt: str):
+def _run(provider: Provider | None, capability: str, prompt: str, model_name: str | None):
     """Send the prompt; returns (result, None) or (None, the Persian error)."""
     if provider is None:
         return None, _("No provider has been registered yet.")
     admin = current_user._get_current_object()
     try:
         if capability == "image":
-            return services.generate_image(provider.slug, prompt, admin=admin), None
-        return services.chat(provider.slug, prompt, admin=admin), None
+            return (
+                services.generate_image(provider.slug, prompt, admin=admin, model_name=model_name),
+                None,
+            )
+        return services.chat(provider.slug, prompt, admin=admin, model_name=model_name), None
     except DomainError as exc:
         return None, str(exc)
 
