@@ -366,7 +366,9 @@ def test_filters_by_provider_capability_and_search(login_as, catalogue):
 
     def ids(r):
         return {
-            f.get("id") for f in parse(r.data).find_all("form") if f.get("id", "").startswith("group-")
+            f.get("id")
+            for f in parse(r.data).find_all("form")
+            if f.get("id", "").startswith("group-")
         }
 
     assert ids(client.get("/models?provider=stability")) == {f"group-{other.id}-image"}
