@@ -28,7 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     import webapp.database
     import webapp.models  # noqa: F401  (mappings, for migrations)
-    from webapp import auth, cli, i18n
+    from webapp import auth, cli, i18n, security
 
     db.init_app(app)
     migrate.init_app(
@@ -42,10 +42,16 @@ def create_app(config: Config | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
     cache.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 
@@ -62,6 +68,9 @@ def _engine_options(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
     from webapp import api
     from webapp.auth.views import bp as auth_bp
     from webapp.dashboard.views import bp as dashboard_bp

@@ -229,3 +229,20 @@ def _record_token_use(token_id: int, when) -> None:
     lookup's read transaction instead fails at once with "database is locked" while
     other requests write (found by tests/api/test_concurrency.py)."""
     db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+
+
+@transactional
+def record_sign_in(username: str, admin: Admin | None, *, success: bool, ip: str = "") -> None:
+    """Audit a sign-in attempt (never the password); stamp the last login on success."""
+    if success and admin is not None:
+        admin.last_login_at = utcnow()
+        audit.record("auth.login", admin, actor=admin, after={"ip": ip})
+    else:
+        audit.record(
+            "auth.login_failed",
+            admin,
+            actor=None,
+            target_type="admin",
+            target_repr=username[:64],
+            after={"ip": ip},
+        )
