@@ -142,22 +142,17 @@ def test_session_viewer_with_csrf_is_403(login_as, group):
 
 # --- every route × role ------------------------------------------------------------------------
 
-# (method, path, JSON body, permission, status when allowed)
+# (method, path, JSON body, permission, status when allowed); {slug}, {gpt}… are filled
+# from a fresh group per role, so a DELETE allowed for one role leaves the next its data.
 ROUTES = [
-    (
-        "GET",
-        "/ai-models/active_model/?provider=openrouter&capability=chat",
-        None,
-        "view_models",
-        200,
-    ),
-    ("GET", "/ai-models/by_provider/?provider=openrouter", None, "view_models", 200),
-    ("GET", "/ai-models/?provider=openrouter&page=1", None, "view_models", 200),
+    ("GET", "/ai-models/active_model/?provider={slug}&capability=chat", None, "view_models", 200),
+    ("GET", "/ai-models/by_provider/?provider={slug}", None, "view_models", 200),
+    ("GET", "/ai-models/?provider={slug}&page=1", None, "view_models", 200),
     (
         "POST",
         "/ai-models/",
         {
-            "provider": "openrouter",
+            "provider": "{slug}",
             "name": "new-model",
             "model_id": "vendor/new-model",
             "display_name": "New model",
@@ -171,11 +166,12 @@ ROUTES = [
     ("DELETE", "/ai-models/{llama}/", None, "manage_models", 200),
     ("GET", "/ai-models/{claude}/conflicts/?capability=chat", None, "view_models", 200),
     ("GET", "/ai-providers/", None, "view_models", 200),
-    ("POST", "/ai-providers/", {"slug": "new-one", "name": "New"}, "manage_providers", 201),
-    ("GET", "/ai-providers/openrouter/", None, "view_models", 200),
-    ("PATCH", "/ai-providers/openrouter/", {"name": "OR"}, "manage_providers", 200),
-    ("DELETE", "/ai-providers/openrouter/", None, "manage_providers", 200),
+    ("POST", "/ai-providers/", {"slug": "new-{slug}", "name": "New"}, "manage_providers", 201),
+    ("GET", "/ai-providers/{slug}/", None, "view_models", 200),
+    ("PATCH", "/ai-providers/{slug}/", {"name": "OR"}, "manage_providers", 200),
+    ("DELETE", "/ai-providers/{slug}/", None, "manage_providers", 200),
 ]
+CALLERS = ("viewer", "operator", "admin", "superadmin", None)  # None: anonymous
 
 
 def expected_status(role: str | None, permission: str, allowed: int) -> int:
@@ -184,27 +180,43 @@ def expected_status(role: str | None, permission: str, allowed: int) -> int:
     return allowed if permission in ROLES[role] else 403
 
 
-@pytest.mark.parametrize("role", ["viewer", "operator", "admin", "superadmin", None])
+def fill(value, names: dict):
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, dict):
+        return {k: fill(v, names) for k, v in value.items()}
+    return value
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "permission", "allowed"),
     ROUTES,
     ids=[f"{r[0]} {r[1].split('?')[0]}" for r in ROUTES],
 )
-def test_route_by_role(client, group, bearer, role, method, path, body, permission, allowed):
-    path = path.format(**{k: getattr(v, "id", None) for k, v in group.items()})
-    headers = bearer(role) if role else {}
-    models_before = AIModel.query.count()
+def test_route_by_role(
+    client, bearer, make_provider, make_model, method, path, body, permission, allowed
+):
+    for role in CALLERS:
+        provider = make_provider(f"group-{role or 'anonymous'}")
+        gpt = make_model(provider, "gpt-4o", caps=["chat", "code"], active=True)
+        claude = make_model(provider, "claude-3.5", caps=["chat"])
+        llama = make_model(provider, "llama-3", caps=["chat"])
+        names = {"slug": provider.slug, "gpt": gpt.id, "claude": claude.id, "llama": llama.id}
+        headers = bearer(role) if role else {}
+        models_before = AIModel.query.count()
 
-    response = client.open(API + path, method=method, json=body, headers=headers)
+        response = client.open(
+            API + fill(path, names), method=method, json=fill(body, names), headers=headers
+        )
 
-    status = expected_status(role, permission, allowed)
-    if status >= 400:
-        envelope_error(response, status)
-        db.session.expire_all()
-        assert AIModel.query.count() == models_before
-        assert not is_active(group["claude"])
-    else:
-        envelope_ok(response, status)
+        status = expected_status(role, permission, allowed)
+        if status >= 400:
+            envelope_error(response, status)
+            db.session.expire_all()
+            assert AIModel.query.count() == models_before, role
+            assert not is_active(claude), role
+        else:
+            envelope_ok(response, status)
 
 
 def test_the_table_covers_every_api_route(app):
@@ -223,8 +235,7 @@ def test_the_table_covers_every_api_route(app):
     normalised = {}
     for method, path, _, permission, _ in ROUTES:
         bare = "/".join(
-            "{}" if part.startswith("{") or part == "openrouter" else part
-            for part in path.split("?")[0].split("/")
+            "{}" if part.startswith("{") else part for part in path.split("?")[0].split("/")
         )
         normalised[(method, bare)] = permission
     assert normalised == declared
