@@ -174,24 +174,32 @@ def interleaved(
 ) -> dict[str, dict]:
     """Per-call time of each function: ``runs`` rounds, each timing a batch of every
     function in turn (the order rotates), so drift hits all of them alike.
-    Returns ``{name: {"median": s, "runs": [s, …], "n": calls per batch}}`` and,
-    for every pair, the median of the per-round ratios is left to ``ratio``."""
+    Returns ``{name: {"median": s, "runs": [s, …], "n": calls per batch,
+    "cpu_median": this process's CPU seconds per call}}``; ``ratio`` pairs rounds."""
     if QUICK:
         runs, target = 3, 0.03
     numbers = {name: _calibrate(fn, target) for name, fn in funcs.items()}
     samples: dict[str, list[float]] = {name: [] for name in funcs}
+    cpu: dict[str, list[float]] = {name: [] for name in funcs}
     names = list(funcs)
     for r in range(runs):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn, n = funcs[name], numbers[name]
             gc.collect()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
             samples[name].append((time.perf_counter() - t0) / n)
+            cpu[name].append((time.process_time() - c0) / n)
     return {
-        name: {"median": statistics.median(s), "runs": s, "n": numbers[name]}
+        name: {
+            "median": statistics.median(s),
+            "runs": s,
+            "n": numbers[name],
+            "cpu_median": statistics.median(cpu[name]),
+        }
         for name, s in samples.items()
     }
 
@@ -315,3 +323,125 @@ def emit(section: str, rows: list[dict], **extra) -> None:
     """The section's result: the last line of stdout."""
     sys.stdout.flush()
     print(json.dumps({"section": section, "rows": rows, **extra}, ensure_ascii=False))
+
+
+# --- the panel under gunicorn ----------------------------------------------------------
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def server_env(cache_url: str | None = REDIS_URL, **extra: str) -> dict[str, str]:
+    """What gunicorn and the CLI see: PostgreSQL, Redis (or none), not production."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CACHE_URL", "DATABASE_URL")}
+    env |= {
+        "DATABASE_URL": pg_url(),
+        "CACHE_KEY_PREFIX": CACHE_PREFIX,
+        "SECRET_KEY": "bench-secret-key",
+        "FERNET_KEYS": FERNET_KEYS,
+        "APP_ENV": "development",
+    }
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    return env | extra
+
+
+def flask_cli(*args: str, env: dict[str, str]) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def start_gunicorn(env: dict[str, str], workers: int = 4, access_log: Path | None = None):
+    """``gunicorn -w 4 -b 127.0.0.1:<free port> wsgi:app``; returns (process, base URL)
+    once /healthz answers. The caller stops it with ``stop_gunicorn``."""
+    import subprocess
+    import urllib.request
+
+    port = free_port()
+    cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    cmd += ["--graceful-timeout", "5", "--log-level", "warning"]
+    if access_log is not None:
+        cmd += ["--access-logfile", str(access_log)]
+        cmd += ["--access-logformat", "%(p)s %({x-probe}i)s %(s)s"]
+    cmd.append("wsgi:app")
+    log = open(Path(env.get("BENCH_TMP", "/tmp")) / f"gunicorn-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_file = log
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: see {log.name}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop_gunicorn(proc)
+            raise RuntimeError("gunicorn did not come up in 60 s")
+        time.sleep(0.2)
+    return proc, base
+
+
+def stop_gunicorn(proc) -> None:
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.log_file.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def http(
+    base: str,
+    method: str,
+    path: str,
+    token: str,
+    body: dict | None = None,
+    headers: dict | None = None,
+) -> tuple[int, bytes]:
+    """One request on a fresh connection (gunicorn's sync workers close it anyway);
+    status 0 and the exception's name when the connection fails."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    sent = {"Authorization": f"Bearer {token}"} | (headers or {})
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=payload, headers=sent)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return 0, type(exc).__name__.encode()
+    finally:
+        conn.close()

@@ -109,8 +109,10 @@ def db_comparison(backend: str) -> list[dict]:
             c.fmt_time(uncached["uncached"]["median"]),
             f"raw driver query {c.fmt_time(uncached['raw']['median'])}",
             r_un,
-            note=f"of which the ORM query alone {c.fmt_time(uncached['orm_query']['median'])}"
-            f" ({r_orm:.1f}×)",
+            note=f"of which load_active_model (query + snapshot)"
+            f" {c.fmt_time(uncached['orm_query']['median'])} ({r_orm:.1f}×); this process's CPU"
+            f" per call {c.fmt_time(uncached['uncached']['cpu_median'])} vs raw"
+            f" {c.fmt_time(uncached['raw']['cpu_median'])}",
             flag=r_un > 3,
             uncached=uncached,
         )

@@ -122,7 +122,13 @@ def _active_model_statement():
     )
     _STATEMENT = (
         select(
-            AIModel,
+            AIModel.id,
+            AIModel.name,
+            AIModel.model_id,
+            AIModel.display_name,
+            AIModel.provider_id,
+            AIModel.created_at,
+            AIModel.updated_at,
             Provider.slug,
             Provider.name,
             Provider.base_url,
@@ -150,26 +156,50 @@ def _active_model_statement():
 
 
 def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
-    """The uncached lookup: exactly one query."""
-    row = db.session.execute(
-        _active_model_statement(), {"provider_slug": provider_slug, "capability": capability}
-    ).first()
+    """The uncached lookup: exactly one query.
+
+    Plain columns through the session's connection (same transaction), not ORM
+    entities: the answer is a snapshot anyway, and the ORM's execution and loading
+    took about as long as the query itself (bench/lookup.py, docs/PERFORMANCE.md).
+    """
+    row = (
+        db.session.connection()
+        .execute(
+            _active_model_statement(), {"provider_slug": provider_slug, "capability": capability}
+        )
+        .first()
+    )
     if row is None:
         return None
-    model, slug, provider_name, base_url, caps, live, created_by, updated_by = row
+    (
+        model_pk,
+        name,
+        model_id,
+        display_name,
+        provider_id,
+        created_at,
+        updated_at,
+        slug,
+        provider_name,
+        base_url,
+        caps,
+        live,
+        created_by,
+        updated_by,
+    ) = row
     return ActiveModel(
-        id=model.id,
-        name=model.name,
-        model_id=model.model_id,
-        display_name=model.display_name,
+        id=model_pk,
+        name=name,
+        model_id=model_id,
+        display_name=display_name,
         provider=slug,
-        provider_id=model.provider_id,
+        provider_id=provider_id,
         provider_name=provider_name,
         base_url=base_url,
         capabilities=tuple(sort_capabilities((caps or "").split(",") if caps else [])),
         active_capabilities=tuple(sort_capabilities((live or "").split(",") if live else [])),
-        created_at=_iso(model.created_at),
-        updated_at=_iso(model.updated_at),
+        created_at=_iso(created_at),
+        updated_at=_iso(updated_at),
         created_by=created_by,
         updated_by=updated_by,
     )
