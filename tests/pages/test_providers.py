@@ -80,7 +80,7 @@ def test_create_provider(login_as, post):
     )
     body = text(response)
     assert response.request.path == "/providers"
-    assert "OpenRouter" in body and "ایجاد شد" in body
+    assert "ارائه‌دهندهٔ <bdi>OpenRouter</bdi> ایجاد شد." in body  # flash, name isolated
     assert SHARED_KEY not in body and secrets.hint(SHARED_KEY) in body
     p = by_slug("openrouter")
     assert p.base_url == "https://openrouter.ai/api/v1"
