@@ -88,9 +88,16 @@ def page(context):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def on_console(message) -> None:
+        # The CSP has no unsafe-inline: anything it refuses is a bug in our markup.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            errors.append(message.text)
+
+    page.on("console", on_console)
     page.js_errors = errors
     yield page
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript or CSP errors on the page: {errors}"
 
 
 @pytest.fixture
