@@ -180,3 +180,9 @@ def test_unknown_admin_is_404(login_as, post):
     client = login_as("superadmin")
     assert client.get("/admins/999/edit").status_code == 404
     assert post(client, "/admins/999/disable").status_code == 404
+
+
+def test_password_rule_is_stated_with_persian_digits(login_as):
+    client = login_as("superadmin")
+    assert "دست‌کم ۱۰ نویسه" in text(client.get("/admins/new"))
+    assert "At least 10 characters" in text(client.get("/admins/new?lang=en"))

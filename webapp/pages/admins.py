@@ -16,6 +16,7 @@ from wtforms import PasswordField, SelectField, StringField
 from webapp.auth import permission_required
 from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp.i18n import local_digits
 from webapp.models import ROLES, Admin
 from webapp.pages.common import get_or_404, isolated, show_error
 from webapp.services import admins
@@ -38,6 +39,19 @@ ROLE_NAMES = {
 }
 
 
+class _LocalNumber:
+    """A number shown in the page's digits, decided when the text is rendered."""
+
+    def __init__(self, value: int):
+        self.value = value
+
+    def __str__(self) -> str:
+        return local_digits(self.value)
+
+
+_MIN_LENGTH = _LocalNumber(admins.MIN_PASSWORD_LENGTH)
+
+
 def _role_choices() -> list[tuple[str, str]]:
     return [(role, str(ROLE_LABELS[role])) for role in ROLES]
 
@@ -52,8 +66,8 @@ class NewAdminForm(FlaskForm):
     password = PasswordField(
         _l("Password"),
         description=_l(
-            "At least %(min)d characters, letters mixed with digits or symbols.",
-            min=admins.MIN_PASSWORD_LENGTH,
+            "At least %(min)s characters, letters mixed with digits or symbols.",
+            min=_MIN_LENGTH,
         ),
     )
 
@@ -67,8 +81,8 @@ class PasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
         description=_l(
-            "At least %(min)d characters, letters mixed with digits or symbols.",
-            min=admins.MIN_PASSWORD_LENGTH,
+            "At least %(min)s characters, letters mixed with digits or symbols.",
+            min=_MIN_LENGTH,
         ),
     )
 
