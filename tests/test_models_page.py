@@ -663,3 +663,27 @@ def test_language_switch_needs_the_token(client):
     response = client.post("/language", data={"lang": "en"})
     assert response.status_code == 400
     assert "lang=en" not in response.headers.get("Set-Cookie", "")
+
+
+def test_form_live_preview_names_the_models_saving_would_deactivate(login_as, catalogue):
+    client = login_as("operator")
+    claude = catalogue["claude"]
+
+    response = client.get(
+        "/models/preview?provider=openrouter&capabilities=chat&capabilities=code&activate=y",
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    items = [li.text for li in parse(response.data).find_all("li")]
+    assert items == [
+        "فعال کردن این مدل باعث غیرفعال شدن مدل Coder می‌شود",
+        "فعال کردن این مدل باعث غیرفعال شدن مدل GPT-4o می‌شود",
+    ]
+    # Editing: the model itself never conflicts with itself; its provider is its own.
+    own = client.get(f"/models/preview?model={catalogue['coder'].id}&capabilities=code&activate=y")
+    assert "هیچ مدل دیگری غیرفعال نمی‌شود." in body(own)
+    quiet = client.get("/models/preview?provider=openrouter&capabilities=chat")
+    assert quiet.status_code == 200 and "<li>" not in body(quiet)
+    garbage = client.get("/models/preview?provider=nope&capabilities=x&activate=y&model=zz")
+    assert garbage.status_code == 200 and "<li>" not in body(garbage)
+    assert (claude.id, "chat") not in state()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -189,3 +191,28 @@ def test_english_switch_turns_the_page_left_to_right(page, live_server, sign_in,
     expect(html).to_have_attribute("dir", "ltr")
     page.get_by_role("button", name="فارسی").click()
     expect(html).to_have_attribute("dir", "rtl")
+
+
+def test_filters_apply_without_reload_and_survive_in_the_url(page, live_server, sign_in, catalogue):
+    p = catalogue["provider"]
+    sign_in("operator")
+    page.evaluate("window.__marker = 1")
+    page.select_option("#filter-capability", "code")
+    expect(page.locator(f"#group-{p.id}-chat")).to_have_count(0)
+    expect(page.locator(f"#group-{p.id}-code")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"capability=code"))
+    page.fill("#filter-q", "zzz-nothing")
+    expect(page.locator("#model-results")).to_contain_text("هیچ موردی با این فیلترها پیدا نشد.")
+    assert page.evaluate("window.__marker") == 1
+
+
+def test_model_form_previews_deactivations_live(page, live_server, sign_in, catalogue):
+    sign_in("operator")
+    page.goto(live_server("/models/new?provider=openrouter"))
+    page.check("input[name=capabilities][value=chat]")
+    page.check("#activate")
+    preview = page.locator("#activation-preview")
+    expect(preview).to_contain_text("فعال کردن این مدل باعث غیرفعال شدن مدل GPT-4o می‌شود")
+    page.uncheck("input[name=capabilities][value=chat]")
+    page.check("input[name=capabilities][value=speech]")
+    expect(preview).to_contain_text("هیچ مدل دیگری غیرفعال نمی‌شود.")

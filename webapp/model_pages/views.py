@@ -214,6 +214,30 @@ def _form_page(form, *, model=None, conflicts=(), status=200):
     )
 
 
+@bp.get("/models/preview")
+@permission_required("manage_models")
+def preview():
+    """The form's live preview: which models saving with "activate now" would deactivate."""
+    conflicts = None
+    if request.args.get("activate"):
+        exclude = _int(request.args.get("model"))
+        provider_id = None
+        if exclude is not None:
+            try:
+                provider_id = catalog.get_model(exclude).provider_id
+            except DomainError:
+                exclude = None
+        if provider_id is None:
+            try:
+                provider_id = catalog.get_provider(request.args.get("provider", "")).id
+            except DomainError:
+                provider_id = None
+        caps = [c for c in request.args.getlist("capabilities") if is_capability(c)]
+        if provider_id is not None and caps:
+            conflicts = conflicts_for(provider_id, caps, exclude)
+    return fragment(render_block("models/form.html", "preview", preview=conflicts))
+
+
 @bp.route("/models/new", methods=["GET", "POST"])
 @permission_required("manage_models")
 def create():
