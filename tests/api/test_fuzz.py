@@ -72,3 +72,38 @@ def test_operation_conforms_to_the_document(label, live_server, group, bearer):
         )
 
     fuzz()
+
+
+def test_the_document_describes_every_route_and_only_those(app):
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api."):
+            path = rule.rule.removeprefix(API)
+            for name in rule.arguments:
+                path = path.replace(f"<int:{name}>", f"{{{name}}}").replace(
+                    f"<{name}>", f"{{{name}}}"
+                )
+            routed |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {
+        (method.upper(), path)
+        for path, item in document()["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert documented == routed
+
+
+def test_every_operation_documents_its_errors_in_the_envelope():
+    doc = document()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters" or path == "/openapi.json":
+                continue
+            codes = set(operation["responses"])
+            assert {"400", "401", "500"} <= codes, (method, path)
+            assert ("403" in codes) == bool(operation["security"]), (method, path)
+            if method in ("post", "patch"):
+                assert "413" in codes and operation["requestBody"]["required"]
+                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                name = schema["$ref"].rsplit("/", 1)[1]
+                assert doc["components"]["schemas"][name]["additionalProperties"] is False
