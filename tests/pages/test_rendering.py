@@ -35,12 +35,15 @@ CHECKED_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 
 class LatinFinder(HTMLParser):
     """Collects Latin words in text and labels, skipping what is isolated as Latin on purpose:
-    <bdi>, dir="ltr", lang="en", <code>, and what screen readers and people never see."""
+    <bdi>, dir="ltr", lang="en", <code>, and what screen readers and people never see.
+    With ``persian=True`` it collects Persian words instead (for the English pages), skipping
+    <bdi> (names people typed) and lang="fa"."""
 
-    def __init__(self):
+    def __init__(self, persian: bool = False):
         super().__init__(convert_charrefs=True)
         self.stack: list[bool] = []
         self.found: list[str] = []
+        self.persian = persian
 
     def _skipped(self) -> bool:
         return any(self.stack)
@@ -49,8 +52,8 @@ class LatinFinder(HTMLParser):
         attrs = dict(attrs)
         skip = (
             tag in ("bdi", "code", "script", "style", "title", "time")
-            or attrs.get("dir") == "ltr"
-            or attrs.get("lang") == "en"
+            or (not self.persian and attrs.get("dir") == "ltr")
+            or attrs.get("lang") == ("fa" if self.persian else "en")
             or attrs.get("aria-hidden") == "true"
         )
         if not self._skipped() and not skip:
@@ -76,6 +79,11 @@ class LatinFinder(HTMLParser):
             self._check(data)
 
     def _check(self, value: str):
+        if self.persian:
+            self.found += [
+                f"{w!r} in {value.strip()[:80]!r}" for w in re.findall(r"[\u0600-\u06ff]+", value)
+            ]
+            return
         # URLs and identifiers (open-router, api.example.com) are examples, not prose.
         value = re.sub(r"https?://\S+|\b[a-z0-9]+(?:[-.][a-z0-9]+)+\b", " ", value)
         for word in re.findall(r"[A-Za-z]{2,}", value):
@@ -85,6 +93,12 @@ class LatinFinder(HTMLParser):
 
 def latin_words(body: str) -> list[str]:
     finder = LatinFinder()
+    finder.feed(body)
+    return finder.found
+
+
+def persian_words(body: str) -> list[str]:
+    finder = LatinFinder(persian=True)
     finder.feed(body)
     return finder.found
 
@@ -142,9 +156,11 @@ BAD_POSTS = [
 ]
 
 
-def responses(client, ids, post):
+def responses(client, ids, post, lang: str | None = None):
     for page in PAGES:
         url = page.format(**ids)
+        if lang:
+            url += ("&" if "?" in url else "?") + f"lang={lang}"
         response = client.get(url)
         yield url, response
     for url, data in BAD_POSTS:
@@ -167,11 +183,24 @@ def test_persian_pages_leave_no_english_behind(full_world, post):
     assert problems == {}, "\n".join(f"{url}: {words}" for url, words in problems.items())
 
 
+def test_english_pages_leave_no_persian_behind(full_world, post):
+    client, ids = full_world
+    client.get("/providers?lang=en")  # the choice is remembered for the session
+    problems = {}
+    for url, response in responses(client, ids, post, lang="en"):
+        found = persian_words(text(response))
+        if found:
+            problems[url] = found
+    assert problems == {}, "\n".join(f"{url}: {words}" for url, words in problems.items())
+
+
 def test_the_finder_does_catch_english():
     assert latin_words("<p>Save the key</p>") != []
     assert latin_words('<input placeholder="Search">') != []
     assert latin_words('<p>ذخیره <bdi dir="ltr">gpt-4o</bdi></p>') == []
     assert latin_words("<p>مثلاً https://api.example.com/v1 یا open-router</p>") == []
+    assert persian_words("<p>Saved <bdi>سارا</bdi></p>") == []
+    assert persian_words("<p>ذخیره</p>") != []
 
 
 def test_keys_are_never_rendered_in_full(full_world, post):

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webapp import capabilities
+from webapp.i18n import current_lang
 from webapp.models import AuditEvent
 
 ACTIONS = {
@@ -146,6 +147,10 @@ def target_type_label(target_type: str) -> str:
     return str(label) if label is not None else target_type
 
 
+def _join(items) -> str:
+    return ("، " if current_lang() == "fa" else ", ").join(items)
+
+
 def format_value(name: str, value: object) -> str:
     if value is None or value == "" or value == []:
         return "—"
@@ -156,15 +161,15 @@ def format_value(name: str, value: object) -> str:
     if name == "capability":
         return capabilities.label(str(value))
     if name in CAPABILITY_FIELDS and isinstance(value, list):
-        return "، ".join(capabilities.label(str(c)) for c in value)
+        return _join(capabilities.label(str(c)) for c in value)
     if name == "role":
         from webapp.pages.admins import role_name
 
         return role_name(str(value))
     if isinstance(value, list):
-        return "، ".join(str(v) for v in value)
+        return _join(str(v) for v in value)
     if isinstance(value, dict):
-        return "، ".join(f"{k}: {v}" for k, v in value.items())
+        return _join(f"{k}: {v}" for k, v in value.items())
     return str(value)
 
 
