@@ -126,7 +126,7 @@ def create():
             )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
-    return render_template("admins/new.html", form=form), status
+    return render_template("admins/create.html", form=form), status
 
 
 def _render_edit(admin: Admin, *, form=None, password_form=None, status: int = 200):

@@ -123,7 +123,7 @@ def create():
             )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
-    return render_template("providers/new.html", form=form), status
+    return render_template("providers/create.html", form=form), status
 
 
 def _render_edit(provider: Provider, form: ProviderForm, key_form: SharedKeyForm, status: int):
