@@ -687,3 +687,31 @@ def test_form_live_preview_names_the_models_saving_would_deactivate(login_as, ca
     garbage = client.get("/models/preview?provider=nope&capabilities=x&activate=y&model=zz")
     assert garbage.status_code == 200 and "<li>" not in body(garbage)
     assert (claude.id, "chat") not in state()
+
+
+def test_edit_maps_service_errors_onto_fields(login_as, catalogue):
+    client = login_as("operator")
+    claude = catalogue["claude"]
+    path = f"/models/{claude.id}/edit"
+    response = client.post(
+        path,
+        data={
+            "csrf_token": form_token(client, path),
+            "name": "gpt-4o",  # taken by another model of the provider
+            "model_id": "anthropic/claude-3.5",
+            "display_name": "Claude",
+            "capabilities": ["chat"],
+        },
+    )
+    assert response.status_code == 400
+    tree = parse(response.data)
+    assert tree.by_id("name-error").text == "این Provider از قبل مدلی با این نام دارد."
+    assert "Claude 3.5 Sonnet" in tree.find("h1").text  # unchanged in the database
+    _db.session.rollback()
+    assert _db.session.get(AIModel, claude.id).capabilities == ["chat", "code"]
+
+
+def test_csrf_header_for_htmx_is_on_the_body(login_as):
+    page = body(login_as("viewer").get("/models"))
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+    assert f"""hx-headers='{{"X-CSRFToken": "{token}"}}'""" in page

@@ -298,7 +298,8 @@ def edit(model_id: int):
         model, result = catalog.update_model(model.id, data, actor=current_user)
     except DomainError as exc:
         _apply_error(form, exc)
-        return _form_page(form, model=model, status=400)
+        # The failed transaction expired the model: load it again here, not in the template.
+        return _form_page(form, model=_model_or_404(model_id), status=400)
     _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
     return redirect(_next_url())
 
