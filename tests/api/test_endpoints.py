@@ -338,3 +338,33 @@ def test_uncached_active_model_is_one_query(api, group, query_log):
     others = [s for s in log.statements if "model_capability" not in s]
     assert len(lookups) == 1
     assert all("api_token" in s or "FROM admin" in s for s in others), others
+
+
+def test_patch_active_capabilities_activates_exactly_those(api, group):
+    llama = group["llama"].id
+    response = api("PATCH", f"/ai-models/{llama}/", json={"active_capabilities": ["code"]})
+    body = envelope_ok(response, 200, "مدل به‌روزرسانی شد. 1 مدل دیگر غیرفعال شد")
+    assert body["data"]["active_capabilities"] == ["code"]
+    gpt = envelope_ok(api("GET", f"/ai-models/{group['gpt'].id}/"))["data"]
+    assert gpt["active_capabilities"] == ["chat"]  # kept chat, lost code only
+
+    body = envelope_ok(api("PATCH", f"/ai-models/{llama}/", json={"active_capabilities": ["chat"]}))
+    assert body["data"]["active_capabilities"] == ["chat"]  # code dropped, chat taken
+    assert body["metaData"]["message"] == "مدل به‌روزرسانی شد. 1 مدل دیگر غیرفعال شد"
+    envelope_error(api("GET", "/ai-models/active_model/?provider=openrouter&capability=code"), 404)
+
+    body = envelope_ok(api("PATCH", f"/ai-models/{llama}/", json={"active_capabilities": []}))
+    assert body["data"]["is_active"] is False
+    assert body["metaData"]["message"] == "مدل به‌روزرسانی شد"
+
+
+def test_patch_capabilities_and_active_capabilities_together(api, group):
+    claude = group["claude"].id
+    response = api(
+        "PATCH",
+        f"/ai-models/{claude}/",
+        json={"capabilities": ["chat", "image"], "active_capabilities": ["image"]},
+    )
+    data = envelope_ok(response, 200, "مدل به‌روزرسانی شد")["data"]
+    assert data["capabilities"] == ["chat", "image"]
+    assert data["active_capabilities"] == ["image"]

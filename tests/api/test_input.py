@@ -74,7 +74,18 @@ BAD_JSON = [
     ("PATCH", CLAUDE, {"display_name": "a\u0000b"}, "display_name"),
     ("PATCH", CLAUDE, {"model_id": "a b"}, "model_id"),
     ("PATCH", CLAUDE, {"provider": "openai"}, "provider"),
-    ("PATCH", CLAUDE, {"active_capabilities": ["chat"]}, "active_capabilities"),
+    ("PATCH", CLAUDE, {"active_capabilities": ["chat"], "is_active": True}, "active_capabilities"),
+    ("PATCH", CLAUDE, {"active_capabilities": ["code"]}, "active_capabilities"),  # not its own
+    ("PATCH", CLAUDE, {"active_capabilities": "chat"}, "active_capabilities"),
+    ("PATCH", CLAUDE, {"active_capabilities": ["chat", "x"]}, "active_capabilities"),
+    # the capability edit would succeed; the activation it is paired with cannot: all undone
+    (
+        "PATCH",
+        CLAUDE,
+        {"capabilities": ["chat", "image"], "active_capabilities": ["code"]},
+        "active_capabilities",
+    ),
+    ("POST", "/ai-models/", {"active_capabilities": ["chat"]}, "active_capabilities"),
     ("POST", "/ai-models/", {}, "provider"),
     ("POST", "/ai-models/", {"name": "x"}, "capabilities"),
     (

@@ -2,8 +2,9 @@
 
 PATCH semantics: ``capabilities`` always means the model's capability set (as in
 GET and POST); ``is_active: true`` activates the model for every capability it
-has after the edit, ``false`` deactivates it everywhere. The answer names the real
-number of other models the activation deactivated.
+has after the edit, ``false`` deactivates it everywhere; ``active_capabilities``
+(instead of ``is_active``) makes it active for exactly those. The answer names the
+real number of other models the activation deactivated.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from webapp.api.shapes import (
     usernames,
 )
 from webapp.auth import permission_required
+from webapp.capabilities import sort_capabilities
+from webapp.database import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel
@@ -57,6 +60,7 @@ UPDATE_FIELDS = {
     "display_name": Field("string"),
     "capabilities": Field("capabilities"),
     "is_active": Field("boolean"),
+    "active_capabilities": Field("capabilities"),
 }
 
 
@@ -172,9 +176,31 @@ def model_detail(model_id: int):
 def model_update(model_id: int):
     query(())
     data = json_body(UPDATE_FIELDS)
-    model, result = catalog.update_model(_existing_id(model_id), data, actor=actor())
+    wanted = data.pop("active_capabilities", None)
+    if wanted is not None and "is_active" in data:
+        raise invalid({"active_capabilities": _("Send either is_active or active_capabilities.")})
+    model, result = _update_model(_existing_id(model_id), data, wanted, actor())
     count = result.deactivated_count if result is not None else 0
     return success(model_json(model), messages.model_updated(count))
+
+
+@transactional
+def _update_model(model_id: int, data: dict, wanted: list[str] | None, actor):
+    """``catalog.update_model``, then, in the same transaction, make the model active for
+    exactly ``wanted`` (when given) through the activation service: taken from whoever
+    held them, dropped where not wanted. Any refusal rolls the whole change back."""
+    model, result = catalog.update_model(model_id, data, actor=actor)
+    if wanted is None:
+        return model, result
+    wanted = sort_capabilities(wanted)
+    dropped = [c for c in model.active_capabilities if c not in wanted]
+    try:
+        result = activation.activate(model_id, wanted, actor=actor) if wanted else None
+        if dropped:
+            activation.deactivate(model_id, dropped, actor=actor)
+    except ValidationError as exc:
+        raise invalid({"active_capabilities": exc.message}) from None
+    return catalog.get_model(model_id), result
 
 
 @bp.delete(f"/ai-models/{MODEL_ID}/", strict_slashes=False)

@@ -485,7 +485,15 @@ def components() -> dict:
         "ModelUpdate": {
             "type": "object",
             "additionalProperties": False,
-            "properties": MODEL_WRITE,
+            "properties": MODEL_WRITE
+            | {
+                "active_capabilities": CAPABILITY_LIST
+                | {
+                    "description": "Instead of is_active (not with it): make the model active "
+                    "for exactly these of its capabilities (others holding them lose them; "
+                    "[] deactivates it everywhere)"
+                }
+            },
         },
         "ProviderCreate": {
             "type": "object",
