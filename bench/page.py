@@ -162,8 +162,8 @@ def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
                         build_sections(providers_loaded, Filters()),
                     ),
                 },
-                runs=5,
-                target=0.4,
+                runs=7,
+                target=0.8,
             )
         counter.close()
         db.session.remove()

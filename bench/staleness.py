@@ -45,7 +45,7 @@ def setup(cache_url: str | None) -> tuple[list[int], str]:
         db.session.add(provider)
         db.session.flush()
         ids = []
-        for i in range(2):
+        for i in range(3):
             model = AIModel(
                 provider_id=provider.id,
                 name=f"fresh-m{i}",
@@ -112,7 +112,8 @@ def run(cache_url: str | None, switches: int, window: float, tmp: Path) -> dict:
         poll(base, token, 1.0, probes, warm)  # every worker has the answer cached
         active = ids[0]
         for _ in range(switches):
-            target = ids[1] if active == ids[0] else ids[0]
+            # A → B → C → A …: a worker's stale answer never equals the new target.
+            target = ids[(ids.index(active) + 1) % len(ids)]
             status, body = c.http(
                 base, "PATCH", f"/api/v1/ai-models/{target}/", token, {"is_active": True}
             )
