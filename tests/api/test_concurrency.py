@@ -57,7 +57,10 @@ def server_process(app, tmp_path):
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CACHE_URL": app.config["CACHE_URL"],
+        # Each worker's own in-process cache: a shared Redis would need the test's own key
+        # prefix, which the environment cannot set, and two suites running at once would
+        # then read each other's answers. The lookup below runs only after every write.
+        "CACHE_URL": "",
         "SECRET_KEY": "test-secret-key",
         "FERNET_KEYS": FERNET_KEYS,
         "APP_ENV": "development",
