@@ -188,7 +188,10 @@ def main() -> None:
             r,
             note=f"loading {c.fmt_time(t['load']['median'])}, grouping (twice)"
             f" {c.fmt_time(t['group']['median'])}; the render itself runs"
-            f" {large['render_queries']} queries",
+            f" {large['render_queries']} queries; CPU per request"
+            f" {c.fmt_time(t['page']['cpu_median'])} vs render"
+            f" {c.fmt_time(t['render']['cpu_median'])}"
+            f" ({t['page']['cpu_median'] / t['render']['cpu_median']:.2f}×)",
             flag=r > 2,
             timed=t,
         ),
@@ -208,7 +211,9 @@ def main() -> None:
             f" {large['queries_fixed']} at {size}; {c.fmt_time(t['page_fixed']['median'])}",
             f"today's page {c.fmt_time(t['page']['median'])}",
             c.ratio(t, "page_fixed", "page"),
-            note="same bytes" if large["same_html_fixed"] else "DIFFERENT bytes",
+            note=("same bytes" if large["same_html_fixed"] else "DIFFERENT bytes")
+            + f"; CPU per request {c.fmt_time(t['page_fixed']['cpu_median'])} vs today's"
+            f" {c.fmt_time(t['page']['cpu_median'])}",
         ),
         c.row(
             "3",

@@ -127,11 +127,15 @@ def main() -> None:
         views.groups_for = targeted_groups_for if patched else original_groups_for
         target = second if state["active"] == first else first
         form = {"provider": str(provider_id), "capability": CAP, "model": str(target)}
+        c0 = time.process_time()
         t0 = time.perf_counter()
         r1 = ours.post("/models/choose", data=form, headers=headers)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         r2 = ours.post("/models/choose", data=form | {"confirm": "1"}, headers=headers)
         t2 = time.perf_counter()
+        samples["confirmed_cpu"].append(time.process_time() - c1)
+        samples["confirm_cpu"].append(c1 - c0)
         assert r1.status_code == 200 and b"<dialog open" in r1.data, r1.data[:300]
         assert r2.status_code == 200 and b'id="flash-status"' in r2.data, r2.data[:300]
         state["active"] = target
@@ -148,7 +152,8 @@ def main() -> None:
     assert list_page.status_code == 200, list_page.status_code
     peer_state = {"active": first}
 
-    def peer_save(model_id: int, on: bool) -> tuple[float, int]:
+    def peer_save(model_id: int, on: bool) -> tuple[float, int, float]:
+        c0 = time.process_time()
         t0 = time.perf_counter()
         r = peer.post(
             f"/admin/cap/edit/?id={model_id},{CAP}&url=/admin/cap/",
@@ -158,13 +163,14 @@ def main() -> None:
         listing = peer.get(r.headers["Location"])
         dt = time.perf_counter() - t0
         assert listing.status_code == 200
-        return dt, len(r.data) + len(listing.data)
+        return dt, len(r.data) + len(listing.data), time.process_time() - c0
 
     def peer_switch(samples: dict) -> None:
         old = peer_state["active"]
         new = second if old == first else first
-        t_off, _ = peer_save(old, False)
-        t_on, b_on = peer_save(new, True)
+        t_off, _, _ = peer_save(old, False)
+        t_on, b_on, cpu_on = peer_save(new, True)
+        samples["save_cpu"].append(cpu_on)
         peer_state["active"] = new
         samples["save"].append(t_on)
         samples["save_bytes"].append(b_on)
@@ -176,9 +182,18 @@ def main() -> None:
 
     # Warm both, then interleave rounds of batches.
     ours_s: dict[str, list] = {
-        k: [] for k in ("confirm", "confirmed", "switch", "confirm_bytes", "confirmed_bytes")
+        k: []
+        for k in (
+            "confirm",
+            "confirmed",
+            "switch",
+            "confirm_bytes",
+            "confirmed_bytes",
+            "confirm_cpu",
+            "confirmed_cpu",
+        )
     }
-    peer_keys = ("save", "save_bytes", "switch", "list", "list_bytes")
+    peer_keys = ("save", "save_bytes", "switch", "list", "list_bytes", "save_cpu")
     peer_s: dict[str, list] = {k: [] for k in peer_keys}
     with panel.app_context():
         for _ in range(2):
@@ -242,6 +257,9 @@ def main() -> None:
             f" {c.fmt_time(med(medians_peer, 'save'))},"
             f" {c.fmt_bytes(med(medians_peer, 'save_bytes'))}",
             paired(medians_ours["confirmed"], medians_peer["save"]),
+            note=f"CPU per request {c.fmt_time(med(medians_ours, 'confirmed_cpu'))} vs"
+            f" {c.fmt_time(med(medians_peer, 'save_cpu'))}"
+            f" ({med(medians_ours, 'confirmed_cpu') / med(medians_peer, 'save_cpu'):.2f}×)",
             flag=med(medians_ours, "confirmed") > med(medians_peer, "save"),
         ),
         c.row(
@@ -263,7 +281,10 @@ def main() -> None:
             f"Flask-Admin edit save round trip {c.fmt_time(med(medians_peer, 'save'))}",
             paired(medians_fix["confirmed"], medians_peer["save"]),
             note=f"today's confirmed request: {c.fmt_time(med(medians_ours, 'confirmed'))}"
-            f" ({paired(medians_fix['confirmed'], medians_ours['confirmed']):.2f}× of it)",
+            f" ({paired(medians_fix['confirmed'], medians_ours['confirmed']):.2f}× of it);"
+            f" CPU per request {c.fmt_time(med(medians_fix, 'confirmed_cpu'))} vs today's"
+            f" {c.fmt_time(med(medians_ours, 'confirmed_cpu'))} and Flask-Admin's"
+            f" {c.fmt_time(med(medians_peer, 'save_cpu'))}",
         )
     )
     c.emit("4", rows, ours=medians_ours, fix=medians_fix, peer=medians_peer)
