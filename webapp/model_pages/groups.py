@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import messages
 from webapp.capabilities import CAPABILITIES, is_capability, label, sort_capabilities
 from webapp.extensions import db
-from webapp.models import AIModel, ModelCapability, Provider
+from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider
 
 SEARCH_MAX = 100
 
@@ -74,20 +75,31 @@ def group_dom_id(provider_id: int, capability: str) -> str:
     return f"group-{provider_id}-{capability}"
 
 
-def _providers_query():
-    return (
+def load_providers(provider_id: int | None = None) -> list[Provider]:
+    """Providers with their models and the models' capability rows: three queries,
+    whatever the catalogue's size (``selectinload`` would batch the rows by 500 ids)."""
+    providers = (
         select(Provider)
         .order_by(Provider.name, Provider.id)
-        .options(selectinload(Provider.models).selectinload(AIModel.capability_rows))
+        .options(selectinload(Provider.models))
         .execution_options(populate_existing=True)
     )
-
-
-def load_providers(provider_id: int | None = None) -> list[Provider]:
-    stmt = _providers_query()
+    rows = (
+        select(ModelCapability)
+        .order_by(ModelCapability.capability)
+        .execution_options(populate_existing=True)
+    )
     if provider_id is not None:
-        stmt = stmt.where(Provider.id == provider_id)
-    return list(db.session.scalars(stmt))
+        providers = providers.where(Provider.id == provider_id)
+        rows = rows.where(ModelCapability.provider_id == provider_id)
+    found = list(db.session.scalars(providers))
+    by_model: dict[int, list[ModelCapability]] = {}
+    for row in db.session.scalars(rows):
+        by_model.setdefault(row.model_id, []).append(row)
+    for provider in found:
+        for model in provider.models:
+            set_committed_value(model, "capability_rows", by_model.get(model.id, []))
+    return found
 
 
 def _matches(model: AIModel, provider: Provider, q: str) -> bool:
@@ -137,14 +149,31 @@ def build_sections(providers: Iterable[Provider], filters: Filters) -> list[Prov
 
 
 def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:
-    """The named groups, freshly loaded (after a change)."""
+    """The named groups, freshly loaded after a change: only their rows, not the
+    provider's whole catalogue (one query per provider involved, plus the provider)."""
     wanted = set(keys)
     groups: list[Group] = []
     for provider_id in sorted({pid for pid, _ in wanted}):
-        for provider in load_providers(provider_id):
-            groups.extend(
-                g for g in provider_groups(provider, q) if (provider.id, g.capability) in wanted
-            )
+        caps = sorted(cap for pid, cap in wanted if pid == provider_id)
+        provider = db.session.get(Provider, provider_id)
+        if provider is None:
+            continue
+        rows = db.session.execute(
+            select(ModelCapability.capability, ModelCapability.is_active, AIModel)
+            .join(AIModel, AIModel.id == ModelCapability.model_id)
+            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
+            .execution_options(populate_existing=True)
+        ).all()
+        by_cap: dict[str, list[AIModel]] = {}
+        active: dict[str, AIModel] = {}
+        for cap, is_active, model in rows:
+            by_cap.setdefault(cap, []).append(model)
+            if is_active:
+                active[cap] = model
+        for cap in sort_capabilities(by_cap):
+            models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
+            matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
+            groups.append(Group(provider, cap, models, active.get(cap), matches))
     return groups
 
 
@@ -171,7 +200,7 @@ def conflicts_for(
         .where(
             ModelCapability.provider_id == provider_id,
             ModelCapability.capability.in_(caps),
-            ModelCapability.is_active,
+            ACTIVE_ROW,
         )
         .options(selectinload(ModelCapability.model))
     )

@@ -3,9 +3,10 @@
 from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings, ApiToken
 from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
-from webapp.models.catalog import AIModel, ModelCapability, Provider
+from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
 
 __all__ = [
+    "ACTIVE_ROW",
     "PERMISSIONS",
     "ROLES",
     "AIModel",

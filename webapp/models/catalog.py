@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -136,3 +137,10 @@ class ModelCapability(db.Model):
     def __repr__(self) -> str:
         state = "active" if self.is_active else "inactive"
         return f"<ModelCapability {self.model_id}:{self.capability} {state}>"
+
+
+# ``model_capability.is_active`` as a bare term. SQLAlchemy renders the column in a
+# WHERE as ``is_active = 1`` on SQLite, which does not match the partial index's
+# ``WHERE is_active`` (SQLite matches partial-index predicates term by term), so it
+# would scan every row; the bare term lets SQLite and PostgreSQL use the index.
+ACTIVE_ROW = literal_column(f"{ModelCapability.__tablename__}.is_active", Boolean)

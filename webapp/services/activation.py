@@ -22,7 +22,7 @@ from webapp.capabilities import is_capability, sort_capabilities
 from webapp.database import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
-from webapp.models import AIModel, ModelCapability, Provider, utcnow
+from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider, utcnow
 from webapp.services import audit
 from webapp.services.lookup import invalidate_provider
 
@@ -182,7 +182,7 @@ def preview(model: AIModel | int, capabilities: Iterable[str] | None = None) -> 
         select(ModelCapability.model_id, ModelCapability.capability).where(
             ModelCapability.provider_id == target.provider_id,
             ModelCapability.capability.in_(requested),
-            ModelCapability.is_active,
+            ACTIVE_ROW,
             ModelCapability.model_id != target.id,
         )
     ).all()
@@ -345,7 +345,7 @@ def clear_group(provider_id: int, capability: str, *, actor=None) -> Deactivatio
         select(ModelCapability.model_id).where(
             ModelCapability.provider_id == provider_id,
             ModelCapability.capability == capability,
-            ModelCapability.is_active,
+            ACTIVE_ROW,
         )
     )
     if holder is None:

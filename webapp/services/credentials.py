@@ -64,7 +64,10 @@ def _settings(admin, provider: Provider) -> AdminProviderSettings | None:
 
 def explain(provider: Provider, admin=None) -> Resolution:
     """Which key a call by ``admin`` (None: a background job) would use, in words."""
-    settings = _settings(admin, provider)
+    return _decide(provider, admin, _settings(admin, provider))
+
+
+def _decide(provider: Provider, admin, settings: AdminProviderSettings | None) -> Resolution:
     if settings is not None and settings.has_personal_api_key and not settings.use_shared_api:
         return Resolution(
             PERSONAL, settings.personal_api_key_hint, str(_l("Your personal key is used."))
@@ -89,9 +92,9 @@ def resolve_credentials(provider: Provider | str, admin=None) -> Credentials:
         if found is None:
             raise NoApiAccess(_l("The provider was not found."), field="provider")
         provider = found
-    decision = explain(provider, admin)
+    settings = _settings(admin, provider)
+    decision = _decide(provider, admin, settings)
     if decision.source == PERSONAL:
-        settings = _settings(admin, provider)
         return Credentials(
             provider.slug, PERSONAL, secrets.decrypt(settings.personal_api_key_encrypted)
         )

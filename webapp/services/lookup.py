@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Boolean, String, and_, bindparam, literal_column, select
+from sqlalchemy import String, and_, bindparam, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import GenericFunction
@@ -22,7 +22,7 @@ from webapp.cache import MISSING
 from webapp.capabilities import sort_capabilities
 from webapp.database import after_commit
 from webapp.extensions import cache, db
-from webapp.models import Admin, AIModel, ModelCapability, Provider
+from webapp.models import ACTIVE_ROW, Admin, AIModel, ModelCapability, Provider
 
 NONE_MARKER = {"none": True}
 
@@ -99,12 +99,6 @@ def _iso(value: datetime) -> str:
 # cache then serves every call.
 _STATEMENT = None
 
-# A bare ``model_capability.is_active`` term. SQLAlchemy renders a Boolean column as
-# ``is_active = 1`` on SQLite, which the partial index ``… WHERE is_active`` does not
-# match (SQLite matches partial-index predicates term by term), so SQLite would scan
-# every capability row; the bare term lets both SQLite and PostgreSQL use the index.
-_IS_ACTIVE = literal_column(f"{ModelCapability.__tablename__}.is_active", Boolean)
-
 
 def _active_model_statement():
     global _STATEMENT
@@ -149,7 +143,7 @@ def _active_model_statement():
             Provider.slug == bindparam("provider_slug", type_=String()),
             Provider.is_enabled,
             ModelCapability.capability == bindparam("capability", type_=String()),
-            _IS_ACTIVE,
+            ACTIVE_ROW,
         )
     )
     return _STATEMENT
