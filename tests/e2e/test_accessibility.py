@@ -4,30 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.e2e.checks import assert_accessible, shoot
 from webapp.services.demo import DEMO_PASSWORD, seed_demo
 
 pytestmark = pytest.mark.e2e
-
-_axe = Axe()
-
-
-def assert_accessible(page, what: str) -> None:
-    results = _axe.run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{what}: " + "\n".join(bad)
-
-
-def shoot(page, screenshots, name: str, full_page: bool = False) -> None:
-    # caret="initial": Playwright's caret-hiding <style> would trip the CSP check.
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=full_page, caret="initial")
 
 
 @pytest.fixture

@@ -34,11 +34,15 @@ class ActivationResult:
     activated: tuple[str, ...]  # capabilities that became active for ``model``
     deactivated: tuple[tuple[AIModel, str], ...]  # (other model, capability) pairs
     left_inactive: tuple[AIModel, ...]  # other models left with no active capability
+    # Plain ids taken inside the transaction: the ORM objects above are expired by the
+    # commit, and reading them again would cost a query each.
+    provider_id: int = 0
+    deactivated_ids: tuple[tuple[int, str], ...] = ()
 
     @property
     def deactivated_count(self) -> int:
         """Distinct other models that lost at least one activation."""
-        return len({m.id for m, _ in self.deactivated})
+        return len({model_id for model_id, _ in self.deactivated_ids})
 
     @property
     def changed(self) -> bool:
@@ -46,7 +50,7 @@ class ActivationResult:
 
     @property
     def affected_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.model.provider_id, cap) for cap in self.requested)
+        return tuple((self.provider_id, cap) for cap in self.requested)
 
     def messages(self) -> list[str]:
         texts = [messages.model_activated()]
@@ -60,10 +64,11 @@ class DeactivationResult:
     model: AIModel
     requested: tuple[str, ...]
     deactivated: tuple[str, ...]  # capabilities ``model`` lost; each group is now empty
+    provider_id: int = 0  # taken inside the transaction (see ActivationResult)
 
     @property
     def empty_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.model.provider_id, cap) for cap in self.deactivated)
+        return tuple((self.provider_id, cap) for cap in self.deactivated)
 
     @property
     def changed(self) -> bool:
@@ -71,7 +76,7 @@ class DeactivationResult:
 
     @property
     def affected_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.model.provider_id, cap) for cap in self.requested)
+        return tuple((self.provider_id, cap) for cap in self.requested)
 
 
 @dataclass(frozen=True)
@@ -221,7 +226,7 @@ def activate(
         r for r in rows if r.model_id == model_id and r.capability in requested and not r.is_active
     ]
     if not gaining:
-        return ActivationResult(target, requested, (), (), ())
+        return ActivationResult(target, requested, (), (), (), provider_id=provider_id)
 
     loser_ids = {r.model_id for r in losing}
     before = _active_caps_of(loser_ids | {model_id})
@@ -292,7 +297,18 @@ def activate(
         for r in sorted(losing, key=lambda r: (r.capability, r.model_id))
     )
     left_inactive = tuple(losers[mid] for mid in sorted(loser_ids) if not after[mid])
-    return ActivationResult(target, requested, activated, deactivated, left_inactive)
+    return ActivationResult(
+        target,
+        requested,
+        activated,
+        deactivated,
+        left_inactive,
+        provider_id=provider_id,
+        deactivated_ids=tuple(
+            (r.model_id, r.capability)
+            for r in sorted(losing, key=lambda r: (r.capability, r.model_id))
+        ),
+    )
 
 
 @transactional
@@ -310,7 +326,7 @@ def deactivate(
     rows = _lock_groups(provider_id, requested)
     losing = sorted(r.capability for r in rows if r.model_id == model_id and r.is_active)
     if not losing:
-        return DeactivationResult(target, requested, ())
+        return DeactivationResult(target, requested, (), provider_id=provider_id)
     before = target.active_capabilities
     db.session.execute(
         update(ModelCapability)
@@ -330,7 +346,7 @@ def deactivate(
     _touch(target, actor)
     invalidate_provider(provider.slug)
     db.session.expire(target)
-    return DeactivationResult(target, requested, deactivated)
+    return DeactivationResult(target, requested, deactivated, provider_id=provider_id)
 
 
 @transactional
