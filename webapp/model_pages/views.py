@@ -128,8 +128,8 @@ def choose():
                     return _confirmation(model, capability, preview)
             result = activation.activate(model, [capability], actor=current_user)
             said = result.messages() if result.changed else [_("This model was already active.")]
+            # A model loses an activation only in the groups being switched.
             affected = set(result.affected_groups)
-            affected |= {(m.provider_id, cap) for m, cap in result.deactivated}
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
     body = render_block(
