@@ -239,16 +239,19 @@ class QueryCounter:
 
         self.engine = engine
         self.statements: list[str] = []
+        self.executed: list[tuple[str, object]] = []  # (statement, parameters)
         self.on = False
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if self.on:
             self.statements.append(statement)
+            self.executed.append((statement, parameters))
 
     @contextlib.contextmanager
     def count(self) -> Iterator[list[str]]:
         self.statements = []
+        self.executed = []
         self.on = True
         try:
             yield self.statements
@@ -259,6 +262,25 @@ class QueryCounter:
         from sqlalchemy import event
 
         event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def sqlite_scans(engine, executed, table: str = "model_capability") -> list[str]:
+    """The SELECTs among ``executed`` (``QueryCounter.executed``) whose SQLite plan
+    reads every row of ``table`` (``SCAN``, no index to search), by ``EXPLAIN QUERY
+    PLAN`` with the same parameters."""
+    found = []
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in executed:
+            if not statement.lstrip().upper().startswith("SELECT") or table not in statement:
+                continue
+            plan = cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            if any(str(step[-1]).startswith(f"SCAN {table}") for step in plan):
+                found.append(statement)
+    finally:
+        raw.close()
+    return found
 
 
 def describe_statements(statements: list[str]) -> str:

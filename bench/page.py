@@ -49,52 +49,6 @@ def page_context():
     }
 
 
-def constant_load_providers(provider_id: int | None = None):
-    """The proposed ``groups.load_providers`` (bench-only patch, see docs/PERFORMANCE.md):
-    the capability rows in one query, whatever the number of models, instead of
-    ``selectinload``'s batches of 500 model ids."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-    from sqlalchemy.orm.attributes import set_committed_value
-
-    from webapp.extensions import db
-    from webapp.models import AIModel, ModelCapability, Provider
-
-    stmt = (
-        select(Provider)
-        .order_by(Provider.name, Provider.id)
-        .options(selectinload(Provider.models))
-        .execution_options(populate_existing=True)
-    )
-    rows = (
-        select(ModelCapability)
-        .order_by(ModelCapability.capability)
-        .execution_options(populate_existing=True)
-    )
-    if provider_id is not None:
-        stmt = stmt.where(Provider.id == provider_id)
-        rows = rows.where(ModelCapability.provider_id == provider_id)
-    found = list(db.session.scalars(stmt))
-    by_model: dict[int, list] = {}
-    for row in db.session.scalars(rows):
-        by_model.setdefault(row.model_id, []).append(row)
-    for provider in found:
-        for model in provider.models:
-            set_committed_value(model, "capability_rows", by_model.get(model.id, []))
-    _ = AIModel
-    return found
-
-
-def patched(on: bool) -> None:
-    from webapp.model_pages import groups, views
-
-    original = getattr(groups, "_bench_original_load_providers", None)
-    if original is None:
-        original = groups._bench_original_load_providers = groups.load_providers
-    for module in (groups, views):
-        module.load_providers = constant_load_providers if on else original
-
-
 def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
     from flask import render_template
     from flask_login import login_user
@@ -123,12 +77,6 @@ def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
         out["statements"] = c.describe_statements(seen)
         out["bytes"] = len(response.data)
         out["radios"] = response.data.count(b'type="radio"')
-        patched(True)
-        with counter.count() as seen:
-            fixed = client.get("/models")
-        patched(False)
-        out["queries_fixed"] = len(seen)
-        out["same_html_fixed"] = len(fixed.data) == len(response.data)
         if not time_it:
             counter.close()
             return out
@@ -144,17 +92,9 @@ def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
             out["render_bytes"] = len(html.encode())
             providers_loaded = load_providers()
 
-            def fixed_page():
-                patched(True)
-                try:
-                    return client.get("/models")
-                finally:
-                    patched(False)
-
             timed = c.interleaved(
                 {
                     "page": lambda: client.get("/models"),
-                    "page_fixed": fixed_page,
                     "render": lambda: render_template(TEMPLATE, **context),
                     "load": lambda: load_providers(),
                     "group": lambda: (
@@ -203,17 +143,6 @@ def main() -> None:
             "constant",
             note=large["statements"],
             flag=small["queries"] != large["queries"],
-        ),
-        c.row(
-            "3",
-            "models page with the proposed load_providers (bench-only patch)",
-            f"{small['queries_fixed']} queries at {small['providers']}×{small['models']},"
-            f" {large['queries_fixed']} at {size}; {c.fmt_time(t['page_fixed']['median'])}",
-            f"today's page {c.fmt_time(t['page']['median'])}",
-            c.ratio(t, "page_fixed", "page"),
-            note=("same bytes" if large["same_html_fixed"] else "DIFFERENT bytes")
-            + f"; CPU per request {c.fmt_time(t['page_fixed']['cpu_median'])} vs today's"
-            f" {c.fmt_time(t['page']['cpu_median'])}",
         ),
         c.row(
             "3",

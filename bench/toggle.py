@@ -17,44 +17,12 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import common as c
 
 PROVIDER_SLUG, CAP = "prov-03", "code"
-
-
-def targeted_groups_for(keys, q: str = ""):
-    """The proposed ``groups_for`` (bench-only patch, see docs/PERFORMANCE.md): load
-    only the affected groups' rows, not every model of the provider."""
-    from sqlalchemy import select
-
-    from webapp.capabilities import sort_capabilities
-    from webapp.extensions import db
-    from webapp.model_pages.groups import Group, _matches
-    from webapp.models import AIModel, ModelCapability, Provider
-
-    wanted = set(keys)
-    groups = []
-    for provider_id in sorted({pid for pid, _ in wanted}):
-        caps = sorted(cap for pid, cap in wanted if pid == provider_id)
-        provider = db.session.get(Provider, provider_id)
-        rows = db.session.execute(
-            select(ModelCapability.capability, ModelCapability.is_active, AIModel)
-            .join(AIModel, AIModel.id == ModelCapability.model_id)
-            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
-        ).all()
-        by_cap: dict[str, list] = {}
-        active: dict[str, object] = {}
-        for cap, is_active, model in rows:
-            by_cap.setdefault(cap, []).append(model)
-            if is_active:
-                active[cap] = model
-        for cap in sort_capabilities(by_cap):
-            models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
-            matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
-            groups.append(Group(provider, cap, models, active.get(cap), matches))
-    return groups
 
 
 def flask_admin_app(db_url: str):
@@ -119,12 +87,8 @@ def main() -> None:
         "X-CSRFToken": csrf,
     }
     state = {"active": first}
-    from webapp.model_pages import views
 
-    original_groups_for = views.groups_for
-
-    def our_switch(samples: dict, patched: bool = False) -> None:
-        views.groups_for = targeted_groups_for if patched else original_groups_for
+    def our_switch(samples: dict) -> None:
         target = second if state["active"] == first else first
         form = {"provider": str(provider_id), "capability": CAP, "model": str(target)}
         c0 = time.process_time()
@@ -144,7 +108,46 @@ def main() -> None:
         samples["switch"].append(t2 - t0)
         samples["confirm_bytes"].append(len(r1.data))
         samples["confirmed_bytes"].append(len(r2.data))
-        views.groups_for = original_groups_for
+
+    def count_switch() -> dict:
+        """Statements of one switch's two requests, COMMIT marked where it happens."""
+        from sqlalchemy import event
+
+        counter = c.QueryCounter(db.engine)
+
+        def committed(conn) -> None:
+            if counter.on:
+                counter.statements.append("COMMIT")
+
+        event.listen(db.engine, "commit", committed)
+        target = second if state["active"] == first else first
+        form = {"provider": str(provider_id), "capability": CAP, "model": str(target)}
+        try:
+            with counter.count() as dialog:
+                ours.post("/models/choose", data=form, headers=headers)
+            executed = list(counter.executed)
+            with counter.count() as confirmed:
+                r2 = ours.post("/models/choose", data=form | {"confirm": "1"}, headers=headers)
+            executed += counter.executed
+        finally:
+            event.remove(db.engine, "commit", committed)
+            counter.close()
+        assert r2.status_code == 200 and b'id="flash-status"' in r2.data, r2.data[:300]
+        state["active"] = target
+        kinds = c.describe_statements(confirmed).split(", ")
+        segments: list[list[str]] = [[]]
+        for kind in kinds:
+            if kind == "COMMIT":
+                segments.append([])
+            else:
+                segments[-1].append(kind)
+        return {
+            "scans": c.sqlite_scans(db.engine, executed),
+            "dialog": len([s for s in dialog if s != "COMMIT"]),
+            "confirmed": len([k for k in kinds if k != "COMMIT"]),
+            "segments": [dict(Counter(seg)) for seg in segments],
+            "statements": [s for s in confirmed if s != "COMMIT"],
+        }
 
     peer_app = flask_admin_app(url)
     peer = peer_app.test_client()
@@ -198,25 +201,26 @@ def main() -> None:
     with panel.app_context():
         for _ in range(2):
             our_switch({k: [] for k in ours_s})
+        statements = count_switch()
+        # Back: Flask-Admin switches the same two rows and expects the first one active.
+        our_switch({k: [] for k in ours_s})
     with peer_app.app_context():
         for _ in range(2):
             peer_switch({k: [] for k in peer_s})
     rounds, batch = (3, 4) if c.QUICK else (7, 10)
     medians_ours: dict[str, list] = {k: [] for k in ours_s}
-    medians_fix: dict[str, list] = {k: [] for k in ours_s}
     medians_peer: dict[str, list] = {k: [] for k in peer_s}
-    sides = ["ours", "peer", "fix"]
+    sides = ["ours", "peer"]
     for r in range(rounds):
-        order = sides[r % 3 :] + sides[: r % 3]
+        order = sides[r % 2 :] + sides[: r % 2]
         for side in order:
-            if side in ("ours", "fix"):
+            if side == "ours":
                 batch_s = {k: [] for k in ours_s}
                 with panel.app_context():
                     for _ in range(batch):
-                        our_switch(batch_s, patched=side == "fix")
-                into = medians_ours if side == "ours" else medians_fix
+                        our_switch(batch_s)
                 for k, v in batch_s.items():
-                    into[k].append(statistics.median(v))
+                    medians_ours[k].append(statistics.median(v))
             else:
                 batch_s = {k: [] for k in peer_s}
                 with peer_app.app_context():
@@ -272,22 +276,40 @@ def main() -> None:
             f" active row; vs one save round trip {one_save:.2f}×",
         ),
     ]
+    order = ("BEGIN", "SELECT", "UPDATE", "INSERT", "DELETE")
+
+    def kinds(segment: dict) -> str:
+        known = sorted(segment, key=lambda k: (order.index(k) if k in order else 9, k))
+        return ", ".join(f"{segment[k]} {k}" for k in known) or "none"
+
     rows.append(
         c.row(
             "4",
-            "confirmed request with the proposed groups_for (bench-only patch)",
-            f"{c.fmt_time(med(medians_fix, 'confirmed'))}, "
-            f"{c.fmt_bytes(med(medians_fix, 'confirmed_bytes'))}",
-            f"Flask-Admin edit save round trip {c.fmt_time(med(medians_peer, 'save'))}",
-            paired(medians_fix["confirmed"], medians_peer["save"]),
-            note=f"today's confirmed request: {c.fmt_time(med(medians_ours, 'confirmed'))}"
-            f" ({paired(medians_fix['confirmed'], medians_ours['confirmed']):.2f}× of it);"
-            f" CPU per request {c.fmt_time(med(medians_fix, 'confirmed_cpu'))} vs today's"
-            f" {c.fmt_time(med(medians_ours, 'confirmed_cpu'))} and Flask-Admin's"
-            f" {c.fmt_time(med(medians_peer, 'save_cpu'))}",
+            "radio switch, statements per request",
+            f"dialog {statements['dialog']}, confirmed {statements['confirmed']}",
+            "",
+            note="confirmed, split at each COMMIT: "
+            + " → COMMIT → ".join(f"[{kinds(seg)}]" for seg in statements["segments"]),
         )
     )
-    c.emit("4", rows, ours=medians_ours, fix=medians_fix, peer=medians_peer)
+    scans = statements["scans"]
+
+    def where_of(statement: str) -> str:
+        text = " ".join(statement.split())
+        return "…" + text[text.find(" WHERE ") :][:140] if " WHERE " in text else text[:110]
+
+    rows.append(
+        c.row(
+            "4",
+            "radio switch, SELECTs that scan model_capability (SQLite plan)",
+            f"{len(scans)} of the two requests' statements",
+            "0 (the partial index answers every active-row filter)",
+            note="; ".join(where_of(s) for s in scans),
+            flag=bool(scans),
+            scans=scans,
+        )
+    )
+    c.emit("4", rows, ours=medians_ours, peer=medians_peer, statements=statements["statements"])
 
 
 if __name__ == "__main__":
