@@ -113,6 +113,9 @@ class ModelCapability(db.Model):
             onupdate="CASCADE",
         ),
         CheckConstraint(f"capability IN ({_CAPABILITY_SQL})", name="capability_known"),
+        # Whole groups (locks, re-rendering a group) are read by (provider, capability);
+        # the partial index below only serves the active row.
+        Index("ix_model_capability_group", "provider_id", "capability"),
         Index(
             "uq_model_capability_one_active",
             "provider_id",
@@ -143,4 +146,4 @@ class ModelCapability(db.Model):
 # WHERE as ``is_active = 1`` on SQLite, which does not match the partial index's
 # ``WHERE is_active`` (SQLite matches partial-index predicates term by term), so it
 # would scan every row; the bare term lets SQLite and PostgreSQL use the index.
-ACTIVE_ROW = literal_column(f"{ModelCapability.__tablename__}.is_active", Boolean)
+ACTIVE_ROW = literal_column(f"{ModelCapability.__tablename__}.is_active")
