@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from flask import g
 
+pytest_plugins = ["tests.ai.fixtures"]  # the loopback provider, for tests/ai and tests/e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ai.fake_provider import FakeProvider, closed_port
+from tests.ai.fake_provider import closed_port
+from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
 from webapp.services import admins
 
@@ -15,30 +16,10 @@ PERSONAL_KEY = "sk-personal-fedcba9876543210"
 @pytest.fixture
 def app(app_factory):
     """The suite's app with tiny back-off and timeouts, so retry tests stay fast."""
-    app = app_factory(
-        PROVIDER_RETRY_BACKOFF=0.001,
-        PROVIDER_TIMEOUT=3.0,
-        PROVIDER_CONNECT_TIMEOUT=1.0,
-        PROVIDER_RETRY_AFTER_MAX=1.0,
-    )
+    app = app_factory(**FAST_PROVIDER_SETTINGS)
     with app.app_context():
         yield app
         _db.session.remove()
-
-
-@pytest.fixture(scope="session")
-def _fake_server():
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fake_provider(_fake_server):
-    """The loopback provider, with no script and no recorded request."""
-    _fake_server.reset()
-    yield _fake_server
-    _fake_server.reset()
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.ai.fake_provider import TINY_PNG, FakeProvider, Reply, closed_port
+from tests.ai.fake_provider import TINY_PNG, Reply, closed_port
+from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Provider
 from webapp.services import activation, admins, catalog
@@ -40,30 +41,15 @@ CONNECTION_OK = "اتصال برقرار است."
 @pytest.fixture
 def app(app_factory):
     """The suite's app with tiny back-off and short timeouts (as in tests/ai)."""
-    app = app_factory(
-        PROVIDER_RETRY_BACKOFF=0.001,
-        PROVIDER_TIMEOUT=3.0,
-        PROVIDER_CONNECT_TIMEOUT=1.0,
-        PROVIDER_RETRY_AFTER_MAX=1.0,
-    )
+    app = app_factory(**FAST_PROVIDER_SETTINGS)
     with app.app_context():
         yield app
         _db.session.remove()
 
 
-@pytest.fixture(scope="session")
-def _fake_server():
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def fake(_fake_server):
-    """The loopback provider, with no script and no recorded request."""
-    _fake_server.reset()
-    yield _fake_server
-    _fake_server.reset()
+def fake(fake_provider):
+    return fake_provider
 
 
 @pytest.fixture

@@ -1,0 +1,31 @@
+"""The loopback provider and fast-retry settings, shared by tests/ai and tests/e2e
+(registered for the whole suite in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ai.fake_provider import FakeProvider
+
+# Tiny back-off and short timeouts, so retry and timeout tests stay fast.
+FAST_PROVIDER_SETTINGS = {
+    "PROVIDER_RETRY_BACKOFF": 0.001,
+    "PROVIDER_TIMEOUT": 3.0,
+    "PROVIDER_CONNECT_TIMEOUT": 1.0,
+    "PROVIDER_RETRY_AFTER_MAX": 1.0,
+}
+
+
+@pytest.fixture(scope="session")
+def _fake_server():
+    server = FakeProvider().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_provider(_fake_server):
+    """The loopback provider, with no script and no recorded request."""
+    _fake_server.reset()
+    yield _fake_server
+    _fake_server.reset()
