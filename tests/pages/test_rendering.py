@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.html_tree import VOID
 from tests.pages.conftest import text
 from webapp.services import activation, admins
 
@@ -15,21 +16,6 @@ SHARED_KEY = "sk-shared-SECRET-aaaa1111"
 PERSONAL_KEY = "sk-personal-SECRET-bbbb2222"
 # Latin words the Persian catalogue itself keeps (DESIGN.md §4 uses "Provider+Capability").
 ALLOWED = {"API", "Provider", "Capability", "slug", "HTTP", "IP", "AI", "English"}
-VOID = {
-    "area",
-    "base",
-    "br",
-    "col",
-    "embed",
-    "hr",
-    "img",
-    "input",
-    "link",
-    "meta",
-    "source",
-    "track",
-    "wbr",
-}
 CHECKED_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 
 
