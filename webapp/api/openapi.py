@@ -11,6 +11,7 @@ from flask import jsonify
 
 from webapp.api import bp
 from webapp.api.parsing import DEFAULT_PAGE_SIZE, MAX_INT32, MAX_PAGE, MAX_PAGE_SIZE
+from webapp.api.shapes import MODEL_KEYS
 from webapp.capabilities import CAPABILITIES
 from webapp.services.secrets import MAX_KEY_LENGTH
 
@@ -36,21 +37,7 @@ CAPABILITY_LIST = {"type": "array", "items": CAPABILITY}
 MODEL = {
     "type": "object",
     "additionalProperties": False,
-    "required": [
-        "id",
-        "name",
-        "model_id",
-        "display_name",
-        "provider",
-        "provider_name",
-        "capabilities",
-        "is_active",
-        "active_capabilities",
-        "created_at",
-        "updated_at",
-        "created_by",
-        "updated_by",
-    ],
+    "required": list(MODEL_KEYS),
     "properties": {
         "id": {"type": "integer"},
         "name": {"type": "string"},
