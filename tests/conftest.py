@@ -132,6 +132,7 @@ def app_factory(tmp_path, database_url, cache_url):
             # Tests keep one app context open across requests, and flask-login caches
             # the user on ``g`` (the app context's): forget it, as a real server would.
             g.pop("_login_user", None)
+            g.pop("csrf_token", None)  # Flask-WTF caches the token there too
 
         @app.after_request
         def _keep_body(response):

@@ -63,13 +63,16 @@ def create_admin_command(username: str, password: str | None, role: str) -> None
 @click.command("create-token")
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for.")
+@click.option("--expires-days", type=int, default=None, help="Days until the token stops working.")
 @with_appcontext
 @clean_errors
-def create_token_command(username: str, name: str) -> None:
+def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME; it is printed once, alone on the last line."""
     from webapp.services.admins import create_token, get_admin
 
-    token, plaintext = create_token(get_admin(username), name, actor=CLI_ACTOR)
+    token, plaintext = create_token(
+        get_admin(username), name, expires_days=expires_days, actor=CLI_ACTOR
+    )
     click.echo(f"token {token.prefix}… for {username}; it will not be shown again:")
     click.echo(plaintext)
 

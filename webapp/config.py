@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
@@ -65,6 +66,10 @@ class Config:
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     LOGIN_RATE_LIMIT: str = "10 per minute"
+    # Failed sign-ins per username (any address, any case); the steps are the back-off.
+    LOGIN_USER_RATE_LIMIT: str = "5 per minute;20 per hour;100 per day"
+    # Remember-me: a server-side record, revocable, never longer than 30 days.
+    REMEMBER_COOKIE_DURATION: timedelta = timedelta(days=30)
     TRUSTED_PROXIES: int = 0
     PASSWORD_HASH_METHOD: str = "scrypt"
 

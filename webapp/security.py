@@ -1,10 +1,22 @@
 """Response hardening: a strict Content-Security-Policy (no unsafe-inline, no
 unsafe-eval; htmx runs under it with its injected styles and eval off), the usual
-security headers, no caching of signed-in pages, and the sign-in rate limit."""
+security headers, no caching of signed-in pages, and the sign-in rate limits.
+
+Sign-in is limited twice: per client address (``request.remote_addr``, which with
+``TRUSTED_PROXIES=N`` is what ProxyFix takes: the Nth address from the right of
+X-Forwarded-For, the one the trusted proxy appended, never the client's own leftmost
+entries), and per username, lower-cased, counting failures only, in steps that make
+the back-off. Unknown usernames are counted like known ones, so the answers never
+tell whether an account exists. The counts live in the Redis of CACHE_URL; when that
+is down in production, sign-in is closed (503) rather than counted per worker.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, request
+import hashlib
+import logging
+
+from flask import Flask, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -35,13 +47,47 @@ HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+log = logging.getLogger(__name__)
+
 LOGIN_LIMIT_MESSAGE = _l("Too many sign-in attempts. Wait a minute and try again.")
+LOGIN_ENDPOINT = "auth.login"
 
 
 def login_limit() -> str:
-    from flask import current_app
-
     return current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+
+def login_user_limit() -> str:
+    return current_app.config.get("LOGIN_USER_RATE_LIMIT", "5 per minute;20 per hour")
+
+
+def login_username_key() -> str:
+    """The limiter key of the username being tried: case-folded, hashed (any bytes)."""
+    name = (request.form.get("username") or "").strip().lower()[:64]
+    return "login-user:" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
+
+
+def is_failed_sign_in(response) -> bool:
+    return response.status_code == 401
+
+
+def _shared_store(app: Flask) -> bool:
+    return not app.config["RATELIMIT_STORAGE_URI"].startswith("memory")
+
+
+def login_store_down() -> bool:
+    """Production counts sign-in attempts in the shared store; without it each worker
+    would count alone (a fraction of the limit each), so sign-in closes instead."""
+    app = current_app
+    if not app.config.get("RATELIMIT_ENABLED", True) or app.config.get("APP_ENV") != "production":
+        return False
+    if not _shared_store(app):
+        return False
+    try:
+        return not limiter.storage.check()
+    except Exception:  # the check itself failing means the same: no shared count
+        log.exception("rate-limit store check failed")
+        return True
 
 
 def init_app(app: Flask) -> None:
@@ -53,8 +99,17 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # Redis down: don't 500
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    if _shared_store(app):  # a dead or unreachable Redis answers fast, never hangs a worker
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
     limiter.init_app(app)
     production = app.config.get("APP_ENV") == "production"
+
+    @app.before_request
+    def _sign_in_closed_without_store():
+        if request.endpoint == LOGIN_ENDPOINT and login_store_down():
+            return render_template("auth/unavailable.html"), 503, {"Retry-After": "30"}
 
     @app.after_request
     def _harden(response):
@@ -64,8 +119,10 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if current_user and getattr(current_user, "is_authenticated", False) and (
-            request.endpoint != "static"
+        if (
+            current_user
+            and getattr(current_user, "is_authenticated", False)
+            and (request.endpoint != "static")
         ):
             response.headers["Cache-Control"] = "no-store"
         return response

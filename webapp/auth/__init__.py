@@ -2,8 +2,14 @@
 
 Pages: an anonymous request is sent to the login page; a denied one gets 403.
 API (``/api/``): anonymous gets 401, denied gets 403; the API blueprint renders
-both in its JSON envelope. CSRF is checked for every unsafe request except an
-API request authenticated by a bearer token (no cookie, so no CSRF risk).
+both in its JSON envelope. An API request with an ``Authorization`` header is
+authenticated by that token alone: the session cookie is ignored and a bad token is
+401, so such a request carries no cookie's authority and needs no CSRF token. Every
+other unsafe request is CSRF-checked.
+
+Session and remember-me cookies carry the key of a server-side ``login_session``
+row (``services.sessions``); deleting the row signs that browser out everywhere
+its cookies were copied.
 """
 
 from __future__ import annotations
@@ -11,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, has_request_context, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
-from sqlalchemy import select
+from flask_login import current_user, user_loaded_from_cookie
+from sqlalchemy import func, select
 
 from webapp.extensions import csrf, db, login_manager
 from webapp.models import Admin
@@ -24,6 +30,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 def is_api_request() -> bool:
     return request.path.startswith("/api/")
+
+
+def token_only() -> bool:
+    """An API request that names its credentials: only the token may authenticate it."""
+    return is_api_request() and "Authorization" in request.headers
 
 
 def bearer_token() -> str | None:
@@ -36,13 +47,12 @@ def bearer_token() -> str | None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> Admin | None:
-    ident, _, version = user_id.partition(":")
-    if not ident.isdigit() or not version.isdigit():
+    """From the session or remember-me cookie: the key of a live login_session."""
+    if has_request_context() and token_only():
         return None
-    admin = db.session.get(Admin, int(ident))
-    if admin is None or not admin.is_enabled or admin.session_version != int(version):
-        return None
-    return admin
+    from webapp.services import sessions
+
+    return sessions.load(user_id)
 
 
 @login_manager.request_loader
@@ -83,7 +93,8 @@ def permission_required(permission: str) -> Callable:
 
 
 def find_admin(username: str) -> Admin | None:
-    return db.session.scalar(select(Admin).where(Admin.username == username))
+    """Usernames ignore case (a unique index on lower(username) keeps them apart)."""
+    return db.session.scalar(select(Admin).where(func.lower(Admin.username) == username.lower()))
 
 
 def init_app(app: Flask) -> None:
@@ -93,10 +104,19 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
+    @user_loaded_from_cookie.connect_via(app)
+    def _bind_restored_session(sender, user, **extra):
+        # flask-login restores the session from the remember cookie without the
+        # identifier "strong" protection checks, so the next request would throw the
+        # session (and the cookie) away: remember-me would last one request.
+        session["_id"] = login_manager._session_identifier_generator()
+
     @app.before_request
     def _check_csrf():
+        if token_only():
+            if not current_user.is_authenticated:
+                abort(401)
+            return  # no cookie speaks for this request: nothing to forge
         if request.method in SAFE_METHODS:
-            return
-        if is_api_request() and bearer_token() is not None:
             return
         csrf.protect()

@@ -4,28 +4,48 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from webapp.auth import find_admin
 from webapp.auth.forms import LoginForm
 from webapp.extensions import limiter
-from webapp.security import LOGIN_LIMIT_MESSAGE, login_limit
+from webapp.security import (
+    LOGIN_LIMIT_MESSAGE,
+    is_failed_sign_in,
+    login_limit,
+    login_user_limit,
+    login_username_key,
+)
+from webapp.services import sessions
 from webapp.services.admins import record_sign_in
 
 bp = Blueprint("auth", __name__)
 
+MAX_NEXT_LENGTH = 2000
+_CONTROL = ("\r", "\n", "\0", "\\")
+
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path: never another host, never a scheme-relative //host."""
-    if not target:
-        return url_for("dashboard.index")
+    """Only a local path: never another host, never a scheme-relative //host, never a
+    header-splitting control character, never an endless string."""
+    home = url_for("dashboard.index")
+    if not target or len(target) > MAX_NEXT_LENGTH or any(c in target for c in _CONTROL):
+        return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("dashboard.index")
-    if "\\" in target:
-        return url_for("dashboard.index")
+        return home
     return target
 
 
@@ -33,7 +53,6 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def _spend_hash_time(password: str) -> None:
-    from flask import current_app
     from werkzeug.security import check_password_hash, generate_password_hash
 
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -44,6 +63,13 @@ def _spend_hash_time(password: str) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_limit, methods=["POST"], error_message=lambda: str(LOGIN_LIMIT_MESSAGE))
+@limiter.limit(
+    login_user_limit,
+    key_func=login_username_key,
+    methods=["POST"],
+    deduct_when=is_failed_sign_in,  # an admin's own good sign-ins never lock them out
+    error_message=lambda: str(LOGIN_LIMIT_MESSAGE),
+)
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
@@ -51,13 +77,25 @@ def login():
     status = 200
     if form.validate_on_submit():
         username = form.username.data.strip()
-        admin = find_admin(username)
+        password = form.password.data
+        # A NUL can never be part of a stored name or password, and PostgreSQL refuses
+        # it in a query: such an attempt is simply a wrong one.
+        garbled = "\0" in username or "\0" in password
+        admin = None if garbled else find_admin(username)
         if admin is None:
-            _spend_hash_time(form.password.data)  # unknown names take as long as known ones
-        ok = admin is not None and admin.check_password(form.password.data) and admin.is_enabled
-        record_sign_in(username, admin, success=ok, ip=request.remote_addr or "")
+            _spend_hash_time(password)  # unknown names take as long as known ones
+        ok = admin is not None and admin.check_password(password) and admin.is_enabled
+        record_sign_in(
+            username.replace("\0", "\ufffd"), admin, success=ok, ip=request.remote_addr or ""
+        )
         if ok:
-            login_user(admin, remember=form.remember.data)
+            remember = bool(form.remember.data)
+            sessions.start(admin, remember=remember)
+            login_user(admin, remember=remember)
+            # A new CSRF secret for the signed-in session: a token seen before sign-in
+            # (e.g. planted on the login page) is worth nothing afterwards.
+            session.pop("csrf_token", None)
+            g.pop("csrf_token", None)
             return redirect(_safe_next(request.args.get("next")))
         # One message for every failure: it must not tell which part was wrong.
         flash(_("The username or password is not correct."), "error")
@@ -69,6 +107,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    sessions.end(session.get("_user_id"))
     logout_user()
     flash(_("You have signed out."), "success")
     return redirect(url_for("auth.login"))

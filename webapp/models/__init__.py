@@ -4,6 +4,7 @@ from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings
 from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.models.session import LoginSession
 
 __all__ = [
     "ACTIVE_ROW",
@@ -14,6 +15,7 @@ __all__ = [
     "AdminProviderSettings",
     "ApiToken",
     "AuditEvent",
+    "LoginSession",
     "ModelCapability",
     "Provider",
     "utcnow",

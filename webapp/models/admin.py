@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,7 +50,8 @@ class Admin(UserMixin, AuditMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), default="viewer", nullable=False)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Bumped when the password changes or the admin is disabled, so old sessions die.
+    # Bumped when the password changes or the admin is disabled (kept for the audit
+    # trail; the sessions themselves live in login_session).
     session_version: Mapped[int] = mapped_column(default=1, nullable=False)
 
     provider_settings: Mapped[list[AdminProviderSettings]] = relationship(
@@ -70,11 +80,19 @@ class Admin(UserMixin, AuditMixin, db.Model):
     def can(self, permission: str) -> bool:
         return self.is_enabled and permission in self.permissions
 
+    # The key of the login_session this request came with (set by the user loader and
+    # at sign-in): flask-login stores get_id() in the session and remember cookies.
+    login_key = None  # str | None, per loaded instance; not a column
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return self.login_key or ""
 
     def __repr__(self) -> str:
         return f"<Admin {self.username} ({self.role})>"
+
+
+# Usernames ignore case: "Admin" may not sit next to "admin" (SQLite and PostgreSQL alike).
+Index("uq_admin_username_lower", func.lower(Admin.username), unique=True)
 
 
 class AdminProviderSettings(AuditMixin, db.Model):
@@ -117,9 +135,14 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     admin: Mapped[Admin] = relationship()
 
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()

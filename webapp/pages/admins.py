@@ -1,6 +1,8 @@
 """Admins (needs ``manage_admins``): list, create, change role and display name,
 enable or disable, reset password. The rules (password strength, known roles, no
-self-lockout) live in ``services.admins``; these views only show their answers."""
+self-lockout, never without an admin manager) live in ``services.admins``; these
+views only show their answers. A new role or password ends the admin's sessions and
+revokes their API tokens, and the message says so."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from webapp.extensions import db
 from webapp.i18n import local_digits
 from webapp.models import ROLES, Admin
 from webapp.pages.common import get_or_404, isolated, show_error
-from webapp.services import admins
+from webapp.services import admins, sessions
 
 bp = Blueprint("admins", __name__, url_prefix="/admins")
 
@@ -155,7 +157,7 @@ def edit(admin_id: int):
     form = EditAdminForm()
     form.validate_on_submit()
     try:
-        admins.update_admin(
+        change = admins.change_admin(
             admin,
             role=form.role.data or "",
             display_name=form.display_name.data or "",
@@ -165,7 +167,16 @@ def edit(admin_id: int):
         db.session.rollback()
         show_error(form, error)
         return _render_edit(admin, form=form, status=400)
-    flash(Markup(_("The admin %(name)s was saved.", name=isolated(admin.username))), "success")
+    name = isolated(admin.username)
+    if change.role_changed:
+        message = _(
+            "The admin %(name)s was saved. Their role changed, so they were signed out "
+            "everywhere and their API tokens were revoked.",
+            name=name,
+        )
+    else:
+        message = _("The admin %(name)s was saved.", name=name)
+    flash(Markup(message), "success")
     return redirect(url_for(".index"))
 
 
@@ -223,12 +234,14 @@ def reset_password(admin_id: int):
         show_error(password_form, error)
         return _render_edit(admin, password_form=password_form, status=400)
     if admin.id == current_user.id:
-        # The new password ends every session of this admin; keep this one alive.
+        # The new password ends every session of this admin; this one starts afresh.
+        sessions.start(admin)
         login_user(admin)
     flash(
         Markup(
             _(
-                "The password of %(name)s was changed; their other sessions were ended.",
+                "The password of %(name)s was changed; their other sessions were ended "
+                "and their API tokens were revoked.",
                 name=isolated(admin.username),
             )
         ),

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from webapp.database import transactional
-from webapp.errors import NotFound, ValidationError
+from webapp.errors import NotFound, PermissionDenied, ValidationError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
-from webapp.services import audit, secrets, validation
+from webapp.services import audit, secrets, sessions, validation
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "mcp_"
+MAX_TOKEN_DAYS = 3650
 
 
 def check_password_rules(password: object, field: str = "password") -> str:
@@ -40,7 +43,9 @@ def check_role(role: object) -> str:
 
 
 def get_admin(username: str) -> Admin:
-    admin = db.session.scalar(select(Admin).where(Admin.username == username))
+    admin = db.session.scalar(
+        select(Admin).where(func.lower(Admin.username) == str(username).lower())
+    )
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
     return admin
@@ -58,8 +63,12 @@ def create_admin(
     display_name = validation.text(display_name, "display_name", max_length=120, required=False)
     check_password_rules(password)
     check_role(role)
-    if db.session.scalar(select(func.count()).select_from(Admin).where(Admin.username == username)):
-        raise ValidationError(_l("This username is taken."), field="username")
+    taken = select(func.count()).select_from(Admin)
+    if db.session.scalar(taken.where(func.lower(Admin.username) == username.lower())):
+        raise ValidationError(
+            _l("This username is taken (upper and lower case count as the same letter)."),
+            field="username",
+        )
     admin = Admin(username=username, role=role, display_name=display_name or username)
     admin.set_password(password)
     admin.stamp(actor)
@@ -86,6 +95,31 @@ def _refuse_self_lockout(admin: Admin, actor, *, role: str | None, is_enabled: b
         )
 
 
+def _lock_admins() -> None:
+    """Lock every admin row, in id order, for the rest of the transaction. Changes to
+    who may manage admins decide on the whole table (is anyone left?), so two of them
+    must run one after the other; the fixed order means they queue, never deadlock.
+    On SQLite the transaction's BEGIN IMMEDIATE already serialises writers."""
+    db.session.execute(select(Admin.id).order_by(Admin.id).with_for_update())
+
+
+def _managers_left() -> int:
+    roles = [role for role, perms in ROLES.items() if "manage_admins" in perms]
+    return db.session.scalar(
+        select(func.count()).select_from(Admin).where(Admin.is_enabled, Admin.role.in_(roles))
+    )
+
+
+@dataclass(frozen=True)
+class AdminChange:
+    """What ``update_admin`` did beyond the fields: sessions ended and tokens revoked."""
+
+    admin: Admin
+    role_changed: bool
+    sessions_ended: int
+    tokens_revoked: int
+
+
 @transactional
 def update_admin(
     admin: Admin | int,
@@ -96,9 +130,41 @@ def update_admin(
     display_name: str | None = None,
     actor=None,
 ) -> Admin:
-    admin = db.session.get(Admin, admin.id if isinstance(admin, Admin) else admin)
+    """Change an admin. A new password or a new role ends all their sessions and revokes
+    their API tokens (whatever was granted under the old password or role must be
+    granted again); disabling ends their sessions. Refused when it would leave no
+    enabled admin with ``manage_admins``, or when the actor no longer holds it."""
+    return change_admin(
+        admin,
+        role=role,
+        is_enabled=is_enabled,
+        password=password,
+        display_name=display_name,
+        actor=actor,
+    ).admin
+
+
+@transactional
+def change_admin(
+    admin: Admin | int,
+    *,
+    role: str | None = None,
+    is_enabled: bool | None = None,
+    password: str | None = None,
+    display_name: str | None = None,
+    actor=None,
+) -> AdminChange:
+    """``update_admin``, answering what else it did (for the page's message)."""
+    _lock_admins()
+    admin_id = admin.id if isinstance(admin, Admin) else admin
+    admin = db.session.get(Admin, admin_id, populate_existing=True)
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
+    if isinstance(actor, Admin):
+        # Decided under the lock: rights checked when the page loaded may be gone now.
+        current = db.session.get(Admin, actor.id, populate_existing=True)
+        if current is None or not current.can("manage_admins"):
+            raise PermissionDenied(_l("You do not have permission for this action."))
     if role is not None:
         check_role(role)
     _refuse_self_lockout(admin, actor, role=role, is_enabled=is_enabled)
@@ -118,12 +184,40 @@ def update_admin(
     if password is not None:
         admin.set_password(check_password_rules(password))
         admin.session_version += 1
+    db.session.flush()
+    was_manager = before["is_enabled"] and "manage_admins" in ROLES[before["role"]]
+    if was_manager and not admin.can("manage_admins") and _managers_left() == 0:
+        raise ValidationError(
+            _l("The panel needs at least one enabled admin who can manage admins."),
+            field="is_enabled" if is_enabled is False else "role",
+        )
+    role_changed = admin.role != before["role"]
+    ended = revoked = 0
+    if role_changed or password is not None or is_enabled is False:
+        ended = sessions.end_all(admin.id)
+    if role_changed or password is not None:
+        revoked = _revoke_all_tokens(admin, actor)
     after = {"role": admin.role, "is_enabled": admin.is_enabled, "display_name": admin.display_name}
     if password is not None:
         after["password_changed"] = True
+    if ended:
+        after["sessions_ended"] = ended
+    if revoked:
+        after["tokens_revoked"] = revoked
     admin.stamp(actor)
     audit.record("admin.update", admin, actor=actor, before=before, after=after)
-    return admin
+    return AdminChange(admin, role_changed, ended, revoked)
+
+
+def _revoke_all_tokens(admin: Admin, actor) -> int:
+    tokens = db.session.scalars(
+        select(ApiToken).where(ApiToken.admin_id == admin.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+        audit.record("token.revoke", token, actor=actor, target_repr=token.name or token.prefix)
+    return len(tokens)
 
 
 @transactional
@@ -177,13 +271,41 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def check_expires_days(value: object) -> int | None:
+    """None or "" (never expires), else a whole number of days from 1 to 3650."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    message = _l(
+        "The expiry must be a whole number of days from %(min)d to %(max)d.",
+        min=1,
+        max=MAX_TOKEN_DAYS,
+    )
+    if isinstance(value, (bool, float)):
+        raise ValidationError(message, field="expires_days")
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(message, field="expires_days") from None
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError(message, field="expires_days")
+    return days
+
+
 @transactional
-def create_token(admin: Admin, name: str = "", *, actor=None) -> tuple[ApiToken, str]:
-    """A new bearer token; the plaintext is returned once and never stored."""
+def create_token(
+    admin: Admin, name: str = "", *, expires_days: object = None, actor=None
+) -> tuple[ApiToken, str]:
+    """A new bearer token; the plaintext is returned once and never stored.
+    ``expires_days`` (optional) ends it that many days from now."""
     name = validation.text(name, "name", max_length=100, required=False)
+    days = check_expires_days(expires_days)
     plaintext = TOKEN_PREFIX + pysecrets.token_urlsafe(32)
     token = ApiToken(
-        admin_id=admin.id, name=name, token_hash=hash_token(plaintext), prefix=plaintext[:8]
+        admin_id=admin.id,
+        name=name,
+        token_hash=hash_token(plaintext),
+        prefix=plaintext[:8],
+        expires_at=utcnow() + timedelta(days=days) if days else None,
     )
     db.session.add(token)
     db.session.flush()
@@ -191,7 +313,12 @@ def create_token(admin: Admin, name: str = "", *, actor=None) -> tuple[ApiToken,
         "token.create",
         token,
         actor=actor or admin,
-        after={"admin": admin.username, "name": name, "prefix": token.prefix},
+        after={
+            "admin": admin.username,
+            "name": name,
+            "prefix": token.prefix,
+            "expires_at": f"{token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else None,
+        },
         target_repr=name or token.prefix,
     )
     return token, plaintext
@@ -213,7 +340,12 @@ def admin_for_token(plaintext: str) -> Admin | None:
     if not plaintext or len(plaintext) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
-    if token is None or token.revoked_at is not None or not token.admin.is_enabled:
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.is_expired
+        or not token.admin.is_enabled
+    ):
         return None
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
