@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from tests import support
+from tests.conftest import make_config
+from webapp import create_app
 from webapp.errors import DomainError, PermissionDenied, ValidationError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin
@@ -98,11 +100,15 @@ def run_races(app) -> None:
             db.session.remove()
 
 
-def test_two_superadmins_racing_on_sqlite_leave_one(app):
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("the SQLite run of this race; PostgreSQL has its own test below")
-    db.session.remove()
+def test_two_superadmins_racing_on_sqlite_leave_one(tmp_path):
+    # Always SQLite, whatever the suite's database: PostgreSQL has its own test below.
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'race.db'}"))
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
     run_races(app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.mark.postgres
