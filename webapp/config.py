@@ -24,6 +24,11 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw in ("1", "true", "yes", "on")
+
+
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -63,6 +68,8 @@ class Config:
     PROVIDER_MAX_RETRIES: int = 2
     PROVIDER_RETRY_BACKOFF: float = 0.5
     PROVIDER_RETRY_AFTER_MAX: float = 10.0
+    # May a provider's base_url reach loopback, private or link-local addresses?
+    PROVIDER_ALLOW_PRIVATE: bool = False
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     LOGIN_RATE_LIMIT: str = "10 per minute"
@@ -89,6 +96,7 @@ class Config:
             APP_ENV=app_env,
             TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
             CACHE_KEY_PREFIX=env.get("CACHE_KEY_PREFIX", "").strip() or "mcp:",
+            PROVIDER_ALLOW_PRIVATE=_bool_env("PROVIDER_ALLOW_PRIVATE", app_env == "development"),
         )
         if app_env == "production":
             cfg.SESSION_COOKIE_SECURE = True

@@ -364,7 +364,10 @@ def test_every_failure_has_its_own_message(provider, gpt, fake_provider, dead_ur
     with pytest.raises(ProviderTimeout) as caught:
         chat_service.get_provider("openrouter").chat("hi", timeout=0.05)
     texts.add(str(caught.value))
-    catalog.update_provider(provider, {"base_url": dead_url}, actor="test")
+    # Another origin: the shared key goes with the move only when given again.
+    catalog.update_provider(
+        provider, {"base_url": dead_url, "shared_api_key": SHARED_KEY}, actor="test"
+    )
     with pytest.raises(ProviderUnreachable) as caught:
         services.chat("openrouter", "hi")
     texts.add(str(caught.value))

@@ -59,7 +59,10 @@ def demo(app, fake):
     providers = {}
     for slug in ("openrouter", "openai"):
         provider = catalog.get_provider(slug)
-        providers[slug] = catalog.update_provider(provider, {"base_url": fake.url}, actor="test")
+        data = {"base_url": fake.url}
+        if provider.has_shared_api_key:  # another origin: the key moves only when given again
+            data["shared_api_key"] = SHARED_KEY
+        providers[slug] = catalog.update_provider(provider, data, actor="test")
     assert providers["openrouter"].base_url == fake.url
     return providers
 
@@ -281,7 +284,9 @@ def test_connection_button(page, live_server, sign_in, demo, fake):
 
     fake.reset()
     dead = f"http://127.0.0.1:{closed_port()}/v1"
-    catalog.update_provider(openrouter, {"base_url": dead}, actor="test")
+    catalog.update_provider(
+        openrouter, {"base_url": dead, "shared_api_key": SHARED_KEY}, actor="test"
+    )
 
     button.click()
 

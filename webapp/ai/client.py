@@ -13,6 +13,9 @@ Three calls: chat completions (``POST {base_url}/chat/completions``), image gene
   sent only in the ``Authorization`` header; it is never logged, never part of an error
   (httpx exceptions are not chained, the provider's error text is scrubbed of it) and the
   client's ``repr`` shows only its hint.
+- Addresses: unless ``PROVIDER_ALLOW_PRIVATE``, the host is resolved and checked when
+  connecting (:mod:`webapp.ai.egress`) and a local or private address is refused
+  (``ProviderAddressRefused``) before anything is sent.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import certifi
 import httpx
 
+from webapp.ai.egress import AddressRefused, GuardedTransport, ProviderAddressRefused, form_problem
 from webapp.ai.errors import (
     AIServiceError,
     MalformedResponse,
@@ -65,6 +69,7 @@ class ClientSettings:
     max_retries: int = 2
     backoff: float = 0.5
     retry_after_max: float = 10.0
+    allow_private: bool = False  # PROVIDER_ALLOW_PRIVATE: loopback/private hosts may be called
 
     @classmethod
     def from_config(cls, config) -> ClientSettings:
@@ -74,6 +79,7 @@ class ClientSettings:
             max_retries=max(0, int(config.get("PROVIDER_MAX_RETRIES", cls.max_retries))),
             backoff=max(0.0, float(config.get("PROVIDER_RETRY_BACKOFF", cls.backoff))),
             retry_after_max=float(config.get("PROVIDER_RETRY_AFTER_MAX", cls.retry_after_max)),
+            allow_private=bool(config.get("PROVIDER_ALLOW_PRIVATE", cls.allow_private)),
         )
 
     def httpx_timeout(self, override: float | None = None) -> httpx.Timeout:
@@ -110,6 +116,8 @@ class ProviderClient:
     ):
         if not base_url:
             raise ProviderUnavailable()
+        if form_problem(base_url) is not None:  # a row saved before the rules existed
+            raise ProviderAddressRefused(detail="user info, query or fragment in base URL")
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.settings = settings or ClientSettings()
@@ -198,9 +206,12 @@ class ProviderClient:
         url = self.base_url + path
         retries = 0
         self.attempts = 0
+        transport = self._transport
+        if transport is None and not self.settings.allow_private:
+            transport = GuardedTransport(ssl_context=_tls_context())
         with httpx.Client(
             timeout=self.settings.httpx_timeout(timeout),
-            transport=self._transport,
+            transport=transport,
             verify=_tls_context(),
             follow_redirects=False,
         ) as http:
@@ -223,6 +234,8 @@ class ProviderClient:
     def _send(self, http: httpx.Client, method, url, headers, body) -> httpx.Response:
         try:
             return http.request(method, url, headers=headers, json=body)
+        except AddressRefused:
+            raise ProviderAddressRefused(detail="local or private address") from None
         except httpx.ConnectTimeout:
             raise ProviderUnreachable(detail="connect timeout") from None
         except httpx.TimeoutException as exc:
@@ -310,6 +323,7 @@ __all__ = [
     "MalformedResponse",
     "NoActiveModel",
     "NoApiAccess",
+    "ProviderAddressRefused",
     "ProviderAuthError",
     "ProviderClient",
     "ProviderRateLimited",

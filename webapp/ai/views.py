@@ -7,8 +7,10 @@
 - ``playground.test_connection`` (POST ``/providers/<slug>/test-connection``): the model list
   with the admin's key; answers the ``playground/_connection.html`` fragment to htmx, or
   flashes the result and goes back to the providers page.
-- ``playground.sync`` (GET/POST ``/providers/<slug>/sync``): the provider's models that are
-  not registered, with guessed, editable capabilities; POST adds the chosen ones, inactive.
+- ``playground.sync`` (GET/POST ``/providers/<slug>/sync``): GET only offers to fetch;
+  POST ``action=fetch`` fetches the provider's models that are not registered, with guessed,
+  editable capabilities; any other POST adds the chosen ones, inactive. Fetching calls the
+  provider with a key, so it is a POST (with the CSRF token), never a link.
 """
 
 from __future__ import annotations
@@ -222,8 +224,18 @@ def _rows_from_form(form) -> tuple[list[dict], list[CatalogueEntry]]:
 def sync(slug: str):
     provider = _provider_or_404(slug)
     admin = current_user._get_current_object()
-    error, picked = None, set()
-    if request.method == "POST":
+    error, picked, fetched = None, set(), False
+    if request.method == "GET":
+        rows, status = [], 200
+    elif request.form.get("action") == "fetch":
+        rows, status = [], 200
+        try:
+            rows = catalogue.missing_models(provider, admin)
+        except DomainError as exc:
+            error = str(exc)
+        else:
+            fetched = True
+    else:
         chosen, rows = _rows_from_form(request.form)
         picked = set(request.form.getlist("add"))
         try:
@@ -243,12 +255,6 @@ def sync(slug: str):
             )
             return redirect(url_for("playground.sync", slug=provider.slug))
         status = 400
-    else:
-        rows, status = [], 200
-        try:
-            rows = catalogue.missing_models(provider, admin)
-        except DomainError as exc:
-            error, status = str(exc), 200
     return (
         render_template(
             "playground/sync.html",
@@ -258,7 +264,7 @@ def sync(slug: str):
                 picked=picked,
                 error=error,
                 capabilities=[(c, LABELS[c]) for c in CAPABILITIES],
-                fetched=request.method == "GET" and error is None,
+                fetched=fetched,
                 back_url=_page_or("models.index"),
             ),
         ),

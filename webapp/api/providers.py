@@ -72,8 +72,9 @@ def provider_detail(slug: str):
 def provider_update(slug: str):
     query(())
     provider = _provider(slug)
-    provider = catalog.update_provider(provider.id, json_body(FIELDS), actor=actor())
-    return success(provider_json(provider), _("Provider updated"))
+    change = catalog.change_provider(provider.id, json_body(FIELDS), actor=actor())
+    message = " ".join([_("Provider updated"), *change.notes()])
+    return success(provider_json(change.provider), message)
 
 
 @bp.delete("/ai-providers/<slug>/", strict_slashes=False)

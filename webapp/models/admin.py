@@ -110,6 +110,9 @@ class AdminProviderSettings(AuditMixin, db.Model):
     )
     personal_api_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     personal_api_key_hint: Mapped[str] = mapped_column(String(16), default="", nullable=False)
+    # The provider origin (scheme://host:port) the key was saved for: after the provider's
+    # address moves elsewhere the key is held back until its owner confirms it.
+    personal_api_key_origin: Mapped[str | None] = mapped_column(String(500), nullable=True)
     use_shared_api: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
     admin: Mapped[Admin] = relationship(back_populates="provider_settings", foreign_keys=[admin_id])
@@ -118,6 +121,10 @@ class AdminProviderSettings(AuditMixin, db.Model):
     @property
     def has_personal_api_key(self) -> bool:
         return bool(self.personal_api_key_encrypted)
+
+    def key_bound_to(self, origin: str) -> bool:
+        """Whether the personal key was saved for the provider at ``origin``."""
+        return self.has_personal_api_key and self.personal_api_key_origin == origin
 
 
 class ApiToken(db.Model):

@@ -1,5 +1,8 @@
 """My keys: the signed-in admin's personal key per provider, the "use the shared key
-instead" choice, and which key a call would use right now (``credentials.explain``)."""
+instead" choice, and which key a call would use right now (``credentials.explain``).
+
+A personal key saved for another address of the provider is held back; its row says so
+and offers to confirm it for the present address (one button) or to replace it."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField
 
+from webapp.ai import egress
 from webapp.auth import permission_required
 from webapp.errors import DomainError
 from webapp.extensions import db
@@ -39,6 +43,19 @@ class ProviderKeys:
     settings: AdminProviderSettings | None
     resolution: Resolution
     form: PersonalKeyForm
+
+    @property
+    def on_hold(self) -> bool:
+        return credentials.personal_key_on_hold(self.provider, self.settings)
+
+    @property
+    def saved_for(self) -> str:
+        """The origin the personal key was saved for (shown when it is held back)."""
+        return (self.settings.personal_api_key_origin or "") if self.settings else ""
+
+    @property
+    def origin_now(self) -> str:
+        return egress.origin(self.provider.base_url)
 
 
 def _form_for(provider: Provider, settings: AdminProviderSettings | None, *, posted=False):
@@ -109,4 +126,27 @@ def clear(provider_id: int):
         Markup(_("Your personal key for %(name)s was removed.", name=isolated(provider.name))),
         "success",
     )
+    return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
+
+
+@bp.post("/<int:provider_id>/confirm")
+@permission_required("view_models")
+def confirm(provider_id: int):
+    """Bind the personal key to the provider's present address (its owner vouches for it)."""
+    provider = get_or_404(Provider, provider_id)
+    try:
+        credentials.confirm_personal_key(current_user._get_current_object(), provider)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(
+            Markup(
+                _(
+                    "Your personal key for %(name)s is used again at its new address.",
+                    name=isolated(provider.name),
+                )
+            ),
+            "success",
+        )
     return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))

@@ -146,7 +146,7 @@ def edit(provider_id: int):
     form = ProviderForm(obj=provider)
     if form.validate_on_submit():
         try:
-            catalog.update_provider(provider, form.data_for_service(), actor=current_user)
+            change = catalog.change_provider(provider, form.data_for_service(), actor=current_user)
         except DomainError as error:
             db.session.rollback()
             show_error(form, error)
@@ -155,6 +155,8 @@ def edit(provider_id: int):
                 Markup(_("The provider %(name)s was saved.", name=isolated(provider.name))),
                 "success",
             )
+            for note in change.notes():
+                flash(note, "info")
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
     return _render_edit(provider, form, SharedKeyForm(prefix="key", formdata=None), status)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from webapp.ai import egress
 from webapp.database import transactional
 from webapp.errors import NotFound, PermissionDenied, ValidationError
 from webapp.extensions import db
@@ -243,10 +244,13 @@ def save_provider_settings(
         if personal_api_key in (None, ""):
             settings.personal_api_key_encrypted = None
             settings.personal_api_key_hint = ""
+            settings.personal_api_key_origin = None
         else:
             key = secrets.clean_key(personal_api_key, "personal_api_key")
             settings.personal_api_key_encrypted = secrets.encrypt(key)
             settings.personal_api_key_hint = secrets.hint(key)
+            # Bound to where the provider is now: sent nowhere else (see credentials).
+            settings.personal_api_key_origin = egress.origin(provider.base_url)
     if use_shared_api is not None:
         settings.use_shared_api = validation.boolean(use_shared_api, "use_shared_api")
     settings.stamp(admin)

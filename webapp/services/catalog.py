@@ -6,14 +6,18 @@ like activation does (see ``services.activation``), so they serialise with it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from flask_babel import ngettext
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from webapp.ai import egress
 from webapp.database import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
-from webapp.models import AIModel, ModelCapability, Provider
+from webapp.models import AdminProviderSettings, AIModel, ModelCapability, Provider
 from webapp.services import audit, secrets, validation
 from webapp.services.activation import ActivationResult, activate, lock_provider
 from webapp.services.lookup import invalidate_provider
@@ -115,8 +119,66 @@ def create_provider(data: dict, *, actor=None) -> Provider:
     return provider
 
 
-@transactional
+@dataclass(frozen=True)
+class ProviderUpdate:
+    """What ``change_provider`` did beyond the fields: a move of the address to another
+    origin (scheme, host or port) drops the shared key and holds back personal keys."""
+
+    provider: Provider
+    origin_changed: bool = False
+    shared_key_cleared: bool = False
+    personal_keys_on_hold: int = 0
+
+    def notes(self) -> list[str]:
+        """Sentences for the admin who made the change (translated)."""
+        notes = []
+        if self.shared_key_cleared:
+            notes.append(
+                str(
+                    _l(
+                        "The address now points to another server, so the shared key was "
+                        "removed; enter it again if it belongs there."
+                    )
+                )
+            )
+        if self.personal_keys_on_hold:
+            notes.append(
+                ngettext(
+                    "%(num)d personal key is held back until its owner confirms it "
+                    "for the new address.",
+                    "%(num)d personal keys are held back until their owners confirm them "
+                    "for the new address.",
+                    self.personal_keys_on_hold,
+                )
+            )
+        return notes
+
+
 def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Provider:
+    return change_provider(provider, data, actor=actor).provider
+
+
+def _personal_keys_elsewhere(provider: Provider, origin: str) -> int:
+    """Personal keys of ``provider`` bound to another origin than ``origin``."""
+    stmt = (
+        select(func.count())
+        .select_from(AdminProviderSettings)
+        .where(
+            AdminProviderSettings.provider_id == provider.id,
+            AdminProviderSettings.personal_api_key_encrypted.is_not(None),
+            or_(
+                AdminProviderSettings.personal_api_key_origin.is_(None),
+                AdminProviderSettings.personal_api_key_origin != origin,
+            ),
+        )
+    )
+    return db.session.scalar(stmt) or 0
+
+
+@transactional
+def change_provider(provider: Provider | int, data: dict, *, actor=None) -> ProviderUpdate:
+    """Partial update. When ``base_url`` moves to another origin, the shared key is cleared
+    unless this same change sets a new one: a key must never follow the address elsewhere."""
     provider_id = provider.id if isinstance(provider, Provider) else provider
     provider = lock_provider(provider_id)
     clean = _clean_provider(data, partial=True)
@@ -124,20 +186,34 @@ def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
         raise ValidationError(_l("A provider with this slug already exists."), field="slug")
     before = provider_snapshot(provider)
     old_slug = provider.slug
-    if "shared_api_key" in clean:
+    old_origin = egress.origin(provider.base_url)
+    origin_changed = "base_url" in clean and egress.origin(clean["base_url"]) != old_origin
+    shared_key_cleared = False
+    if origin_changed and not clean.get("shared_api_key") and provider.has_shared_api_key:
+        clean["shared_api_key"] = None
+        shared_key_cleared = True
+    key_changed = "shared_api_key" in clean
+    if key_changed:
         _set_shared_key(provider, clean.pop("shared_api_key"))
     for key, value in clean.items():
         setattr(provider, key, value)
     after = provider_snapshot(provider)
-    key_changed = "shared_api_key" in data
     if after == before and not key_changed:
-        return provider
+        return ProviderUpdate(provider)
+    on_hold = 0
     provider.stamp(actor)
     if key_changed:
         after["shared_api_key_changed"] = True  # the fact, never the key
+    if origin_changed:
+        on_hold = _personal_keys_elsewhere(provider, egress.origin(provider.base_url))
+        after["origin_changed"] = True
+        if shared_key_cleared:
+            after["shared_api_key_cleared"] = True
+        if on_hold:
+            after["personal_keys_on_hold"] = on_hold
     audit.record("provider.update", provider, actor=actor, before=before, after=after)
     invalidate_provider(old_slug, provider.slug)
-    return provider
+    return ProviderUpdate(provider, origin_changed, shared_key_cleared, on_hold)
 
 
 @transactional

@@ -9,8 +9,10 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlparse
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
+from webapp.ai import egress
 from webapp.capabilities import is_capability, sort_capabilities
 from webapp.errors import ValidationError
 
@@ -70,7 +72,24 @@ def base_url(value: object, field: str = "base_url") -> str:
         raise ValidationError(
             _l("Enter a full address starting with http:// or https://."), field=field
         )
+    problem = egress.form_problem(value)
+    if problem is not None:
+        raise ValidationError(problem, field=field)
+    if not _allow_private() and egress.refused_host(
+        parsed.hostname, parsed.port or egress.DEFAULT_PORTS[parsed.scheme], unresolved_ok=True
+    ):
+        raise ValidationError(
+            _l(
+                "This address is on a local or private network (loopback, private, "
+                "link-local); a provider's address must be public."
+            ),
+            field=field,
+        )
     return value.rstrip("/")
+
+
+def _allow_private() -> bool:
+    return has_app_context() and bool(current_app.config.get("PROVIDER_ALLOW_PRIVATE"))
 
 
 def boolean(value: object, field: str) -> bool:
