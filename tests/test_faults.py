@@ -31,9 +31,10 @@ def free_port() -> int:
 class PrivateRedis:
     """A redis-server of the test's own, so stopping it disturbs nobody else."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory=None) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.directory = directory  # where SAVE writes dump.rdb and start reads it back
 
     @property
     def url(self) -> str:
@@ -42,6 +43,7 @@ class PrivateRedis:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
+        snapshot = ["--dir", str(self.directory), "--dbfilename", "dump.rdb"]
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -53,6 +55,7 @@ class PrivateRedis:
                 "",
                 "--appendonly",
                 "no",
+                *(snapshot if self.directory else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

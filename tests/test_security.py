@@ -72,8 +72,7 @@ def test_sign_ins_are_audited_without_the_password(client, make_admin, db):
 
 def test_production_cookies_are_secure(app_factory, make_admin, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
-    app = app_factory(APP_ENV="production", SESSION_COOKIE_SECURE=True,
-                      REMEMBER_COOKIE_SECURE=True)
+    app = app_factory(APP_ENV="production", SECRET_KEY="x" * 40)
     with app.app_context():
         from tests.support import AdminFactory
 
@@ -87,8 +86,8 @@ def test_production_cookies_are_secure(app_factory, make_admin, monkeypatch):
                                      "csrf_token": token, "remember": "y"})
         assert response.status_code == 302
         cookies = response.headers.getlist("Set-Cookie")
-        session_cookie = next(c for c in cookies if c.startswith("session="))
-        remember_cookie = next(c for c in cookies if c.startswith("remember_token="))
+        session_cookie = next(c for c in cookies if c.startswith("__Host-session="))
+        remember_cookie = next(c for c in cookies if c.startswith("__Host-remember_token="))
         for cookie in (session_cookie, remember_cookie):
             assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert "Strict-Transport-Security" in response.headers

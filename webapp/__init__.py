@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp.config import INSTANCE_DIR, Config
+from webapp.config import INSTANCE_DIR, Config, exposure_warning
 from webapp.extensions import babel, cache, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,21 @@ def create_app(config: Config | None = None) -> Flask:
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _warn_if_exposed(app)
     return app
+
+
+def _warn_if_exposed(app: Flask) -> None:
+    """``flask run --host …`` in development: say so loudly when the address is not
+    loopback. (gunicorn's bind is checked by ``webapp.gunicorn_conf``.)"""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.info_name != "run":
+        return
+    warning = exposure_warning(app.config["APP_ENV"], str(ctx.params.get("host") or ""))
+    if warning:
+        app.logger.warning(warning)
 
 
 def _engine_options(app: Flask) -> None:

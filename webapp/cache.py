@@ -4,6 +4,8 @@ Only what the active-model lookup needs: ``get``, ``set``, ``delete_many`` and
 ``clear``. Values are JSON-serialisable so every worker process can read what
 another wrote. A Redis outage never breaks a request: reads become misses (the
 caller falls back to the database) and the failure is logged once per minute.
+An invalidation Redis misses is not made good here: the lookup also checks a
+generation kept in the database (``services.lookup``), which survives any outage.
 """
 
 from __future__ import annotations
@@ -79,7 +81,6 @@ class RedisCache:
             url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
         )
         self._last_warning = 0.0
-        self._needs_flush = False
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -90,8 +91,6 @@ class RedisCache:
     def get(self, key: str) -> Any:
         import redis
 
-        if not self._flushed_if_needed():
-            return MISSING
         try:
             raw = self.client.get(self.prefix + key)
         except redis.RedisError as exc:
@@ -104,8 +103,6 @@ class RedisCache:
     def get_many(self, keys: list[str]) -> list[Any]:
         import redis
 
-        if not self._flushed_if_needed():
-            return [MISSING] * len(keys)
         try:
             raws = self.client.mget([self.prefix + k for k in keys])
         except redis.RedisError as exc:
@@ -122,23 +119,9 @@ class RedisCache:
             self._lost_invalidation(exc)
 
     def _lost_invalidation(self, exc: Exception) -> None:
-        # The change committed but other workers may keep the old answer: once Redis
-        # answers again, this process flushes every entry so nobody serves it.
-        self._needs_flush = True
-        log.error("cache invalidation failed, will flush when the cache returns: %s", exc)
-
-    def _flushed_if_needed(self) -> bool:
-        """False while an invalidation this process lost cannot yet be made good:
-        until then nothing read from Redis can be trusted."""
-        if not self._needs_flush:
-            return True
-        try:
-            self.clear()
-        except Exception:
-            return False
-        self._needs_flush = False
-        log.warning("cache is back: flushed every entry after a lost invalidation")
-        return True
+        # The change committed and moved the database generation: every worker drops
+        # its old answer within a second of reading it, whatever Redis remembers.
+        log.error("cache invalidation failed; workers catch up through the database: %s", exc)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
         import redis

@@ -22,3 +22,17 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Not preloaded: each worker opens its own database and Redis connections after fork.
 preload_app = False
+
+
+def when_ready(server) -> None:
+    """Say loudly when development settings listen on more than loopback."""
+    from webapp.config import exposure_warning
+
+    app_env = os.environ.get("APP_ENV", "").strip() or "development"
+    for address in server.cfg.bind:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host = address.rsplit(":", 1)[0] if ":" in address else address
+        warning = exposure_warning(app_env, host)
+        if warning:
+            server.log.warning(warning)

@@ -3,7 +3,7 @@ template helpers for right-to-left text."""
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, Response, current_app, has_request_context, request, session
 
 LANGUAGES = ("fa", "en")
 RTL = {"fa"}
@@ -15,8 +15,23 @@ def select_locale() -> str:
         return "fa"
     lang = request.args.get("lang")
     if lang not in LANGUAGES:
-        lang = session.get("lang") or request.cookies.get("lang")
+        lang = session.get("lang") or request.cookies.get(current_app.config["LANG_COOKIE_NAME"])
     return lang if lang in LANGUAGES else "fa"
+
+
+def remember_language(response: Response, lang: str, max_age: int) -> None:
+    """The long-lived language cookie; in production ``__Host-lang``, Secure, like the
+    session's (the name and the flag come from the configuration)."""
+    config = current_app.config
+    response.set_cookie(
+        config["LANG_COOKIE_NAME"],
+        lang,
+        max_age=max_age,
+        samesite="Lax",
+        httponly=True,
+        path="/",
+        secure=bool(config["SESSION_COOKIE_SECURE"]),
+    )
 
 
 def current_lang() -> str:

@@ -14,8 +14,14 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    table = op.create_table(
+        'cache_generation',
+        sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('generation', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_cache_generation')),
+    )
+    op.bulk_insert(table, [{'id': 1, 'generation': 0}])
 
 
 def downgrade():
-    pass
+    op.drop_table('cache_generation')

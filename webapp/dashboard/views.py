@@ -9,7 +9,7 @@ from webapp.auth.views import _safe_next
 from webapp.capabilities import label
 from webapp.dashboard import errors
 from webapp.dashboard.navigation import navigation, role_label
-from webapp.i18n import LANGUAGES
+from webapp.i18n import LANGUAGES, remember_language
 
 bp = Blueprint("dashboard", __name__)
 errors.register(bp)
@@ -37,9 +37,7 @@ def set_language():
     session["lang"] = lang
     target = _safe_next(request.form.get("next") or (request.referrer and _local(request.referrer)))
     response = redirect(target)
-    response.set_cookie(
-        "lang", lang, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True, path="/"
-    )
+    remember_language(response, lang, LANG_COOKIE_AGE)
     return response
 
 

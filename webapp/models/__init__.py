@@ -3,6 +3,7 @@
 from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings, ApiToken
 from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
+from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
 from webapp.models.session import LoginSession
 
@@ -15,6 +16,7 @@ __all__ = [
     "AdminProviderSettings",
     "ApiToken",
     "AuditEvent",
+    "CacheGeneration",
     "LoginSession",
     "ModelCapability",
     "Provider",

@@ -5,26 +5,40 @@ One indexed query when uncached (the partial unique index on
 answer cached for ``ACTIVE_MODEL_CACHE_TTL`` seconds, and invalidated only after
 a change commits (``invalidate_provider``). The answer is a plain snapshot, not
 an ORM object, so it can live in Redis and be shared by every worker.
+
+Two generations guard a cached answer. The cache's own per-provider counter,
+bumped after commit, reaches every worker at once. The database's counter
+(``cache_generation``), bumped inside the change's transaction, is the durable
+one: if the cache lost the first (Redis down, restarted from a snapshot), a
+reader still rejects the answer once it sees the database's counter move, which
+it re-reads at most once per ``GENERATION_MAX_AGE`` seconds.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, select
+from sqlalchemy import String, and_, bindparam, event, select, text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import GenericFunction
 
 from webapp.cache import MISSING
 from webapp.capabilities import sort_capabilities
 from webapp.database import after_commit
 from webapp.extensions import cache, db
-from webapp.models import ACTIVE_ROW, Admin, AIModel, ModelCapability, Provider
+from webapp.models import ACTIVE_ROW, Admin, AIModel, CacheGeneration, ModelCapability, Provider
+from webapp.models.cache import GENERATION_ROW
 
 NONE_MARKER = {"none": True}
+# How long a process trusts the database generation it last read: the longest a
+# change can stay invisible to it when the cache lost the invalidation.
+GENERATION_MAX_AGE = 1.0
+_BUMP_PENDING = "bump_cache_generation"
 
 
 class csv_agg(GenericFunction):
@@ -199,34 +213,94 @@ def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None
     )
 
 
+class GenerationClock:
+    """This process's view of the database generation (one per application)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.read_at = -math.inf
+
+    def seen(self, value: int) -> None:
+        self.value, self.read_at = value, time.monotonic()
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.read_at < GENERATION_MAX_AGE
+
+
+def _clock() -> GenerationClock:
+    return current_app.extensions.setdefault("mcp_cache_generation", GenerationClock())
+
+
+_GENERATION = select(CacheGeneration.generation).where(CacheGeneration.id == GENERATION_ROW)
+# One statement on SQLite and PostgreSQL alike; it also creates the row where the
+# schema came from create_all rather than the migration.
+_BUMP = text(
+    "INSERT INTO cache_generation (id, generation) VALUES (:id, 1) "
+    "ON CONFLICT (id) DO UPDATE SET generation = cache_generation.generation + 1 "
+    "RETURNING generation"
+).bindparams(id=GENERATION_ROW)
+
+
+def database_generation() -> int:
+    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE."""
+    clock = _clock()
+    if not clock.fresh:
+        clock.seen(db.session.connection().execute(_GENERATION).scalar() or 0)
+    return clock.value
+
+
 def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     """The active model of ``provider_slug`` for ``capability``, or None.
 
     None also when the provider is unknown or disabled. A cached answer is tagged
-    with the provider's generation; a change bumps the generation after commit, so
-    an answer computed from a snapshot older than the change is never served again
-    even if it was written to the cache after the invalidation (the classic
-    read-then-set race).
+    with both generations read *before* it was loaded, so an answer computed from a
+    snapshot older than a change is never served again, even if it was written to
+    the cache after the invalidation (the classic read-then-set race).
     """
+    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
+    if ttl <= 0:
+        return load_active_model(provider_slug, capability)
     key = cache_key(provider_slug, capability)
     generation, entry = cache.get_many([generation_key(provider_slug), key])
     generation = 0 if generation is MISSING else int(generation)
-    if entry is not MISSING and entry.get("g") == generation:
+    stamp = database_generation()
+    if entry is not MISSING and entry.get("g") == generation and entry.get("d") == stamp:
         value = entry["v"]
         return None if value == NONE_MARKER else ActiveModel.from_dict(value)
     model = load_active_model(provider_slug, capability)
-    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
-    if ttl > 0:
-        cache.set(key, {"g": generation, "v": model.to_dict() if model else NONE_MARKER}, ttl)
+    value = model.to_dict() if model else NONE_MARKER
+    cache.set(key, {"g": generation, "d": stamp, "v": value}, ttl)
     return model
 
 
 def invalidate_provider(*slugs: str) -> None:
-    """Make every cached answer for these providers stale, once the change commits."""
+    """Make every cached answer for these providers stale when the change commits:
+    the database generation moves in the same transaction, the cache's own
+    counters right after commit (nothing moves on rollback)."""
     keys = [generation_key(slug) for slug in sorted(set(slugs)) if slug]
+    session = db.session()
+    session.info[_BUMP_PENDING] = True
 
     def bump() -> None:
         for key in keys:
             cache.incr(key)
 
-    after_commit(db.session(), bump)
+    after_commit(session, bump)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_database_generation(session: Session) -> None:
+    if not session.info.pop(_BUMP_PENDING, False):
+        return
+    # Flushed first, so the generation row is the last lock the transaction takes
+    # and held only for the commit: two changes never deadlock over it.
+    session.flush()
+    value = session.connection().execute(_BUMP).scalar_one()
+    clock = _clock()
+    after_commit(session, lambda: clock.seen(value))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_bump(session: Session) -> None:
+    session.info.pop(_BUMP_PENDING, None)
