@@ -24,17 +24,46 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter
 
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# Row ids are INTEGER on PostgreSQL: a larger number can name no row, and sending it
+# to the database fails ("integer out of range"; an OverflowError on SQLite).
+MAX_ID = 2**31 - 1
 _write_begin: ContextVar[bool] = ContextVar("write_begin", default=False)
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 to ``limit``, without leading zeros."""
+    top = str(limit)
+    shorter = f"[1-9][0-9]{{0,{len(top) - 2}}}" if len(top) > 1 else None
+    same_length = [top]
+    for i, digit in enumerate(top):
+        low = "1" if i == 0 else "0"
+        if int(digit) > int(low):
+            rest = len(top) - i - 1
+            same_length.append(f"{top[:i]}[{low}-{int(digit) - 1}][0-9]{{{rest}}}")
+    return "(?:" + "|".join(filter(None, [shorter, *same_length])) + ")"
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every URL: an id a row can have (1 to ``MAX_ID``, ASCII digits).
+
+    The range is in the regular expression, not in ``to_python``: werkzeug reports a
+    405 when a converter refuses a value that another method's rule would take."""
+
+    regex = _digits_up_to(MAX_ID)
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def sqlite_engine_options() -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from math import ceil
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -50,12 +50,13 @@ def _day(field, *, end: bool) -> datetime | None:
         return None
     try:
         day = dates.parse_day(text)
-    except ValueError:
+        # The first and last days of the calendar have no UTC instant to compare with.
+        return dates.day_end_utc(day) if end else dates.day_start_utc(day)
+    except (ValueError, OverflowError):
         field.errors = [
             _("Enter a day like %(example)s.", example=_date_example()),
         ]
         return None
-    return dates.day_end_utc(day) if end else dates.day_start_utc(day)
 
 
 def _date_example() -> str:
@@ -81,9 +82,15 @@ def _conditions(form: HistoryFilterForm) -> list:
     return conditions
 
 
+MAX_PAGE = 1_000_000
+
+
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    """ASCII digits only: ``str.isdigit`` also accepts '²', which ``int`` refuses."""
+    raw = request.args.get("page", "1").strip()
+    if not (raw.isascii() and raw.isdecimal() and len(raw) <= 7 and 0 < int(raw) <= MAX_PAGE):
+        abort(400, description=_("The page number is not valid."))
+    return int(raw)
 
 
 @bp.get("")
