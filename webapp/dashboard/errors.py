@@ -76,11 +76,13 @@ def internal_error(exc: Exception):
 
 
 def refuse_nul() -> None:
-    """PostgreSQL cannot hold a NUL in text, and no person types one: refuse it in any
-    query parameter or form field of a page before a view passes it to a query.
+    """PostgreSQL cannot hold a NUL in text, and no person types one: refuse it in the
+    path, any query parameter or form field of a page before a view passes it to a query.
     (The API checks its own input and answers in its envelope.)"""
     if is_api_request():
         return
+    if "\x00" in request.path:
+        abort(400, description=str(NUL_MESSAGE))
     sources = [request.args] if request.method == "GET" else [request.args, request.form]
     for values in sources:
         for key, value in values.items(multi=True):
