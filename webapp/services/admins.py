@@ -8,7 +8,7 @@ import secrets as pysecrets
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
-from webapp.database import transactional
+from webapp.database import transactional, unique_message
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
@@ -44,6 +44,9 @@ def get_admin(username: str) -> Admin:
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
     return admin
+
+
+unique_message("admin", "username", _l("This username is taken."))  # racing creates
 
 
 @transactional

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
-from webapp.database import transactional
+from webapp.database import transactional, unique_message
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
@@ -20,6 +20,12 @@ from webapp.services.lookup import invalidate_provider
 
 PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
 MODEL_FIELDS = ("name", "model_id", "display_name", "description")
+
+SLUG_TAKEN = _l("A provider with this slug already exists.")
+MODEL_NAME_TAKEN = _l("This provider already has a model with this name.")
+# Two creates racing past the checks below meet the unique index: same answer.
+unique_message("provider", "slug", SLUG_TAKEN)
+unique_message("ai_model", "name", MODEL_NAME_TAKEN)
 
 
 def provider_snapshot(p: Provider) -> dict:
@@ -103,7 +109,7 @@ def _set_shared_key(provider: Provider, key: str | None) -> None:
 def create_provider(data: dict, *, actor=None) -> Provider:
     clean = _clean_provider(data, partial=False)
     if _slug_taken(clean["slug"]):
-        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+        raise ValidationError(SLUG_TAKEN, field="slug")
     key = clean.pop("shared_api_key", None)
     provider = Provider(**clean)
     _set_shared_key(provider, key)
@@ -121,7 +127,7 @@ def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
     provider = lock_provider(provider_id)
     clean = _clean_provider(data, partial=True)
     if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
-        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+        raise ValidationError(SLUG_TAKEN, field="slug")
     before = provider_snapshot(provider)
     old_slug = provider.slug
     if "shared_api_key" in clean:
@@ -199,7 +205,7 @@ def create_model(
     lock_provider(provider.id)
     clean = _clean_model(data, partial=False)
     if _name_taken(provider.id, clean["name"]):
-        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+        raise ValidationError(MODEL_NAME_TAKEN, field="name")
     caps = clean.pop("capabilities")
     make_active = clean.pop("is_active", False)
     model = AIModel(provider_id=provider.id, **clean)
@@ -229,7 +235,7 @@ def update_model(
     model = get_model(model_id)
     clean = _clean_model(data, partial=True)
     if "name" in clean and _name_taken(provider_id, clean["name"], exclude_id=model_id):
-        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+        raise ValidationError(MODEL_NAME_TAKEN, field="name")
     before = model_snapshot(model)
     caps = clean.pop("capabilities", None)
     is_active = clean.pop("is_active", None)
