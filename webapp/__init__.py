@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from webapp.config import INSTANCE_DIR, Config, exposure_warning
+from webapp.database import RowIdConverter
 from webapp.extensions import babel, cache, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ def create_app(config: Config | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
+    app.url_map.converters["int"] = RowIdConverter
     _register_blueprints(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

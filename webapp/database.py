@@ -9,32 +9,70 @@ switched on and the journal is WAL so readers never wait for the writer.
 PostgreSQL: services lock the rows that decide the outcome with
 ``SELECT … FOR UPDATE`` in a fixed order (see ``services.activation``); a deadlock
 or serialisation failure that still happens is retried here, never shown.
+
+A unique index that stops a write (two creates of one name racing past the
+service's "is it taken?" check) becomes the ValidationError that check gives:
+the field, and the message registered with ``unique_message`` (a generic one
+otherwise), never a 500.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import event
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column, Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
+from werkzeug.routing import IntegerConverter
 
+from webapp.errors import ValidationError
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# Row ids are INTEGER on PostgreSQL: a larger number can name no row, and sending it
+# to the database fails ("integer out of range"; an OverflowError on SQLite).
+MAX_ID = 2**31 - 1
 _write_begin: ContextVar[bool] = ContextVar("write_begin", default=False)
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _digits_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 to ``limit``, without leading zeros."""
+    top = str(limit)
+    shorter = f"[1-9][0-9]{{0,{len(top) - 2}}}" if len(top) > 1 else None
+    same_length = [top]
+    for i, digit in enumerate(top):
+        low = "1" if i == 0 else "0"
+        if int(digit) > int(low):
+            rest = len(top) - i - 1
+            same_length.append(f"{top[:i]}[{low}-{int(digit) - 1}][0-9]{{{rest}}}")
+    return "(?:" + "|".join(filter(None, [shorter, *same_length])) + ")"
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every URL: an id a row can have (1 to ``MAX_ID``, ASCII digits).
+
+    The range is in the regular expression, not in ``to_python``: werkzeug reports a
+    405 when a converter refuses a value that another method's rule would take."""
+
+    regex = _digits_up_to(MAX_ID)
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def sqlite_engine_options() -> dict:
@@ -91,12 +129,80 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return "database is locked" in str(orig).lower()
 
 
+# --- unique violations ------------------------------------------------------------------
+
+DUPLICATE = _l("This value is already in use.")
+_unique_messages: dict[tuple[str, str], object] = {}
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+_SQLITE_INDEX = re.compile(r"index '([^']+)'")
+
+
+def unique_message(table: str, column: str, message) -> None:
+    """The message a unique violation on ``table.column`` answers with: the same one
+    the service's own "is it taken?" check gives."""
+    _unique_messages[(table, column)] = message
+
+
+def _columns_of(name: str) -> tuple[str, list[str]] | None:
+    """(table, columns) of the unique constraint or index called ``name``."""
+    for table in db.metadata.tables.values():
+        for item in (*table.constraints, *table.indexes):
+            if item.name != name:
+                continue
+            if isinstance(item, Index) and not item.unique:
+                return None
+            if isinstance(item, Index | UniqueConstraint) and not list(item.columns):
+                # An index on an expression, e.g. lower(username): the columns inside it.
+                found = [
+                    c.name
+                    for expr in getattr(item, "expressions", ())
+                    for c in visitors.iterate(expr)
+                    if isinstance(c, Column)
+                ]
+                return table.name, found
+            return table.name, [c.name for c in item.columns]
+    return None
+
+
+def _violated_unique(exc: IntegrityError) -> tuple[str, list[str]] | None:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        diag = getattr(orig, "diag", None)
+        name = getattr(diag, "constraint_name", None)
+        return _columns_of(name) if name else None
+    match = _SQLITE_UNIQUE.search(str(orig))
+    if match is None:
+        return None
+    index = _SQLITE_INDEX.match(match.group(1))
+    if index is not None:
+        return _columns_of(index.group(1))
+    pairs = [part.strip().split(".", 1) for part in match.group(1).split(",")]
+    if not pairs or any(len(pair) != 2 for pair in pairs):
+        return None
+    return pairs[0][0], [column for _, column in pairs]
+
+
+def unique_violation(exc: DBAPIError) -> ValidationError | None:
+    """The ValidationError for an IntegrityError raised by a unique constraint, or None
+    for any other database error. The field is the constraint's last column (the
+    name within its scope, e.g. ``name`` of ``(provider_id, name)``)."""
+    if not isinstance(exc, IntegrityError):
+        return None
+    found = _violated_unique(exc)
+    if not found or not found[1]:
+        return None
+    table, columns = found
+    field = columns[-1]
+    return ValidationError(_unique_messages.get((table, field), DUPLICATE), field=field)
+
+
 RETRIES = 5
 
 
 def transactional(fn: Callable[P, R]) -> Callable[P, R]:
     """Run ``fn`` as one write transaction on ``db.session``: commit on success,
-    roll back on any error, retry a deadlock or serialisation failure.
+    roll back on any error, retry a deadlock or serialisation failure, and answer a
+    unique violation as the ValidationError of its field.
 
     Nested calls join the outer transaction. A read transaction the caller left
     open (e.g. loading the current admin) is ended first, so that on SQLite the
@@ -127,6 +233,9 @@ def transactional(fn: Callable[P, R]) -> Callable[P, R]:
                     log.info("retrying %s after %s", fn.__name__, exc.orig)
                     time.sleep(0.02 * 2**attempt)
                     continue
+                refusal = unique_violation(exc)
+                if refusal is not None:
+                    raise refusal from None
                 raise
             except BaseException:
                 session.rollback()

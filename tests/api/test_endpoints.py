@@ -100,7 +100,8 @@ def test_create_model_inactive_then_active(api, group):
     assert body["data"]["is_active"] is False
     assert created.headers["Location"].endswith(f"{API}/ai-models/{body['data']['id']}/")
 
-    live = api("POST", "/ai-models/", json=payload | {"name": "gemini-2", "is_active": True})
+    second = {"name": "gemini-2", "model_id": "google/gemini-2", "is_active": True}
+    live = api("POST", "/ai-models/", json=payload | second)
     body = envelope_ok(live, 201, "مدل ایجاد شد. 1 مدل دیگر غیرفعال شد")
     assert body["data"]["active_capabilities"] == ["chat", "code"]
 

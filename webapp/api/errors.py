@@ -10,6 +10,8 @@ page's error handling.
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -69,9 +71,22 @@ def http_error_response(exc: HTTPException):
         return failure(status, message, headers=headers)
 
 
+# A JSON string may carry a lone surrogate ("\\ud800"); echoed back in a message it
+# could not be encoded as UTF-8. The replacement character keeps the rest readable.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: object) -> str:
+    return _SURROGATE.sub("\ufffd", str(text))
+
+
 def domain_error_response(exc: DomainError):
     with force_locale(api_locale()):
-        return failure(exc.status, exc.message, exc.errors)
+        errors = {
+            encodable(field): [encodable(m) for m in messages]
+            for field, messages in exc.errors.items()
+        }
+        return failure(exc.status, encodable(exc.message), errors)
 
 
 # Per code, so the lookup (codes before classes, blueprint before app) finds ours

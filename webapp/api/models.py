@@ -17,7 +17,6 @@ from flask_login import current_user
 from webapp import messages
 from webapp.api import bp
 from webapp.api.parsing import (
-    MAX_INT32,
     Field,
     boolean_param,
     capability_param,
@@ -66,13 +65,6 @@ UPDATE_FIELDS = {
 
 def actor():
     return current_user._get_current_object()
-
-
-def _existing_id(model_id: int) -> int:
-    """Ids beyond the database's integer range cannot exist (and must not reach SQL)."""
-    if model_id > MAX_INT32:
-        raise NotFound(_("The model was not found."), field="model")
-    return model_id
 
 
 def _known_provider(slug: str):
@@ -167,7 +159,7 @@ def model_create():
 @permission_required("view_models")
 def model_detail(model_id: int):
     query(())
-    return success(model_json(catalog.get_model(_existing_id(model_id))), _("Model retrieved"))
+    return success(model_json(catalog.get_model(model_id)), _("Model retrieved"))
 
 
 @bp.patch(f"/ai-models/{MODEL_ID}/", strict_slashes=False)
@@ -179,7 +171,7 @@ def model_update(model_id: int):
     wanted = data.pop("active_capabilities", None)
     if wanted is not None and "is_active" in data:
         raise invalid({"active_capabilities": _("Send either is_active or active_capabilities.")})
-    model, result = _update_model(_existing_id(model_id), data, wanted, actor())
+    model, result = _update_model(model_id, data, wanted, actor())
     count = result.deactivated_count if result is not None else 0
     return success(model_json(model), messages.model_updated(count))
 
@@ -208,7 +200,7 @@ def _update_model(model_id: int, data: dict, wanted: list[str] | None, actor):
 @permission_required("manage_models")
 def model_delete(model_id: int):
     query(())
-    catalog.delete_model(_existing_id(model_id), actor=actor())
+    catalog.delete_model(model_id, actor=actor())
     return success(None, _("Model deleted"))
 
 
@@ -220,7 +212,7 @@ def model_conflicts(model_id: int):
     args = query(("capability",))
     capability = capability_param(args.get("capability"))
     try:
-        preview = activation.preview(_existing_id(model_id), [capability] if capability else None)
+        preview = activation.preview(model_id, [capability] if capability else None)
     except ValidationError as exc:
         raise invalid({"capability": exc.message}) from None
     names = usernames([preview.model, *(c.model for c in preview.conflicts)])

@@ -14,6 +14,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 
 from webapp.capabilities import is_capability
+from webapp.database import MAX_ID
 from webapp.errors import NotFound, ValidationError
 from webapp.services.validation import SLUG_RE
 
@@ -21,7 +22,7 @@ INVALID_INPUT = _l("The input is not valid.")
 MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
-MAX_INT32 = 2**31 - 1
+MAX_INT32 = MAX_ID  # row ids; the URL converter routes nothing larger
 
 
 def invalid(errors: dict) -> ValidationError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -39,6 +39,7 @@ MESSAGES = {
 CSRF_MESSAGE = _l(
     "Your session has expired or the form is out of date. Reload the page and try again."
 )
+NUL_MESSAGE = _l("The request contains a NUL character, which is not allowed.")
 
 
 def message_for(exc: HTTPException) -> str:
@@ -74,7 +75,23 @@ def internal_error(exc: Exception):
     return render_error(InternalServerError())
 
 
+def refuse_nul() -> None:
+    """PostgreSQL cannot hold a NUL in text, and no person types one: refuse it in the
+    path, any query parameter or form field of a page before a view passes it to a query.
+    (The API checks its own input and answers in its envelope.)"""
+    if is_api_request():
+        return
+    if "\x00" in request.path:
+        abort(400, description=str(NUL_MESSAGE))
+    sources = [request.args] if request.method == "GET" else [request.args, request.form]
+    for values in sources:
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, description=str(NUL_MESSAGE))
+
+
 def register(bp: Blueprint) -> None:
+    bp.before_app_request(refuse_nul)
     for code in (400, 403, 404, 405, 413, 429):
         bp.app_errorhandler(code)(render_error)
     bp.app_errorhandler(500)(internal_error)

@@ -63,6 +63,8 @@ class AIModel(AuditMixin, db.Model):
     __tablename__ = "ai_model"
     __table_args__ = (
         UniqueConstraint("provider_id", "name"),
+        # One registration per model at a provider: `<provider>/<model id>` names one row.
+        UniqueConstraint("provider_id", "model_id"),
         # Target of model_capability's composite foreign key.
         UniqueConstraint("id", "provider_id"),
     )

@@ -35,6 +35,18 @@ ACTIONS = {
     "ai.call": _l("AI call"),
 }
 
+# What everyone who may view models may read: the model and provider history. The
+# rest (sign-ins with their IP addresses and mistyped usernames, admins and roles,
+# personal keys, tokens, key rotation, calls) is the security trail, for admins with
+# ``manage_admins`` only. By prefix, so an action added later is hidden until listed.
+MODEL_HISTORY_PREFIXES = ("provider.", "model.")
+MODEL_HISTORY_TARGETS = ("provider", "aimodel")
+
+
+def is_model_history(action: str) -> bool:
+    return action.startswith(MODEL_HISTORY_PREFIXES)
+
+
 TARGET_TYPES = {
     "provider": _l("Provider"),
     "aimodel": _l("Model"),

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from math import ceil
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from wtforms import SelectField, StringField
 
 from webapp.auth import permission_required
@@ -19,7 +20,14 @@ from webapp.extensions import db
 from webapp.i18n import current_lang
 from webapp.models import AuditEvent
 from webapp.pages import dates
-from webapp.pages.events import ACTIONS, TARGET_TYPES, describe
+from webapp.pages.events import (
+    ACTIONS,
+    MODEL_HISTORY_PREFIXES,
+    MODEL_HISTORY_TARGETS,
+    TARGET_TYPES,
+    describe,
+    is_model_history,
+)
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
@@ -27,19 +35,30 @@ PER_PAGE = 50
 FILTERS = ("action", "actor", "target_type", "date_from", "date_to")
 
 
-def _choices(labels: dict) -> list[tuple[str, str]]:
-    return [("", _("All"))] + [(key, str(label)) for key, label in labels.items()]
+def _sees_security_trail() -> bool:
+    return current_user.can("manage_admins")
+
+
+def _choices(labels: dict, visible) -> list[tuple[str, str]]:
+    shown = [(key, str(label)) for key, label in labels.items() if visible(key)]
+    return [("", _("All")), *shown]
+
+
+def _action_choices() -> list[tuple[str, str]]:
+    return _choices(ACTIONS, lambda a: _sees_security_trail() or is_model_history(a))
+
+
+def _target_choices() -> list[tuple[str, str]]:
+    return _choices(TARGET_TYPES, lambda t: _sees_security_trail() or t in MODEL_HISTORY_TARGETS)
 
 
 class HistoryFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
 
-    action = SelectField(_l("Action"), choices=lambda: _choices(ACTIONS), validate_choice=False)
+    action = SelectField(_l("Action"), choices=_action_choices, validate_choice=False)
     actor = StringField(_l("By"))
-    target_type = SelectField(
-        _l("Target type"), choices=lambda: _choices(TARGET_TYPES), validate_choice=False
-    )
+    target_type = SelectField(_l("Target type"), choices=_target_choices, validate_choice=False)
     date_from = StringField(_l("From day"))
     date_to = StringField(_l("To day"))
 
@@ -50,12 +69,13 @@ def _day(field, *, end: bool) -> datetime | None:
         return None
     try:
         day = dates.parse_day(text)
-    except ValueError:
+        # The first and last days of the calendar have no UTC instant to compare with.
+        return dates.day_end_utc(day) if end else dates.day_start_utc(day)
+    except (ValueError, OverflowError):
         field.errors = [
             _("Enter a day like %(example)s.", example=_date_example()),
         ]
         return None
-    return dates.day_end_utc(day) if end else dates.day_start_utc(day)
 
 
 def _date_example() -> str:
@@ -64,6 +84,10 @@ def _date_example() -> str:
 
 def _conditions(form: HistoryFilterForm) -> list:
     conditions = []
+    if not _sees_security_trail():
+        conditions.append(
+            or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in MODEL_HISTORY_PREFIXES))
+        )
     if form.action.data:
         conditions.append(AuditEvent.action == form.action.data)
     if form.target_type.data:
@@ -81,9 +105,15 @@ def _conditions(form: HistoryFilterForm) -> list:
     return conditions
 
 
+MAX_PAGE = 1_000_000
+
+
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    """ASCII digits only: ``str.isdigit`` also accepts '²', which ``int`` refuses."""
+    raw = request.args.get("page", "1").strip()
+    if not (raw.isascii() and raw.isdecimal() and len(raw) <= 7 and 0 < int(raw) <= MAX_PAGE):
+        abort(400, description=_("The page number is not valid."))
+    return int(raw)
 
 
 @bp.get("")

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from webapp.ai import egress
-from webapp.database import transactional
+from webapp.database import transactional, unique_message
 from webapp.errors import NotFound, PermissionDenied, ValidationError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
@@ -50,6 +50,9 @@ def get_admin(username: str) -> Admin:
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
     return admin
+
+
+unique_message("admin", "username", _l("This username is taken."))  # racing creates
 
 
 @transactional

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.ai import egress
-from webapp.database import transactional
+from webapp.database import transactional, unique_message
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings, AIModel, ModelCapability, Provider
@@ -24,6 +24,14 @@ from webapp.services.lookup import invalidate_provider
 
 PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
 MODEL_FIELDS = ("name", "model_id", "display_name", "description")
+
+SLUG_TAKEN = _l("A provider with this slug already exists.")
+MODEL_NAME_TAKEN = _l("This provider already has a model with this name.")
+MODEL_ID_TAKEN = _l("This provider already has a model with this model id.")
+# Two creates racing past the checks below meet the unique index: same answer.
+unique_message("provider", "slug", SLUG_TAKEN)
+unique_message("ai_model", "name", MODEL_NAME_TAKEN)
+unique_message("ai_model", "model_id", MODEL_ID_TAKEN)
 
 
 def provider_snapshot(p: Provider) -> dict:
@@ -107,7 +115,7 @@ def _set_shared_key(provider: Provider, key: str | None) -> None:
 def create_provider(data: dict, *, actor=None) -> Provider:
     clean = _clean_provider(data, partial=False)
     if _slug_taken(clean["slug"]):
-        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+        raise ValidationError(SLUG_TAKEN, field="slug")
     key = clean.pop("shared_api_key", None)
     provider = Provider(**clean)
     _set_shared_key(provider, key)
@@ -183,7 +191,7 @@ def change_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
     provider = lock_provider(provider_id)
     clean = _clean_provider(data, partial=True)
     if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
-        raise ValidationError(_l("A provider with this slug already exists."), field="slug")
+        raise ValidationError(SLUG_TAKEN, field="slug")
     before = provider_snapshot(provider)
     old_slug = provider.slug
     old_origin = egress.origin(provider.base_url)
@@ -253,15 +261,28 @@ def _clean_model(data: dict, *, partial: bool) -> dict:
     return clean
 
 
-def _name_taken(provider_id: int, name: str, exclude_id: int | None = None) -> bool:
+def _taken(provider_id: int, column, value: str, exclude_id: int | None = None) -> bool:
     stmt = (
         select(func.count())
         .select_from(AIModel)
-        .where(AIModel.provider_id == provider_id, AIModel.name == name)
+        .where(AIModel.provider_id == provider_id, column == value)
     )
     if exclude_id is not None:
         stmt = stmt.where(AIModel.id != exclude_id)
     return bool(db.session.scalar(stmt))
+
+
+def _refuse_taken(provider_id: int, clean: dict, exclude_id: int | None = None) -> None:
+    """A model's name and model id are each unique within its provider."""
+    errors: dict = {}
+    if "name" in clean and _taken(provider_id, AIModel.name, clean["name"], exclude_id):
+        errors["name"] = [str(MODEL_NAME_TAKEN)]
+    if "model_id" in clean and _taken(provider_id, AIModel.model_id, clean["model_id"], exclude_id):
+        errors["model_id"] = [str(MODEL_ID_TAKEN)]
+    if errors:
+        field = next(iter(errors))
+        message = MODEL_NAME_TAKEN if field == "name" else MODEL_ID_TAKEN
+        raise ValidationError(message, field=field, errors=errors)
 
 
 @transactional
@@ -274,8 +295,7 @@ def create_model(
     provider = get_provider(provider)
     lock_provider(provider.id)
     clean = _clean_model(data, partial=False)
-    if _name_taken(provider.id, clean["name"]):
-        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+    _refuse_taken(provider.id, clean)
     caps = clean.pop("capabilities")
     make_active = clean.pop("is_active", False)
     model = AIModel(provider_id=provider.id, **clean)
@@ -304,8 +324,7 @@ def update_model(
     provider = lock_provider(provider_id)
     model = get_model(model_id)
     clean = _clean_model(data, partial=True)
-    if "name" in clean and _name_taken(provider_id, clean["name"], exclude_id=model_id):
-        raise ValidationError(_l("This provider already has a model with this name."), field="name")
+    _refuse_taken(provider_id, clean, exclude_id=model_id)
     before = model_snapshot(model)
     caps = clean.pop("capabilities", None)
     is_active = clean.pop("is_active", None)

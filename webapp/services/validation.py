@@ -18,6 +18,16 @@ from webapp.errors import ValidationError
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+# Persian writing needs the joiners (ZWNJ, the half-space; ZWJ) and the direction
+# marks (LRM, RLM). Every other invisible format character stays refused: the bidi
+# embeddings, overrides and isolates can make a name read differently than it is.
+DISPLAY_MARKS = frozenset("\u200c\u200d\u200e\u200f")
+
+
+def has_control_characters(value: str) -> bool:
+    """Controls (C0, C1), surrogates, bidi overrides and other invisible characters,
+    except the joiners and direction marks Persian text needs."""
+    return any(not ch.isprintable() and ch not in DISPLAY_MARKS for ch in value)
 
 
 def text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
@@ -32,7 +42,7 @@ def text(value: object, field: str, *, max_length: int, required: bool = True) -
         raise ValidationError(
             _l("At most %(max)d characters are allowed.", max=max_length), field=field
         )
-    if any(not ch.isprintable() for ch in value):
+    if has_control_characters(value):
         raise ValidationError(_l("Control characters are not allowed."), field=field)
     return value
 
