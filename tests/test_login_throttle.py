@@ -102,7 +102,9 @@ def test_the_address_limit_ignores_a_forged_forwarded_for(app_factory):
 
 def test_sign_in_fails_closed_when_the_shared_store_is_down(app_factory, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
-    app = app_factory(APP_ENV="production", CACHE_URL="redis://127.0.0.1:1/0", **LIMITED)
+    app = app_factory(
+        APP_ENV="production", SECRET_KEY="x" * 40, CACHE_URL="redis://127.0.0.1:1/0", **LIMITED
+    )
     with app.app_context():
         AdminFactory()("operator", username="sara")
         client = app.test_client()
@@ -118,9 +120,9 @@ def test_sign_in_fails_closed_when_the_shared_store_is_down(app_factory, monkeyp
         )
         assert response.status_code == 503
         assert client.get_cookie(
-            "session", domain="panel.example"
+            "__Host-session", domain="panel.example"
         ) is None or "_user_id" not in str(
-            client.get_cookie("session", domain="panel.example").value
+            client.get_cookie("__Host-session", domain="panel.example").value
         )
         assert db.session.scalar(db.select(Admin.last_login_at)) is None
         db.session.remove()
@@ -129,7 +131,9 @@ def test_sign_in_fails_closed_when_the_shared_store_is_down(app_factory, monkeyp
 @pytest.mark.redis
 def test_sign_in_works_in_production_with_the_store_up(app_factory, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
-    app = app_factory(APP_ENV="production", CACHE_URL="redis://127.0.0.1:6379/15", **LIMITED)
+    app = app_factory(
+        APP_ENV="production", SECRET_KEY="x" * 40, CACHE_URL="redis://127.0.0.1:6379/15", **LIMITED
+    )
     with app.app_context():
         assert app.test_client().get("/login", base_url="https://panel.example").status_code == 200
         db.session.remove()

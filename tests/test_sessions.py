@@ -241,7 +241,7 @@ def test_csrf_secret_changes_at_sign_in(app, make_admin):
 
 @pytest.mark.parametrize(
     "target",
-    ["/history%0d%0aSet-Cookie:x=1", "/history%0aX", "/history%00x", "/" + "a" * 2001],
+    ["/history%0d%0aSet-Cookie:x=1", "/history%0aX", "/" + "a" * 2001],
 )
 def test_next_with_control_characters_or_too_long_goes_home(client, make_admin, target):
     make_admin("operator", username="sara")
@@ -253,6 +253,16 @@ def test_next_with_control_characters_or_too_long_goes_home(client, make_admin, 
     assert response.headers["Location"] == "/"
 
 
+def test_next_with_a_nul_is_refused_and_signs_nobody_in(client, make_admin):
+    make_admin("operator", username="sara")
+    response = client.post(
+        "/login?next=/history%00x",
+        data={"username": "sara", "password": PASSWORD, "csrf_token": login_form_token(client)},
+    )
+    assert response.status_code == 400
+    assert not signed_in(client)
+
+
 @pytest.mark.parametrize(
     "username, password", [("sa\x00ra", PASSWORD), ("sara", "test-pass\x00-1234"), ("\x00", "\x00")]
 )
@@ -262,8 +272,9 @@ def test_nul_bytes_in_the_sign_in_form_are_a_wrong_password(client, make_admin, 
         "/login",
         data={"username": username, "password": password, "csrf_token": login_form_token(client)},
     )
-    assert response.status_code in (400, 401)
-    assert "نام کاربری یا گذرواژه درست نیست." in response.get_data(as_text=True)
+    # Refused before the sign-in view sees it (a NUL never reaches a query), in Persian.
+    assert response.status_code == 400
+    assert "درخواست نویسهٔ NUL دارد که مجاز نیست." in response.get_data(as_text=True)
     assert not signed_in(client)
 
 
