@@ -4,6 +4,7 @@ from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings
 from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.models.usage import UsageCall
 
 __all__ = [
     "ACTIVE_ROW",
@@ -16,5 +17,6 @@ __all__ = [
     "AuditEvent",
     "ModelCapability",
     "Provider",
+    "UsageCall",
     "utcnow",
 ]
