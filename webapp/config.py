@@ -62,6 +62,10 @@ class Config:
     PROVIDER_MAX_RETRIES: int = 2
     PROVIDER_RETRY_BACKOFF: float = 0.5
     PROVIDER_RETRY_AFTER_MAX: float = 10.0
+    # The gateway (/v1): how long a provider may take to answer (between two streamed
+    # chunks, or in all for a plain answer), and the largest request body (inline images).
+    GATEWAY_TIMEOUT: float = 300.0
+    GATEWAY_MAX_BODY: int = 32 * 1024 * 1024
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     LOGIN_RATE_LIMIT: str = "10 per minute"
@@ -83,6 +87,7 @@ class Config:
             ACTIVE_MODEL_CACHE_TTL=_int_env("ACTIVE_MODEL_CACHE_TTL", 300),
             APP_ENV=app_env,
             TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
+            GATEWAY_TIMEOUT=_int_env("GATEWAY_TIMEOUT", 300),
             CACHE_KEY_PREFIX=env.get("CACHE_KEY_PREFIX", "").strip() or "mcp:",
         )
         if app_env == "production":

@@ -64,8 +64,10 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if current_user and getattr(current_user, "is_authenticated", False) and (
-            request.endpoint != "static"
+        if (
+            current_user
+            and getattr(current_user, "is_authenticated", False)
+            and (request.endpoint != "static")
         ):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -99,4 +99,6 @@ def init_app(app: Flask) -> None:
             return
         if is_api_request() and bearer_token() is not None:
             return
+        if request.blueprint == "gateway":  # /v1 takes tokens only, never a cookie
+            return
         csrf.protect()
