@@ -151,7 +151,11 @@ def _with_key(target: Target, capability: str, admin) -> CallPlan:
     provider = db.session.get(Provider, target.provider_id)
     if provider is None:  # deleted since the cached answer was made
         raise NoActiveModel()
-    credentials = resolve_credentials(provider, admin)
+    try:
+        credentials = resolve_credentials(provider, admin)
+    except NoApiAccess as exc:
+        exc.target = target  # the caller may say which model it would have been
+        raise
     return CallPlan(
         provider=target.provider,
         provider_id=target.provider_id,

@@ -157,7 +157,7 @@ class CallRecord:
         )
 
 
-def panel_headers(plan: routing.CallPlan | None) -> dict:
+def panel_headers(plan: routing.CallPlan | routing.Target | None) -> dict:
     if plan is None:
         return {}
     return {
@@ -218,7 +218,10 @@ def _plan(name: names.ModelName, caller: Caller) -> routing.CallPlan:
         except NoActiveModel:
             raise GatewayError(404, "no_active_model", NO_ACTIVE_MODEL, param="model") from None
         except NoApiAccess as exc:
-            raise GatewayError(403, "no_api_access", str(exc.message)) from None
+            target = getattr(exc, "target", None)
+            raise GatewayError(
+                403, "no_api_access", str(exc.message), headers=panel_headers(target)
+            ) from None
         except ProviderUnavailable as exc:
             raise GatewayError(
                 502, "provider_error", exc.default_message(), kind="provider_unavailable"
