@@ -237,8 +237,9 @@ def test_an_unreachable_provider_is_502(sdk, make_provider, make_model, fake_pro
     assert error_of(caught.value)["code"] == "provider_error"
 
 
-def test_a_provider_timeout_is_504(sdk, catalogue, fake_provider):
-    fake_provider.script("POST", "/chat/completions", Reply(delay=4.0))  # GATEWAY_TIMEOUT 3 s
+def test_a_provider_timeout_is_504(app, sdk, catalogue, fake_provider):
+    app.config["GATEWAY_TIMEOUT"] = 0.3
+    fake_provider.script("POST", "/chat/completions", Reply(delay=1.0))
     with pytest.raises(openai.APIStatusError) as caught:
         sdk().chat.completions.create(model="openrouter", messages=HI)
 
