@@ -93,6 +93,7 @@ class Seen:
     ended: threading.Event = field(default_factory=threading.Event, repr=False)
     cancelled: bool = False  # the client went away before the answer was complete
     chunks_sent: int = 0
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def authorization(self) -> str | None:
@@ -111,6 +112,7 @@ class FakeProvider:
         self._always: dict[tuple[str, str], Reply] = {}
         self._lock = threading.Lock()
         self._server = make_server(host, port, self._wsgi, threaded=True)
+        self._server.socket.listen(1024)  # hundreds of concurrent streams in load tests
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}{PREFIX}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
