@@ -216,3 +216,18 @@ def test_token_scheme_is_accepted(base_url, token_for, catalogue):
     response = httpx.get(f"{base_url}/models", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 200
     assert response.json()["object"] == "list"
+
+
+def test_a_stream_request_answered_with_one_json_body_is_passed_as_is(
+    base_url, token_for, catalogue, fake_provider
+):
+    plain = {"id": "x", "object": "chat.completion", "choices": []}
+    fake_provider.script("POST", "/chat/completions", Reply(200, plain))
+    _, token = token_for()
+    response = httpx.post(
+        f"{base_url}/chat/completions",
+        json={"model": "openrouter", "messages": HI, "stream": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+    assert response.json() == plain

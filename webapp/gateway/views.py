@@ -266,11 +266,14 @@ def _call(plan, endpoint, payload: bytes, stream: bool, wants_usage: bool, recor
         with exchange:
             try:
                 response = client.send(upstream_request, stream=True)
-                if not stream or not 200 <= response.status_code < 300:
+                ok = 200 <= response.status_code < 300
+                # A provider may answer a stream request with one JSON body: pass it as is.
+                stream = stream and ok and _is_event_stream(response)
+                if not stream:
                     content = response.read()
             except httpx.HTTPError as exc:
                 raise _transport_error(exc, exchange) from None
-        if stream and 200 <= response.status_code < 300:
+        if stream:
             relay = Relay(response, exchange, watched, record, wants_usage, settings)
             return current_app.response_class(
                 relay,
@@ -297,6 +300,10 @@ def _call(plan, endpoint, payload: bytes, stream: bool, wants_usage: bool, recor
 
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
 def _passed_headers(response: httpx.Response) -> dict:
