@@ -9,6 +9,7 @@ SQLite file shared by the workers."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -202,7 +203,11 @@ def test_200_concurrent_streams_while_the_dashboard_answers(panel, fake_provider
         token = {"Authorization": f"Bearer {panel['token']}"}
         assert browser.get("/v1/models", headers=token).status_code == 200
 
-    streams, pages, peak = asyncio.run(load(panel["base"], panel["token"], cookies, fake_provider))
+    # In a thread of its own: the browser tests' Playwright keeps an event loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as runner:
+        streams, pages, peak = runner.submit(
+            asyncio.run, load(panel["base"], panel["token"], cookies, fake_provider)
+        ).result()
 
     assert {s["status"] for s in streams} == {200}
     assert all(s["done"] and s["chunks"] == CHUNKS for s in streams), [
