@@ -5,6 +5,7 @@ the client."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import openai
@@ -126,10 +127,17 @@ def sdk(base_url, token_for):
 def usage_rows():
     """The usage rows written so far (the buffer flushed first)."""
 
-    def read() -> list[UsageCall]:
-        flush_all()
-        _db.session.rollback()
-        _db.session.expire_all()
-        return list(_db.session.scalars(select(UsageCall).order_by(UsageCall.id)))
+    def read(expect: int = 1, wait: float = 3.0) -> list[UsageCall]:
+        """Waits (up to ``wait`` s) for ``expect`` rows: a call is metered by the server's
+        thread, which may finish just after the client saw the answer end."""
+        deadline = time.monotonic() + wait
+        while True:
+            flush_all()
+            _db.session.rollback()
+            _db.session.expire_all()
+            rows = list(_db.session.scalars(select(UsageCall).order_by(UsageCall.id)))
+            if len(rows) >= expect or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.02)
 
     return read

@@ -58,7 +58,7 @@ def test_embeddings_and_images(sdk, catalogue, usage_rows):
     client.embeddings.create(model="openrouter", input=["a", "b"])
     client.images.generate(model="openrouter/openai/dall-e-3", prompt=SECRET_PROMPT)
 
-    embed, image = usage_rows()
+    embed, image = usage_rows(expect=2)
     assert (embed.capability, embed.model, embed.prompt_tokens) == (
         "embedding",
         "openai/text-embedding-3-small",
@@ -103,7 +103,7 @@ def test_no_api_access_is_metered_with_the_model(sdk, token_for, catalogue, usag
 def test_a_bad_token_is_not_metered(sdk, catalogue, usage_rows):
     with pytest.raises(openai.AuthenticationError):
         sdk("mcp_nobody").chat.completions.create(model="openrouter", messages=HI)
-    assert usage_rows() == []
+    assert usage_rows(expect=0) == []
 
 
 def test_no_prompt_answer_or_key_is_stored(sdk, catalogue, fake_provider, usage_rows):
@@ -116,7 +116,7 @@ def test_no_prompt_answer_or_key_is_stored(sdk, catalogue, fake_provider, usage_
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="openrouter", messages=HI)
 
-    rows = usage_rows()
+    rows = usage_rows(expect=3)
     assert len(rows) == 3
     for row in rows:
         text = as_text(row)

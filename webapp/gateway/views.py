@@ -431,12 +431,12 @@ class Relay:
                 if ready:
                     if self._first is None:
                         self._first = time.perf_counter()
+                    if self._saw_done:  # metered before the client can see the end
+                        self._finish("ok", self._status)
                     yield ready
-            if buffer.strip():
-                yield buffer
-            if not self._saw_done:
-                yield DONE
+            tail = buffer if buffer.strip() else b""
             self._finish("ok", self._status)
+            yield tail if self._saw_done else tail + DONE
         except httpx.HTTPError as exc:
             if self._exchange.cancelled:
                 self._finish("cancelled", None)
@@ -445,6 +445,7 @@ class Relay:
             self._finish("provider_timeout" if timeout else "provider_error", 502)
             yield self._error_event(timeout)
         finally:
+            self._finish("cancelled", None)  # no-op unless the client went away
             self._release()
 
     def _finish(self, outcome: str, status: int | None) -> None:
