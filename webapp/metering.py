@@ -72,9 +72,12 @@ class Meter:
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._closed = False
         _meters.add(self)
 
     def add(self, row: dict) -> None:
+        if self._closed:
+            return
         self._rows.append(row)
         thread = self._thread
         if thread is None or self._pid != os.getpid() or not thread.is_alive():
@@ -110,6 +113,12 @@ class Meter:
                         self._thread = None
                         return
                 idle = 0
+
+    def close(self) -> None:
+        """Write what waits and take no more rows: the application is going away (a test's
+        app, whose database the next one reuses)."""
+        self._closed = True
+        self.flush()
 
     def flush(self) -> int:
         """Write every waiting row now; returns how many were written."""

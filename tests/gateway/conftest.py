@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
-from webapp.metering import flush_all
+from webapp.metering import current_meter, flush_all
 from webapp.models import UsageCall
 from webapp.services import admins
 
@@ -47,6 +47,9 @@ def app(app_factory):
     app = app_factory(**GATEWAY_SETTINGS)
     with app.app_context():
         yield app
+        # Rows still buffered (or recorded late by a server thread) must not land in the
+        # next test's database (one PostgreSQL database serves the whole run).
+        current_meter().close()
         _db.session.remove()
 
 
