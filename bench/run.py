@@ -35,6 +35,7 @@ SECTIONS = [
     ("4", "radio switch vs Flask-Admin", ["toggle.py"]),
     ("5", "contention, gunicorn × 4 on PostgreSQL", ["contention.py"]),
     ("6", "staleness across workers", ["staleness.py"]),
+    ("7", "gateway overhead vs the provider called directly", ["gateway.py"]),
 ]
 TIMEOUT = 600
 

@@ -21,8 +21,9 @@ def assert_hardened(response) -> None:
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
-@pytest.mark.parametrize("path", ["/login", "/healthz", "/no-such-page", "/api/v1/openapi.json",
-                                  "/api/v1/ai-models/"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/healthz", "/no-such-page", "/api/v1/openapi.json", "/api/v1/ai-models/"]
+)
 def test_headers_on_every_page_type(client, path):
     assert_hardened(client.get(path))
 
@@ -37,8 +38,9 @@ def test_headers_on_signed_in_pages_and_no_caching(login_as):
 def login_attempt(client, password="wrong-pass-000"):
     page = client.get("/login").data
     token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-    return client.post("/login", data={"username": "sara", "password": password,
-                                       "csrf_token": token})
+    return client.post(
+        "/login", data={"username": "sara", "password": password, "csrf_token": token}
+    )
 
 
 def test_login_limiter_trips_and_resets(app_factory, make_admin):
@@ -62,8 +64,11 @@ def test_sign_ins_are_audited_without_the_password(client, make_admin, db):
     make_admin("operator", username="sara")
     login_attempt(client, "wrong-pass-000")
     login_attempt(client, PASSWORD)
-    events = db.session.scalars(db.select(AuditEvent).where(
-        AuditEvent.action.in_(["auth.login", "auth.login_failed"])).order_by(AuditEvent.id)).all()
+    events = db.session.scalars(
+        db.select(AuditEvent)
+        .where(AuditEvent.action.in_(["auth.login", "auth.login_failed"]))
+        .order_by(AuditEvent.id)
+    ).all()
     assert [e.action for e in events] == ["auth.login_failed", "auth.login"]
     assert events[0].target_repr == "sara"
     dump = repr([(e.before, e.after, e.target_repr) for e in events])
@@ -80,10 +85,12 @@ def test_production_cookies_are_secure(app_factory, make_admin, monkeypatch):
         client = app.test_client()
         page = client.get("/login", base_url="https://panel.example")
         token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1).decode()
-        response = client.post("/login", base_url="https://panel.example",
-                               headers={"Referer": "https://panel.example/login"},
-                               data={"username": "sara", "password": PASSWORD,
-                                     "csrf_token": token, "remember": "y"})
+        response = client.post(
+            "/login",
+            base_url="https://panel.example",
+            headers={"Referer": "https://panel.example/login"},
+            data={"username": "sara", "password": PASSWORD, "csrf_token": token, "remember": "y"},
+        )
         assert response.status_code == 302
         cookies = response.headers.getlist("Set-Cookie")
         session_cookie = next(c for c in cookies if c.startswith("__Host-session="))

@@ -29,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     import webapp.database
     import webapp.models  # noqa: F401  (mappings, for migrations)
-    from webapp import auth, cli, i18n, security
+    from webapp import auth, cli, i18n, metering, security
 
     db.init_app(app)
     migrate.init_app(
@@ -48,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
     auth.init_app(app)
     cli.init_app(app)
     app.url_map.converters["int"] = RowIdConverter
+    metering.init_app(app)
     _register_blueprints(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -99,6 +100,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(playground_bp)  # /playground, test connection, sync (issue 5)
     app.register_blueprint(api.bp)  # /api/v1, the JSON API (issue 4)
+    from webapp.gateway import bp as gateway_bp
+
+    app.register_blueprint(gateway_bp)  # /v1, the OpenAI-compatible gateway
 
     from webapp import pages
 

@@ -158,6 +158,10 @@ class Config:
     PROVIDER_RETRY_AFTER_MAX: float = 10.0
     # May a provider's base_url reach loopback, private or link-local addresses?
     PROVIDER_ALLOW_PRIVATE: bool = False
+    # The gateway (/v1): how long a provider may take to answer (between two streamed
+    # chunks, or in all for a plain answer), and the largest request body (inline images).
+    GATEWAY_TIMEOUT: float = 300.0
+    GATEWAY_MAX_BODY: int = 32 * 1024 * 1024
     RATELIMIT_ENABLED: bool = True
     CACHE_KEY_PREFIX: str = "mcp:"
     LOGIN_RATE_LIMIT: str = "10 per minute"
@@ -183,6 +187,7 @@ class Config:
             ACTIVE_MODEL_CACHE_TTL=_int_env("ACTIVE_MODEL_CACHE_TTL", 300),
             APP_ENV=app_env,
             TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
+            GATEWAY_TIMEOUT=_int_env("GATEWAY_TIMEOUT", 300),
             CACHE_KEY_PREFIX=env.get("CACHE_KEY_PREFIX", "").strip() or "mcp:",
             PROVIDER_ALLOW_PRIVATE=_bool_env("PROVIDER_ALLOW_PRIVATE", app_env == "development"),
         )

@@ -1,6 +1,13 @@
 """gunicorn settings: ``gunicorn -c python:webapp.gunicorn_conf wsgi:app``.
 
 Every value can be overridden from the environment (see docs/DEPLOY.md).
+
+Worker model: ``gthread`` with many threads. A gateway stream spends minutes waiting on
+the provider; a thread waits without using the CPU, and psycopg and httpx block cleanly in
+threads (no monkey-patching as with gevent). 4 workers x 64 threads hold 200 concurrent
+streams with room left for the dashboard. A worker accepts no more clients than it has
+threads (``worker_connections``, keep-alive off), so a burst spreads over the workers
+instead of waiting behind one worker's busy threads.
 """
 
 import multiprocessing
@@ -8,11 +15,16 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() * 2 + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 worker_class = "gthread"  # I/O-bound: provider calls and the database wait, threads overlap
+# A worker takes no more clients than it has threads: an extra one would wait behind a
+# stream that may last minutes, while another worker has a thread free.
+worker_connections = threads
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = 30
-keepalive = 5
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))  # streams past it are cut
+# Off: an idle kept-alive client would hold one of the worker's slots. The reverse proxy
+# in front keeps the clients' connections; its own to gunicorn are cheap (loopback).
+keepalive = 0
 max_requests = 2000  # recycle workers now and then, against slow leaks
 max_requests_jitter = 200
 accesslog = "-"
@@ -36,3 +48,10 @@ def when_ready(server) -> None:
         warning = exposure_warning(app_env, host)
         if warning:
             server.log.warning(warning)
+
+
+def worker_exit(server, worker) -> None:
+    """Write the usage rows still buffered before the worker goes (clean shutdown)."""
+    from webapp.metering import flush_all
+
+    flush_all()

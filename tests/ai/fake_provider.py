@@ -6,13 +6,24 @@ In tests (fixture ``fake_provider`` in ``tests/ai/conftest.py``)::
     fake_provider.script("POST", "/chat/completions", Reply(429), Reply(200))  # one per request
     fake_provider.always("POST", "/chat/completions", Reply(500))
     fake_provider.requests                 # every request: method, path, headers, json
+    fake_provider.wait_ended(seen)         # until that request's answer ended (sent or cut)
+    fake_provider.open_requests()          # requests still being answered
+
+Streaming: a chat request with ``"stream": true`` is answered with server-sent events, one
+per word of the answer (``Reply(chunks=[...])`` to choose them), ``Reply(chunk_delay=s)``
+between chunks (``first_delay`` before the first one; the headers go out at once, as
+OpenAI's do), a usage chunk when ``stream_options.include_usage`` is set, then
+``data: [DONE]``. A client that goes away while a request is being answered (during a
+delay or between chunks) marks it ``cancelled``: tests use it to check that an upstream
+call really ended.
 
 By hand (a demo provider's base URL → http://127.0.0.1:8001/v1)::
 
     python -m tests.ai.fake_provider --port 8001
 
 Unscripted requests get a plausible answer: the chat reply names the model it was asked
-for, images come as a tiny PNG (base64), and ``/models`` lists a few models.
+for, images come as a tiny PNG (base64), embeddings are three numbers per input, and
+``/models`` lists a few models. The server is threaded: slow answers do not hold up others.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -67,18 +79,29 @@ class Reply:
     headers: dict = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow provider)
     raw: bytes | None = None  # send these bytes as-is (a malformed answer)
+    chunks: list[str] | None = None  # a streamed chat's pieces (default: the answer's words)
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    first_delay: float = 0.0  # seconds before the first streamed chunk (headers go at once)
 
 
-@dataclass
+@dataclass(eq=False)
 class Seen:
     method: str
     path: str
     headers: dict
     json: object
+    ended: threading.Event = field(default_factory=threading.Event, repr=False)
+    cancelled: bool = False  # the client went away before the answer was complete
+    chunks_sent: int = 0
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def authorization(self) -> str | None:
         return self.headers.get("Authorization")
+
+    @property
+    def is_open(self) -> bool:
+        return not self.ended.is_set()
 
 
 class FakeProvider:
@@ -89,6 +112,7 @@ class FakeProvider:
         self._always: dict[tuple[str, str], Reply] = {}
         self._lock = threading.Lock()
         self._server = make_server(host, port, self._wsgi, threaded=True)
+        self._server.socket.listen(1024)  # hundreds of concurrent streams in load tests
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}{PREFIX}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -122,20 +146,108 @@ class FakeProvider:
         with self._lock:
             return [r for r in self.requests if path is None or r.path == path]
 
+    def open_requests(self) -> list[Seen]:
+        with self._lock:
+            return [r for r in self.requests if r.is_open]
+
+    def wait_ended(self, seen: Seen, timeout: float = 5.0) -> bool:
+        """True once ``seen``'s answer was complete or cut short by the client."""
+        return seen.ended.wait(timeout)
+
+    def wait_for_request(self, path: str, timeout: float = 5.0) -> Seen:
+        """The first request to ``path``, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.seen(path)
+            if found:
+                return found[0]
+            time.sleep(0.005)
+        raise AssertionError(f"no request to {path} within {timeout}s")
+
     # --- the server ------------------------------------------------------------------
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
         path = request.path[len(PREFIX) :] if request.path.startswith(PREFIX) else request.path
         body = request.get_json(silent=True)
+        seen = Seen(request.method, path, dict(request.headers), body)
         with self._lock:
-            self.requests.append(Seen(request.method, path, dict(request.headers), body))
+            self.requests.append(seen)
             queue = self._scripts.get((request.method, path))
             reply = queue.popleft() if queue else self._always.get((request.method, path))
         reply = reply or Reply()
-        if reply.delay:
-            time.sleep(reply.delay)
+        client = environ.get("werkzeug.socket")
+        if reply.delay and not _wait_unless_gone(client, reply.delay):
+            seen.cancelled = True
+            seen.ended.set()
+            return Response(b"", 499)(environ, start_response)
+        streamed = (
+            (request.method, path) == ("POST", "/chat/completions")
+            and isinstance(body, dict)
+            and body.get("stream") is True
+            and reply.status < 400
+            and reply.body is None
+            and reply.raw is None
+        )
+        if streamed:
+            return self._stream(seen, body, reply, client)(environ, start_response)
+        seen.ended.set()
         return self._respond(request.method, path, body, reply)(environ, start_response)
+
+    def _stream(self, seen: Seen, body: dict, reply: Reply, client) -> Response:
+        model = body.get("model", "")
+        pieces = reply.chunks if reply.chunks is not None else _words(f"سلام از {model}")
+        include_usage = (body.get("stream_options") or {}).get("include_usage") is True
+
+        def event(payload: dict) -> bytes:
+            return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+        def chunk(delta: dict, finish: str | None = None) -> bytes:
+            return event(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+
+        def generate():
+            complete = False
+            try:
+                yield b""  # the headers go out now; the first chunk may take a while
+                if reply.first_delay and not _wait_unless_gone(client, reply.first_delay):
+                    return
+                yield chunk({"role": "assistant", "content": ""})
+                for i, piece in enumerate(pieces):
+                    if i and reply.chunk_delay and not _wait_unless_gone(client, reply.chunk_delay):
+                        return
+                    yield chunk({"content": piece})
+                    seen.chunks_sent += 1
+                yield chunk({}, "stop")
+                if include_usage:
+                    n = len(pieces)
+                    yield event(
+                        {
+                            "id": "chatcmpl-fake",
+                            "object": "chat.completion.chunk",
+                            "model": model,
+                            "choices": [],
+                            "usage": {
+                                "prompt_tokens": 5,
+                                "completion_tokens": n,
+                                "total_tokens": 5 + n,
+                            },
+                        }
+                    )
+                yield b"data: [DONE]\n\n"
+                complete = True
+            finally:
+                seen.cancelled = not complete
+                seen.ended.set()
+
+        return Response(generate(), reply.status, reply.headers, mimetype="text/event-stream")
 
     def _respond(self, method: str, path: str, body, reply: Reply) -> Response:
         if reply.raw is not None:
@@ -170,9 +282,53 @@ class FakeProvider:
                 ],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
             }
+        if (method, path) == ("POST", "/embeddings"):
+            inputs = body.get("input", "")
+            inputs = inputs if isinstance(inputs, list) else [inputs]
+            return status, {
+                "object": "list",
+                "model": body.get("model", ""),
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
+                    for i in range(len(inputs))
+                ],
+                "usage": {"prompt_tokens": 2 * len(inputs), "total_tokens": 2 * len(inputs)},
+            }
         if (method, path) == ("POST", "/images/generations"):
             return status, {"created": int(time.time()), "data": [{"b64_json": TINY_PNG}]}
         return 404, {"error": {"message": "not found"}}
+
+
+def _words(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def _client_gone(client: socket.socket | None) -> bool:
+    """The peer closed its end (a readable socket with nothing to read)."""
+    if client is None:
+        return False
+    try:
+        readable, _, _ = select.select([client], [], [], 0)
+        if not readable:
+            return False
+        return client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def _wait_unless_gone(client: socket.socket | None, seconds: float) -> bool:
+    """Sleep ``seconds``, watching the client; False as soon as it went away."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if _client_gone(client):
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        time.sleep(min(left, 0.01))
 
 
 def closed_port() -> int:

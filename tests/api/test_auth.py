@@ -172,7 +172,7 @@ ROUTES = [
     ("PATCH", "/ai-providers/{slug}/", {"name": "OR"}, "manage_providers", 200),
     ("DELETE", "/ai-providers/{slug}/", None, "manage_providers", 200),
 ]
-CALLERS = ("viewer", "operator", "admin", "superadmin", None)  # None: anonymous
+CALLERS = ("viewer", "operator", "admin", "superadmin", "service", None)  # None: anonymous
 
 
 def expected_status(role: str | None, permission: str, allowed: int) -> int:

@@ -72,8 +72,8 @@ def test_new_token_is_shown_once_and_copied(page, context, live_server, sign_in,
     field = page.locator("#new-token-value")
     token = field.input_value()
     assert token.startswith("mcp_")
-    page.click("[data-copy-target]")
-    expect(page.locator("[data-copy-target]")).to_have_text("کپی شد")
+    page.click("#new-token [data-copy-target]")
+    expect(page.locator("#new-token [data-copy-target]")).to_have_text("کپی شد")
     assert page.evaluate("navigator.clipboard.readText()") == token
 
     page.goto(live_server("/tokens"))

@@ -3,9 +3,12 @@ anonymous visitors, and CSRF on every state-changing request."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
+from tests import support
 from tests.pages.conftest import text
 from webapp.extensions import db
 from webapp.models import Admin, AdminProviderSettings, ApiToken, AuditEvent, Provider
@@ -174,3 +177,45 @@ def test_the_views_declare_their_permission(app):
     }
     for endpoint, permission in expected.items():
         assert app.view_functions[endpoint].required_permission == permission
+
+
+# --- the service role: programs, tokens only --------------------------------------------
+
+
+def test_a_service_account_cannot_sign_in(app, client, make_admin):
+    bot = make_admin("service", username="platform-bot")
+    page = client.get("/login")
+    csrf = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1)
+    events_before = db.session.scalar(select(func.count(AuditEvent.id)))
+
+    response = client.post(
+        "/login",
+        data={"username": bot.username, "password": support.PASSWORD, "csrf_token": csrf},
+    )
+
+    assert response.status_code == 403
+    assert "حساب سرویس نمی‌تواند وارد داشبورد شود" in text(response)
+    assert client.get("/tokens").status_code == 302  # still signed out
+    db.session.expire_all()
+    assert db.session.get(Admin, bot.id).last_login_at is None
+    failed = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert failed.action == "auth.login_failed"
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == events_before + 1
+
+
+@pytest.mark.parametrize(("method", "url", "data", "expected"), ROUTES)
+def test_a_session_turned_service_is_refused_everywhere(
+    login_as, post, world, method, url, data, expected
+):
+    """An admin signed in, then made a service account: every page refuses, changes nothing."""
+    client = login_as("viewer")
+    ids = ids_for(world("svc"), client, "svc")
+    admins.update_admin(client.admin, role="service", actor="test")
+    target = fill(url, ids)
+    form = {fill(k, ids): fill(v, ids) for k, v in data.items()}
+    before = snapshot()
+
+    response = client.get(target) if method == "GET" else post(client, target, form)
+
+    assert response.status_code == 403, (method, target)
+    assert snapshot() == before

@@ -119,4 +119,6 @@ def init_app(app: Flask) -> None:
             return  # no cookie speaks for this request: nothing to forge
         if request.method in SAFE_METHODS:
             return
+        if request.blueprint == "gateway":  # /v1 takes tokens only, never a cookie
+            return
         csrf.protect()

@@ -85,10 +85,14 @@ def login():
         if admin is None:
             _spend_hash_time(password)  # unknown names take as long as known ones
         ok = admin is not None and admin.check_password(password) and admin.is_enabled
+        program = ok and admin.role == "service"  # programs hold tokens, never a session
         record_sign_in(
-            username.replace("\0", "\ufffd"), admin, success=ok, ip=request.remote_addr or ""
+            username.replace("\0", "\ufffd"),
+            admin,
+            success=ok and not program,
+            ip=request.remote_addr or "",
         )
-        if ok:
+        if ok and not program:
             remember = bool(form.remember.data)
             sessions.start(admin, remember=remember)
             login_user(admin, remember=remember)
@@ -97,9 +101,16 @@ def login():
             session.pop("csrf_token", None)
             g.pop("csrf_token", None)
             return redirect(_safe_next(request.args.get("next")))
-        # One message for every failure: it must not tell which part was wrong.
-        flash(_("The username or password is not correct."), "error")
-        status = 401
+        if program:
+            flash(
+                _("A service account cannot sign in; it calls the gateway with an API token."),
+                "error",
+            )
+            status = 403
+        else:
+            # One message for every failure: it must not tell which part was wrong.
+            flash(_("The username or password is not correct."), "error")
+            status = 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

@@ -6,6 +6,7 @@ from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
 from webapp.models.session import LoginSession
+from webapp.models.usage import UsageCall
 
 __all__ = [
     "ACTIVE_ROW",
@@ -20,5 +21,6 @@ __all__ = [
     "LoginSession",
     "ModelCapability",
     "Provider",
+    "UsageCall",
     "utcnow",
 ]

@@ -34,13 +34,17 @@ ROLES: dict[str, frozenset[str]] = {
     "operator": frozenset({"view_models", "manage_models", "use_shared_api"}),
     "admin": frozenset(set(PERMISSIONS) - {"manage_admins"}),
     "superadmin": frozenset(PERMISSIONS),
+    # Programs: API tokens only (the gateway with the shared key); never a dashboard session.
+    "service": frozenset({"use_shared_api"}),
 }
 
 
 class Admin(UserMixin, AuditMixin, db.Model):
     __tablename__ = "admin"
     __table_args__ = (
-        CheckConstraint("role IN ('viewer', 'operator', 'admin', 'superadmin')", name="role_known"),
+        CheckConstraint(
+            "role IN ('viewer', 'operator', 'admin', 'superadmin', 'service')", name="role_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

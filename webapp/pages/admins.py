@@ -32,12 +32,14 @@ ROLE_LABELS = {
     "operator": _l("Operator (manages models, may use the shared key)"),
     "admin": _l("Administrator (everything but admins)"),
     "superadmin": _l("Super administrator (everything)"),
+    "service": _l("Service (a program: calls the gateway with API tokens, cannot sign in)"),
 }
 ROLE_NAMES = {
     "viewer": _l("Viewer"),
     "operator": _l("Operator"),
     "admin": _l("Administrator"),
     "superadmin": _l("Super administrator"),
+    "service": _l("Service"),
 }
 
 

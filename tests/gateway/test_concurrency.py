@@ -1,0 +1,246 @@
+"""The production configuration (gunicorn with ``webapp/gunicorn_conf.py``, 4 workers) holds
+200 concurrent gateway streams while a dashboard page still answers in under a second;
+every worker sees a switch on its next call (with the shared cache); the usage rows of
+every call are in the database after a clean shutdown.
+
+On PostgreSQL + Redis when ``TEST_DATABASE_URL`` / ``TEST_CACHE_URL`` are set, else on a
+SQLite file shared by the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests import support
+from tests.ai.fake_provider import Reply
+from tests.gateway.conftest import SHARED_KEY
+from webapp.extensions import db
+from webapp.models import UsageCall
+from webapp.services import admins
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = 4
+STREAMS = 200
+CHUNKS = 30
+CHUNK_DELAY = 0.25  # each stream lasts ~7.5 s
+PAGE_LIMIT = 1.0  # seconds a dashboard page may take meanwhile
+
+pytestmark = [pytest.mark.slow] + (
+    [pytest.mark.postgres, pytest.mark.redis] if os.environ.get("TEST_DATABASE_URL") else []
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def panel(app, make_provider, make_model, make_admin, fake_provider):
+    provider = make_provider(
+        "openrouter",
+        base_url=fake_provider.url,
+        shared_api_enabled=True,
+        shared_api_key=SHARED_KEY,
+    )
+    gpt = make_model(provider, "gpt-4o", caps=["chat"], active=True, model_id="openai/gpt-4o")
+    claude = make_model(provider, "claude", caps=["chat"], model_id="anthropic/claude")
+    bot = make_admin("service", username="platform-bot")
+    _, token = admins.create_token(bot, "load")
+    boss = make_admin("superadmin", username="boss")
+    _, boss_token = admins.create_token(boss, "switch")
+    make_admin("viewer", username="watcher")
+    ids = {"gpt": gpt.id, "claude": claude.id}
+    db.session.remove()
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "CACHE_URL": app.config["CACHE_URL"],
+        "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
+        "FERNET_KEYS": app.config["FERNET_KEYS"],
+        "SECRET_KEY": "load-secret",
+        "APP_ENV": "development",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "LOG_LEVEL": "warning",
+        "GUNICORN_GRACEFUL_TIMEOUT": "10",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "gunicorn did not come up"
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.2)
+        yield {
+            "app": app,
+            "base": base,
+            "token": token,
+            "boss_token": boss_token,
+            "viewer": "watcher",
+            "ids": ids,
+            "server": server,
+        }
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            out, _ = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            out, _ = server.communicate()
+        assert "Traceback" not in (out or ""), out
+
+
+def sign_in(client: httpx.Client, username: str) -> None:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/login", data={"username": username, "password": support.PASSWORD, "csrf_token": csrf}
+    )
+    assert response.status_code == 302
+
+
+def _text(line: str) -> str:
+    choices = json.loads(line[5:]).get("choices") or [{}]
+    return choices[0].get("delta", {}).get("content") or ""
+
+
+async def one_stream(client: httpx.AsyncClient, token: str, started: float) -> dict:
+    body = {"model": "openrouter", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    result = {"status": None, "first": None, "chunks": 0, "done": False}
+    async with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as response:
+        result["status"] = response.status_code
+        async for line in response.aiter_lines():
+            if line == "data: [DONE]":
+                result["done"] = True
+            elif line.startswith("data:") and _text(line):
+                if result["first"] is None:
+                    result["first"] = time.monotonic() - started
+                result["chunks"] += 1
+    result["end"] = time.monotonic() - started
+    return result
+
+
+async def dashboard_pages(base: str, cookies, held: asyncio.Event, until: asyncio.Event):
+    """Page timings while the streams are held (the ramp-up burst is not "holding")."""
+    timings = []
+    await held.wait()
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
+        while not until.is_set():
+            start = time.monotonic()
+            response = await client.get("/models")
+            timings.append(time.monotonic() - start)
+            assert response.status_code == 200
+            await asyncio.sleep(0.25)
+    return timings
+
+
+async def open_requests_peak(fake_provider, held: asyncio.Event, until: asyncio.Event) -> int:
+    peak = 0
+    while not until.is_set():
+        peak = max(peak, len(fake_provider.open_requests()))
+        if peak >= STREAMS:
+            held.set()
+        await asyncio.sleep(0.05)
+    held.set()
+    return peak
+
+
+async def load(base: str, token: str, cookies, fake_provider):
+    held, done = asyncio.Event(), asyncio.Event()
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        started = time.monotonic()
+        pages = asyncio.create_task(dashboard_pages(base, cookies, held, done))
+        peak = asyncio.create_task(open_requests_peak(fake_provider, held, done))
+        streams = await asyncio.gather(
+            *(one_stream(client, token, started) for _ in range(STREAMS))
+        )
+        done.set()
+        return streams, await pages, await peak
+
+
+def test_200_concurrent_streams_while_the_dashboard_answers(panel, fake_provider):
+    pieces = [f" {i}" for i in range(CHUNKS)]
+    fake_provider.always("POST", "/chat/completions", Reply(chunks=pieces, chunk_delay=CHUNK_DELAY))
+    with httpx.Client(base_url=panel["base"], timeout=10) as browser:
+        sign_in(browser, panel["viewer"])
+        cookies = dict(browser.cookies)
+        # A program uses its token all along (its first use is recorded once, in a write).
+        token = {"Authorization": f"Bearer {panel['token']}"}
+        assert browser.get("/v1/models", headers=token).status_code == 200
+
+    # In a thread of its own: the browser tests' Playwright keeps an event loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as runner:
+        streams, pages, peak = runner.submit(
+            asyncio.run, load(panel["base"], panel["token"], cookies, fake_provider)
+        ).result()
+
+    assert {s["status"] for s in streams} == {200}
+    assert all(s["done"] and s["chunks"] == CHUNKS for s in streams), [
+        (s["chunks"], s["done"]) for s in streams if not s["done"] or s["chunks"] != CHUNKS
+    ][:5]
+    assert peak == STREAMS  # all of them were open upstream at the same time
+    # Every stream was served at once: none waited for another one to end.
+    assert max(s["first"] for s in streams) < min(s["end"] for s in streams)
+    assert len(pages) >= 5 and max(pages) < PAGE_LIMIT, pages
+
+    if panel["app"].config["CACHE_URL"]:  # the shared cache reaches every worker
+        switched = httpx.patch(
+            f"{panel['base']}/api/v1/ai-models/{panel['ids']['claude']}/",
+            json={"is_active": True},
+            headers={"Authorization": f"Bearer {panel['boss_token']}"},
+        )
+        assert switched.status_code == 200
+        fake_provider.reset()
+        for _ in range(WORKERS * 4):
+            answer = httpx.post(
+                f"{panel['base']}/v1/chat/completions",
+                json={"model": "openrouter", "messages": []},
+                headers={"Authorization": f"Bearer {panel['token']}", "Connection": "close"},
+            )
+            assert answer.headers["X-Panel-Model"] == "anthropic/claude"
+
+    # A clean shutdown writes what the workers still buffered.
+    panel["server"].send_signal(signal.SIGTERM)
+    panel["server"].wait(timeout=30)
+    with panel["app"].app_context():
+        db.session.remove()
+        counted = db.session.scalar(
+            select(func.count(UsageCall.id)).where(UsageCall.first_chunk_ms.is_not(None))
+        )
+        db.session.remove()
+    assert counted == STREAMS

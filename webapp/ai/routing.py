@@ -1,0 +1,183 @@
+"""Which model and which key a call uses: the one place that decides (DESIGN.md §2, §8, §9).
+
+``plan_call(provider, capability, admin=…, model_name=…)`` answers with a :class:`CallPlan`
+(provider, model id, route, key source, base URL, key) or raises, and then nothing may be
+sent:
+
+- ``model_name`` None: the provider's live model for ``capability`` (``lookup``'s cached
+  answer, so a switch in the dashboard holds from the very next call in every worker),
+  route ``live``;
+- ``model_name`` given: a model registered for that provider, by ``model_id`` or ``name``,
+  active or not, route ``explicit``; anything unregistered is refused;
+- the key: ``credentials.resolve_credentials`` (personal, else shared if allowed, else
+  ``NoApiAccess``). Without an admin (a background job) only the shared key.
+
+Errors: :class:`UnknownProvider` and :class:`UnknownModel` (404, nothing of that name, or
+the provider is disabled), ``NoActiveModel`` (404), ``ProviderUnavailable`` (no base URL),
+``NoApiAccess`` (403).
+
+The gateway plans its calls here; the playground and ``webapp.ai``'s services are meant to
+move onto it too, so the traffic policies of §9 (split, fallback) plug in once: see the
+marked place in :func:`plan_call`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from webapp.ai.errors import NoActiveModel, NoApiAccess, ProviderUnavailable
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.models import AIModel, Provider
+from webapp.services import secrets
+from webapp.services.credentials import resolve_credentials
+from webapp.services.lookup import get_active_model
+
+LIVE = "live"
+EXPLICIT = "explicit"
+
+
+class UnknownProvider(NotFound):
+    """No enabled provider by that slug."""
+
+
+class UnknownModel(NotFound):
+    """The provider has no registered model by that name or model id."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model to call, before the key is chosen."""
+
+    provider: str  # slug
+    provider_id: int
+    base_url: str
+    model: str  # the provider's model id
+    model_pk: int
+    route: str  # LIVE or EXPLICIT (later SPLIT, FALLBACK)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    provider: str
+    provider_id: int
+    capability: str
+    model: str  # the model id sent to the provider
+    model_pk: int
+    route: str
+    key_source: str  # personal or shared
+    base_url: str
+    api_key: str
+
+    @property
+    def key_hint(self) -> str:
+        return secrets.hint(self.api_key)
+
+    def __repr__(self) -> str:  # never the key, in logs or tracebacks
+        return (
+            f"CallPlan(provider={self.provider!r}, model={self.model!r}, route={self.route!r}, "
+            f"key_source={self.key_source!r}, key={self.key_hint})"
+        )
+
+    __str__ = __repr__
+
+
+def plan_call(
+    provider: str, capability: str, *, admin=None, model_name: str | None = None
+) -> CallPlan:
+    """The model and key for one call; raises (see the module) when there is none."""
+    target = (
+        explicit_target(provider, model_name)
+        if model_name is not None
+        else live_target(provider, capability)
+    )
+    # Traffic policies (DESIGN.md §9) go here: a split may replace a live target by one of
+    # its arms, fallbacks follow it as further plans; explicit targets bypass both.
+    return _with_key(target, capability, admin)
+
+
+def live_target(provider: str, capability: str) -> Target:
+    active = get_active_model(provider, capability)
+    if active is None:
+        _enabled_provider(provider)  # tells an unknown provider from an empty group
+        raise NoActiveModel()
+    return Target(
+        active.provider, active.provider_id, active.base_url, active.model_id, active.id, LIVE
+    )
+
+
+def explicit_target(provider: str, model_name: str) -> Target:
+    row = _enabled_provider(provider)
+    found = db.session.execute(
+        select(AIModel.id, AIModel.model_id)
+        .where(
+            AIModel.provider_id == row.id,
+            or_(AIModel.model_id == model_name, AIModel.name == model_name),
+        )
+        .order_by((AIModel.model_id == model_name).desc(), AIModel.id)
+        .limit(1)
+    ).first()
+    if found is None:
+        raise UnknownModel(
+            _l(
+                "The provider «%(provider)s» has no registered model «%(model)s».",
+                provider=provider,
+                model=model_name,
+            ),
+            field="model",
+        )
+    return Target(row.slug, row.id, row.base_url, found.model_id, found.id, EXPLICIT)
+
+
+def _enabled_provider(slug: str) -> Provider:
+    row = db.session.scalar(select(Provider).where(Provider.slug == slug))
+    if row is None:
+        raise UnknownProvider(
+            _l("No provider «%(provider)s» is registered.", provider=slug), field="model"
+        )
+    if not row.is_enabled:
+        raise UnknownProvider(
+            _l("The provider «%(provider)s» is disabled.", provider=slug), field="model"
+        )
+    return row
+
+
+def _with_key(target: Target, capability: str, admin) -> CallPlan:
+    if not target.base_url:
+        raise ProviderUnavailable()
+    provider = db.session.get(Provider, target.provider_id)
+    if provider is None:  # deleted since the cached answer was made
+        raise NoActiveModel()
+    try:
+        credentials = resolve_credentials(provider, admin)
+    except NoApiAccess as exc:
+        exc.target = target  # the caller may say which model it would have been
+        raise
+    return CallPlan(
+        provider=target.provider,
+        provider_id=target.provider_id,
+        capability=capability,
+        model=target.model,
+        model_pk=target.model_pk,
+        route=target.route,
+        key_source=credentials.source,
+        base_url=target.base_url.rstrip("/"),
+        api_key=credentials.api_key,
+    )
+
+
+__all__ = [
+    "EXPLICIT",
+    "LIVE",
+    "CallPlan",
+    "NoActiveModel",
+    "NoApiAccess",
+    "ProviderUnavailable",
+    "Target",
+    "UnknownModel",
+    "UnknownProvider",
+    "plan_call",
+]
