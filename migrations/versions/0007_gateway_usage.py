@@ -48,6 +48,7 @@ def upgrade():
     with op.batch_alter_table("admin", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_admin_role_known"), type_="check")
         batch_op.create_check_constraint("role_known", NEW_ROLES)
+    _keep_username_index()
 
 
 def downgrade():
@@ -60,9 +61,18 @@ def downgrade():
     with op.batch_alter_table("admin", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_admin_role_known"), type_="check")
         batch_op.create_check_constraint("role_known", OLD_ROLES)
+    _keep_username_index()
 
     with op.batch_alter_table("usage_call", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_call_model_at")
         batch_op.drop_index("ix_usage_call_group_at")
         batch_op.drop_index("ix_usage_call_at")
     op.drop_table("usage_call")
+
+
+def _keep_username_index():
+    # SQLite's batch mode rebuilds the admin table and drops expression indexes with it:
+    # put back the case-insensitive username index (a no-op where it survived).
+    op.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS uq_admin_username_lower ON admin (lower(username))"
+    )

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import support
-from tests.pages.conftest import text
+from tests.pages.conftest import csrf_from, text
 from webapp.extensions import db
 from webapp.models import Admin, AdminProviderSettings, ApiToken, AuditEvent, Provider
 from webapp.services import admins
@@ -207,15 +207,19 @@ def test_a_service_account_cannot_sign_in(app, client, make_admin):
 def test_a_session_turned_service_is_refused_everywhere(
     login_as, post, world, method, url, data, expected
 ):
-    """An admin signed in, then made a service account: every page refuses, changes nothing."""
+    """An admin signed in, then made a service account: the role change ends the session,
+    so every page sends them to sign in (where a service account is refused) and nothing
+    changes."""
     client = login_as("viewer")
     ids = ids_for(world("svc"), client, "svc")
+    token = csrf_from(client)  # taken while still signed in
     admins.update_admin(client.admin, role="service", actor="test")
     target = fill(url, ids)
-    form = {fill(k, ids): fill(v, ids) for k, v in data.items()}
+    form = {fill(k, ids): fill(v, ids) for k, v in data.items()} | {"csrf_token": token}
     before = snapshot()
 
     response = client.get(target) if method == "GET" else post(client, target, form)
 
-    assert response.status_code == 403, (method, target)
+    assert response.status_code == 302, (method, target)
+    assert "/login" in response.headers["Location"], (method, target)
     assert snapshot() == before

@@ -22,6 +22,10 @@ TOKEN_PREFIX = "mcp_"
 MAX_TOKEN_DAYS = 3650
 
 
+USERNAME_TAKEN = _l("This username is taken (upper and lower case count as the same letter).")
+# A create that races past the check above meets the unique index: the same answer.
+unique_message("admin", "username", USERNAME_TAKEN)
+
 def check_password_rules(password: object, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
@@ -52,7 +56,6 @@ def get_admin(username: str) -> Admin:
     return admin
 
 
-unique_message("admin", "username", _l("This username is taken."))  # racing creates
 
 
 @transactional
@@ -70,7 +73,7 @@ def create_admin(
     taken = select(func.count()).select_from(Admin)
     if db.session.scalar(taken.where(func.lower(Admin.username) == username.lower())):
         raise ValidationError(
-            _l("This username is taken (upper and lower case count as the same letter)."),
+            USERNAME_TAKEN,
             field="username",
         )
     admin = Admin(username=username, role=role, display_name=display_name or username)
