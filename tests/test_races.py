@@ -101,7 +101,8 @@ def test_concurrent_creates_of_one_username(pg_app):
     refused = [r for r in results if isinstance(r, ValidationError)]
     assert len(created) == 1 and len(refused) == THREADS - 1, [type(r) for r in results]
     assert {r.field for r in refused} == {"username"}
-    assert {str(r.message) for r in refused} == {"این نام کاربری گرفته شده است (حروف بزرگ و کوچک یکسان حساب می\u200cشوند)."}
+    taken = "این نام کاربری گرفته شده است (حروف بزرگ و کوچک یکسان حساب می\u200cشوند)."
+    assert {str(r.message) for r in refused} == {taken}
     assert db.session.scalar(select(func.count()).select_from(Admin)) == 1
 
 
