@@ -26,6 +26,7 @@ USERNAME_TAKEN = _l("This username is taken (upper and lower case count as the s
 # A create that races past the check above meets the unique index: the same answer.
 unique_message("admin", "username", USERNAME_TAKEN)
 
+
 def check_password_rules(password: object, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
@@ -54,8 +55,6 @@ def get_admin(username: str) -> Admin:
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
     return admin
-
-
 
 
 @transactional
