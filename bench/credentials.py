@@ -12,11 +12,12 @@ import common as c
 
 
 def main() -> None:
+    from webapp import secrets
     from webapp.errors import NoApiAccess
     from webapp.extensions import db
     from webapp.models import Provider
-    from webapp.services import admins, catalog, secrets
-    from webapp.services.credentials import resolve_credentials
+    from webapp.operations import admins, catalog
+    from webapp.queries.credentials import resolve_credentials
 
     tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
     app = c.make_app(c.sqlite_url(tmp))

@@ -66,7 +66,7 @@ def setup(provider_url: str) -> str:
     """Schema, the provider at the loopback server with a shared key, a live chat model, a
     service account; returns its token."""
     from webapp.extensions import db
-    from webapp.services import activation, admins, catalog
+    from webapp.operations import activation, admins, catalog
 
     c.pg_recreate()
     c.redis_clear()

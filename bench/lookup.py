@@ -44,7 +44,7 @@ def raw_query(engine, statement, values: dict):
 
 def db_comparison(backend: str) -> list[dict]:
     from webapp.extensions import db
-    from webapp.services import lookup
+    from webapp.queries import lookup
 
     label = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
     if backend == "sqlite":
@@ -162,7 +162,7 @@ def redis_comparison() -> list[dict]:
     import redis
 
     from webapp.extensions import cache, db
-    from webapp.services import lookup
+    from webapp.queries import lookup
 
     tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
     app = c.make_app(c.sqlite_url(tmp), c.REDIS_URL)

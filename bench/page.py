@@ -17,18 +17,18 @@ TEMPLATE = "models/index.html"
 
 
 def page_context():
-    """The page's context, built the way ``webapp.model_pages.views.index`` builds it
+    """The page's context, built the way ``webapp.views.models.index`` builds it
     (its own builder when it has one)."""
     from flask import request
 
-    from webapp.model_pages import views
+    from webapp.views import models
 
     for name in ("page_context", "index_context", "_index_context", "_page_context"):
-        builder = getattr(views, name, None)
+        builder = getattr(models, name, None)
         if callable(builder):
             return builder()
     from webapp.capabilities import CAPABILITIES, label
-    from webapp.model_pages.groups import Filters, build_sections, load_providers
+    from webapp.queries.groups import Filters, build_sections, load_providers
 
     filters = Filters.from_args(request.args)
     providers = load_providers()
@@ -39,8 +39,8 @@ def page_context():
         "filters": filters,
         "providers": providers,
         "capabilities": [(cap, label(cap)) for cap in CAPABILITIES],
-        "can_manage": views._can_manage(),
-        "back_url": views._back_url(filters),
+        "can_manage": models._can_manage(),
+        "back_url": models._back_url(filters),
         "totals": {
             "models": sum(len(p.models) for p in providers),
             "groups": len(all_groups),
@@ -54,8 +54,8 @@ def measure(providers: int, models: int, tmp: Path, time_it: bool) -> dict:
     from flask_login import login_user
 
     from webapp.extensions import db
-    from webapp.model_pages.groups import Filters, build_sections, load_providers
-    from webapp.services import admins
+    from webapp.operations import admins
+    from webapp.queries.groups import Filters, build_sections, load_providers
 
     app = c.make_app(c.sqlite_url(tmp, f"page-{providers}x{models}.db"))
     out: dict = {"providers": providers, "models": models}

@@ -31,7 +31,7 @@ def flask_admin_app(db_url: str):
     from flask_admin.contrib.sqla import ModelView
     from flask_babel import Babel
 
-    from webapp.database import sqlite_engine_options
+    from webapp.db import sqlite_engine_options
     from webapp.extensions import db
     from webapp.models import ModelCapability
 
@@ -57,7 +57,7 @@ def main() -> None:
 
     from webapp.extensions import db
     from webapp.models import ModelCapability, Provider
-    from webapp.services import admins
+    from webapp.operations import admins
 
     tmp = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
     url = c.sqlite_url(tmp)

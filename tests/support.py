@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from webapp.services import activation, admins, catalog
+from webapp.operations import activation, admins, catalog
 
 PASSWORD = "test-pass-1234"
 _counter = itertools.count(1)

@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from webapp.database import transactional
+from webapp.db import transactional
 from webapp.extensions import cache, db
-from webapp.services import activation, catalog
-from webapp.services.lookup import (
-    cache_key,
-    database_generation,
-    generation_key,
-    get_active_model,
-)
+from webapp.operations import activation, catalog
+from webapp.queries.lookup import cache_key, database_generation, generation_key, get_active_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +101,7 @@ def test_rolled_back_change_keeps_the_cached_answer(make_provider, make_model):
 def test_stale_write_after_invalidation_is_never_served(make_provider, make_model):
     """A reader that loaded the old answer before a commit and wrote it to the cache
     after the invalidation must not poison the cache (generation check)."""
-    from webapp.services.lookup import load_active_model
+    from webapp.queries.lookup import load_active_model
 
     p = make_provider("acme")
     a = make_model(p, caps=["chat"], active=True)
@@ -142,7 +137,7 @@ import sys
 from webapp import create_app
 from tests.conftest import make_config
 from webapp.extensions import db
-from webapp.services.lookup import get_active_model
+from webapp.queries.lookup import get_active_model
 app = create_app(make_config(sys.argv[1], sys.argv[2], CACHE_KEY_PREFIX=sys.argv[3]))
 with app.app_context():
     for line in sys.stdin:

@@ -8,8 +8,8 @@ from sqlalchemy import func, select, text
 from webapp.capabilities import CAPABILITIES
 from webapp.extensions import db
 from webapp.models import Admin, AIModel, ApiToken, ModelCapability, Provider
-from webapp.services.admins import admin_for_token
-from webapp.services.lookup import get_active_model
+from webapp.operations.admins import admin_for_token
+from webapp.queries.lookup import get_active_model
 
 
 def one_line_error(result) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from webapp.capabilities import CAPABILITIES
 from webapp.extensions import db
 from webapp.models import AuditEvent, ModelCapability
-from webapp.services import activation
+from webapp.operations import activation
 
 THREADS = 8
 OPS_PER_THREAD = 15  # 120 operations in all

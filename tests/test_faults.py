@@ -13,11 +13,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tests import support
-from webapp.database import transactional
+from webapp.db import transactional
 from webapp.extensions import cache, db
 from webapp.models import AuditEvent, ModelCapability
-from webapp.services import activation, audit
-from webapp.services.lookup import get_active_model
+from webapp.operations import activation, audit
+from webapp.queries.lookup import get_active_model
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

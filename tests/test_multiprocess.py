@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from tests import support
 from webapp.extensions import db
 from webapp.models import AuditEvent, ModelCapability
-from webapp.services import admins
-from webapp.services.lookup import load_active_model
+from webapp.operations import admins
+from webapp.queries.lookup import load_active_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"

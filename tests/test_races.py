@@ -17,7 +17,7 @@ from tests import support
 from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import Admin, Provider
-from webapp.services import admins
+from webapp.operations import admins
 
 PG_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 THREADS = 8
@@ -109,7 +109,7 @@ def test_concurrent_creates_of_one_username(pg_app):
 def test_a_unique_violation_reads_like_the_check_on_either_database(app):
     """The mapping itself, on the suite's database (SQLite names the columns in its
     message, PostgreSQL the constraint): a write that skips the check."""
-    from webapp.database import transactional
+    from webapp.db import transactional
     from webapp.models import AIModel
 
     @transactional

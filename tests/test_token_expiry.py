@@ -10,7 +10,7 @@ from tests.support import csrf_token
 from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import ApiToken, utcnow
-from webapp.services import admins
+from webapp.operations import admins
 
 API = "/api/v1/ai-models/"
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from flask import Flask
 
+from webapp import extensions
 from webapp.config import INSTANCE_DIR, Config, exposure_warning
-from webapp.database import RowIdConverter
-from webapp.extensions import babel, cache, csrf, db, login_manager, migrate
+from webapp.db import RowIdConverter
+from webapp.extensions import babel, cache, csrf, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,13 +28,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_mapping(config.as_mapping())
     _engine_options(app)
 
-    import webapp.database
+    import webapp.db
     import webapp.models  # noqa: F401  (mappings, for migrations)
-    from webapp import auth, cli, i18n, metering, security
+    from webapp import access, cli, i18n, metering, security
 
-    db.init_app(app)
+    extensions.db.init_app(app)
     migrate.init_app(
-        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+        app,
+        extensions.db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
     )
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -45,7 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     cache.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
-    auth.init_app(app)
+    access.init_app(app)
     cli.init_app(app)
     app.url_map.converters["int"] = RowIdConverter
     metering.init_app(app)
@@ -75,7 +80,7 @@ def _warn_if_exposed(app: Flask) -> None:
 def _engine_options(app: Flask) -> None:
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from webapp.database import sqlite_engine_options
+        from webapp.db import sqlite_engine_options
 
         options = sqlite_engine_options() | options
         os.makedirs(app.instance_path, exist_ok=True)
@@ -85,25 +90,11 @@ def _engine_options(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.health import bp as health_bp
+    from webapp import api, gateway
+    from webapp.views import BLUEPRINTS, dates_init
 
-    app.register_blueprint(health_bp)
-    from webapp import api
-    from webapp.auth.views import bp as auth_bp
-    from webapp.dashboard.views import bp as dashboard_bp
-    from webapp.model_pages.views import bp as models_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dashboard_bp)
-    app.register_blueprint(models_bp)  # /models, the models page (issue 3)
-    from webapp.ai.views import bp as playground_bp
-
-    app.register_blueprint(playground_bp)  # /playground, test connection, sync (issue 5)
-    app.register_blueprint(api.bp)  # /api/v1, the JSON API (issue 4)
-    from webapp.gateway import bp as gateway_bp
-
-    app.register_blueprint(gateway_bp)  # /v1, the OpenAI-compatible gateway
-
-    from webapp import pages
-
-    pages.init_app(app)  # providers, keys, tokens, admins, history
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    app.register_blueprint(api.bp)  # /api/v1, the JSON API
+    app.register_blueprint(gateway.bp)  # /v1, the OpenAI-compatible gateway
+    dates_init(app)

@@ -52,7 +52,7 @@ def clean_errors(fn):
 @clean_errors
 def create_admin_command(username: str, password: str | None, role: str) -> None:
     """Create an admin who can sign in to the dashboard."""
-    from webapp.services.admins import create_admin
+    from webapp.operations.admins import create_admin
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -68,7 +68,7 @@ def create_admin_command(username: str, password: str | None, role: str) -> None
 @clean_errors
 def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME; it is printed once, alone on the last line."""
-    from webapp.services.admins import create_token, get_admin
+    from webapp.operations.admins import create_token, get_admin
 
     token, plaintext = create_token(
         get_admin(username), name, expires_days=expires_days, actor=CLI_ACTOR
@@ -82,7 +82,7 @@ def create_token_command(username: str, name: str, expires_days: int | None) -> 
 @clean_errors
 def seed_demo_command() -> None:
     """Load demo providers, models and admins (idempotent)."""
-    from webapp.services.demo import DEMO_ADMINS, DEMO_PASSWORD, seed_demo
+    from webapp.operations.demo import DEMO_ADMINS, DEMO_PASSWORD, seed_demo
 
     created = seed_demo()
     click.echo(
@@ -112,7 +112,7 @@ def cache_clear_command() -> None:
 @clean_errors
 def rotate_keys_command() -> None:
     """Re-encrypt every stored API key under the first key of FERNET_KEYS."""
-    from webapp.services.keys import rotate_all
+    from webapp.operations.keys import rotate_all
 
     count = rotate_all(actor=CLI_ACTOR)
     click.echo(f"re-encrypted {count} secrets under the first key")
@@ -131,7 +131,7 @@ def ai_group() -> None:
 @clean_errors
 def ai_active(provider: str, capability: str, as_json: bool) -> None:
     """Print the active model of PROVIDER for CAPABILITY (exit 1 when there is none)."""
-    from webapp.services.lookup import get_active_model
+    from webapp.queries.lookup import get_active_model
 
     model = get_active_model(provider, capability)
     if model is None:
@@ -176,7 +176,7 @@ def _find_model(ref: str, provider: str | None) -> AIModel:
 @clean_errors
 def ai_activate(model_ref: str, capabilities: tuple[str, ...], provider: str | None) -> None:
     """Make MODEL_ID (database id, model id or name) the live model."""
-    from webapp.services.activation import activate, preview
+    from webapp.operations.activation import activate, preview
 
     model = _find_model(model_ref, provider)
     for conflict in preview(model, capabilities or None).conflicts:
@@ -229,7 +229,7 @@ def ai_check_conflicts() -> None:
 @clean_errors
 def ai_import(file, keep: str, dry_run: bool, django_secret_key: str | None) -> None:
     """Import a Django dumpdata FILE of ai.aiprovider and ai.aimodel records."""
-    from webapp.services.importer import run_import
+    from webapp.operations.importer import run_import
 
     report = run_import(
         file.read(),

@@ -7,7 +7,7 @@ import pytest
 from tests.ai.fake_provider import closed_port
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
-from webapp.services import admins
+from webapp.operations import admins
 
 SHARED_KEY = "sk-shared-0123456789abcdef"
 PERSONAL_KEY = "sk-personal-fedcba9876543210"

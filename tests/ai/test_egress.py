@@ -12,13 +12,13 @@ import pytest
 from tests.ai.conftest import SHARED_KEY
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from tests.support import csrf_token
-from webapp.ai import egress, services
+from webapp.ai import calls, egress
 from webapp.ai.egress import ProviderAddressRefused
 from webapp.config import Config
 from webapp.errors import ValidationError
 from webapp.extensions import db as _db
 from webapp.models import Provider
-from webapp.services import admins, catalog
+from webapp.operations import admins, catalog
 
 API = "/api/v1/ai-providers"
 PUBLIC_IP = "93.184.216.34"
@@ -257,7 +257,7 @@ def test_connect_time_refuses_loopback_and_sends_nothing(
     _point_at_fake(public_provider, fake_provider, host)
 
     with pytest.raises(ProviderAddressRefused) as caught:
-        services.chat("acme", "hello")
+        calls.chat("acme", "hello")
 
     assert _persian(str(caught.value)) and "خصوصی" in str(caught.value)
     assert fake_provider.requests == []
@@ -279,8 +279,8 @@ def test_dns_rebinding_is_caught_when_connecting(
 
     dns.names["rebind.example.com"] = ["127.0.0.1"]
     with pytest.raises(ProviderAddressRefused):
-        services.chat("acme", "hello")
-    check = services.check_connection("acme")
+        calls.chat("acme", "hello")
+    check = calls.check_connection("acme")
     assert not check.ok and check.error_kind == "address_refused"
     assert fake_provider.requests == []
 
@@ -321,7 +321,7 @@ def test_the_guard_connects_to_the_vetted_address_and_keeps_the_host_name(
 
     monkeypatch.setattr(egress, "is_forbidden", only_our_loopback)
 
-    result = services.chat("acme", "hello")
+    result = calls.chat("acme", "hello")
 
     assert result.text
     assert checked == ["127.0.0.1"]
@@ -342,7 +342,7 @@ def test_with_private_allowed_the_loopback_provider_is_called(
             shared_api_key=SHARED_KEY,
         )
         make_model(p, "gpt", caps=["chat"], active=True)
-        assert services.chat("local", "hello").text
+        assert calls.chat("local", "hello").text
         assert len(fake_provider.requests) == 1
 
 
@@ -354,7 +354,7 @@ def test_a_stored_address_with_user_info_is_never_called(
     public_provider.base_url = f"http://u:p@127.0.0.1:{port}/v1"
     _db.session.commit()
     with pytest.raises(ProviderAddressRefused):
-        services.chat("acme", "hello")
+        calls.chat("acme", "hello")
     assert fake_provider.requests == []
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from webapp.extensions import db as _db
-from webapp.services import admins
+from webapp.operations import admins
 
 API = "/api/v1"
 ROLES = ("viewer", "operator", "admin", "superadmin")

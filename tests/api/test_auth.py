@@ -7,7 +7,7 @@ import pytest
 from tests.api.conftest import API, csrf_header, envelope_error, envelope_ok
 from webapp.extensions import db
 from webapp.models import ROLES, AIModel, ApiToken
-from webapp.services import admins
+from webapp.operations import admins
 
 UNAUTHORIZED = "احراز هویت لازم است: وارد شوید یا یک توکن Bearer معتبر بفرستید."
 FORBIDDEN = "اجازهٔ انجام این کار را ندارید."

@@ -298,7 +298,7 @@ def test_internal_errors_are_500_envelopes(app, api, group, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("webapp.services.lookup.get_active_model", broken)
+    monkeypatch.setattr("webapp.queries.lookup.get_active_model", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = api("GET", "/ai-models/active_model/?provider=openrouter&capability=chat")
     envelope_error(response, 500, "خطای داخلی رخ داد؛ لطفاً بعداً دوباره تلاش کنید.")

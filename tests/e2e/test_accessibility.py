@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import assert_accessible, shoot
-from webapp.services.demo import DEMO_PASSWORD, seed_demo
+from webapp.operations.demo import DEMO_PASSWORD, seed_demo
 
 pytestmark = pytest.mark.e2e
 

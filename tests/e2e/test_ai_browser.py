@@ -18,8 +18,8 @@ from tests.ai.fake_provider import TINY_PNG, Reply, closed_port
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Provider
-from webapp.services import activation, admins, catalog
-from webapp.services.demo import seed_demo
+from webapp.operations import activation, admins, catalog
+from webapp.operations.demo import seed_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -138,7 +138,7 @@ def test_none_choice_and_a_free_group_need_no_dialog(
 
 
 def test_failed_request_shows_the_server_message(page, live_server, sign_in, catalogue, fresh_db):
-    from webapp.services import catalog
+    from webapp.operations import catalog
 
     p, claude = catalogue["provider"], catalogue["claude"]
     sign_in("operator")

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import assert_accessible, shoot
-from webapp.services import activation, admins, catalog
-from webapp.services.demo import seed_demo
+from webapp.operations import activation, admins, catalog
+from webapp.operations.demo import seed_demo
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from webapp.extensions import db as _db
 from webapp.metering import current_meter, flush_all
 from webapp.models import UsageCall
-from webapp.services import admins
+from webapp.operations import admins
 
 SHARED_KEY = "sk-shared-0123456789abcdef"
 PERSONAL_KEY = "sk-personal-fedcba9876543210"

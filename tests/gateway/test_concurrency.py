@@ -29,7 +29,7 @@ from tests.ai.fake_provider import Reply
 from tests.gateway.conftest import SHARED_KEY
 from webapp.extensions import db
 from webapp.models import UsageCall
-from webapp.services import admins
+from webapp.operations import admins
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4

@@ -65,7 +65,7 @@ def test_a_dashboard_session_is_not_a_token(app, live, base_url, make_admin, cat
 
 
 def test_a_revoked_token_is_401(sdk, token_for, catalogue):
-    from webapp.services import admins
+    from webapp.operations import admins
 
     admin, token = token_for()
     client = sdk(token)
@@ -104,7 +104,7 @@ def test_unknown_provider_or_model_is_404(sdk, catalogue, fake_provider, name):
 
 
 def test_a_disabled_provider_is_404(sdk, catalogue, fake_provider):
-    from webapp.services import catalog
+    from webapp.operations import catalog
 
     catalog.update_provider(catalogue["gpt"].provider, {"is_enabled": False}, actor="test")
     for name in ("openrouter", "openrouter/openai/gpt-4o"):

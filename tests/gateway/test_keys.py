@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.gateway.conftest import PERSONAL_KEY, SHARED_KEY
-from webapp.services import admins, catalog
+from webapp.operations import admins, catalog
 
 HI = [{"role": "user", "content": "سلام"}]
 

@@ -1,12 +1,12 @@
 """The ``service`` role: made from the CLI or the admins page, holds tokens, calls the gateway
-with the shared key, never signs in (the sign-in refusal is in tests/pages/test_access.py)."""
+with the shared key, never signs in (the sign-in refusal is in tests/views/test_access.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from tests.gateway.conftest import SHARED_KEY
-from tests.pages.conftest import csrf_from
+from tests.views.conftest import csrf_from
 from webapp.extensions import db
 from webapp.models import ROLES, Admin
 

@@ -1,7 +1,7 @@
 """The platform's AI services: calls to the providers through the active model and the
 right key (DESIGN.md §2), the playground, test connection and catalogue sync.
 
-Import what you need from :mod:`webapp.ai.services` (``chat``, ``generate_content``,
+Import what you need from :mod:`webapp.ai.calls` (``chat``, ``generate_content``,
 ``generate_image``, ``get_client``); the seed's names live in ``chat_service``,
 ``content_generation_service`` and ``image_generation_service``.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.ai.services import AIClient, chat, get_client
+from webapp.ai.calls import AIClient, chat, get_client
 
 CAPABILITY = "chat"
 

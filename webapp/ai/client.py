@@ -32,6 +32,7 @@ from typing import Any
 import certifi
 import httpx
 
+from webapp import secrets
 from webapp.ai.egress import AddressRefused, GuardedTransport, ProviderAddressRefused, form_problem
 from webapp.ai.errors import (
     AIServiceError,
@@ -46,7 +47,6 @@ from webapp.ai.errors import (
     ProviderUnavailable,
     ProviderUnreachable,
 )
-from webapp.services import secrets
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.ai.services import AIClient, generate_content, get_client
+from webapp.ai.calls import AIClient, generate_content, get_client
 
 CAPABILITY = "chat"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.ai.services import AIClient, ImageResult, generate_image, get_client
+from webapp.ai.calls import AIClient, ImageResult, generate_image, get_client
 
 CAPABILITY = "image"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from webapp.database import transactional
-from webapp.services import audit
+from webapp.db import transactional
+from webapp.operations import audit
 
 log = logging.getLogger(__name__)
 

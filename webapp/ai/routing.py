@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from webapp import secrets
 from webapp.ai.errors import NoActiveModel, NoApiAccess, ProviderUnavailable
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
-from webapp.services import secrets
-from webapp.services.credentials import resolve_credentials
-from webapp.services.lookup import get_active_model
+from webapp.queries.credentials import resolve_credentials
+from webapp.queries.lookup import get_active_model
 
 LIVE = "live"
 EXPLICIT = "explicit"

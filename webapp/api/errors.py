@@ -25,9 +25,9 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
+from webapp.access import is_api_request
 from webapp.api import bp
 from webapp.api.responses import api_locale, failure
-from webapp.auth import is_api_request
 from webapp.errors import DomainError
 
 MESSAGES = {

@@ -13,7 +13,7 @@ from webapp.api import bp
 from webapp.api.parsing import DEFAULT_PAGE_SIZE, MAX_INT32, MAX_PAGE, MAX_PAGE_SIZE
 from webapp.api.shapes import MODEL_KEYS
 from webapp.capabilities import CAPABILITIES
-from webapp.services.secrets import MAX_KEY_LENGTH
+from webapp.secrets import MAX_KEY_LENGTH
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"

@@ -14,9 +14,9 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 
 from webapp.capabilities import is_capability
-from webapp.database import MAX_ID
+from webapp.db import MAX_ID
 from webapp.errors import NotFound, ValidationError
-from webapp.services.validation import SLUG_RE
+from webapp.validation import SLUG_RE
 
 INVALID_INPUT = _l("The input is not valid.")
 MAX_PAGE = 100_000

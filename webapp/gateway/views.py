@@ -25,7 +25,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from webapp import metering
+from webapp import metering, secrets
 from webapp.ai import egress, routing
 from webapp.ai.egress import ProviderAddressRefused
 from webapp.ai.errors import (
@@ -43,8 +43,7 @@ from webapp.gateway import bp, names
 from webapp.gateway.errors import GatewayError, json_response
 from webapp.gateway.upstream import USER_AGENT, Exchange, client_socket, http_client, watcher
 from webapp.models import ApiToken
-from webapp.services import secrets
-from webapp.services.admins import admin_for_token, hash_token
+from webapp.operations.admins import admin_for_token, hash_token
 
 NO_ACTIVE_MODEL = _l("There is no active model for this Provider+Capability")
 INVALID_TOKEN = _l(

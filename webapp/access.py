@@ -1,0 +1,124 @@
+"""Who is asking, and may they: session logins, bearer tokens, permission checks.
+
+Pages: an anonymous request is sent to the login page; a denied one gets 403.
+API (``/api/``): anonymous gets 401, denied gets 403; the API blueprint renders
+both in its JSON envelope. An API request with an ``Authorization`` header is
+authenticated by that token alone: the session cookie is ignored and a bad token is
+401, so such a request carries no cookie's authority and needs no CSRF token. Every
+other unsafe request is CSRF-checked.
+
+Session and remember-me cookies carry the key of a server-side ``login_session``
+row (``services.sessions``); deleting the row signs that browser out everywhere
+its cookies were copied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Flask, abort, has_request_context, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, user_loaded_from_cookie
+from sqlalchemy import func, select
+
+from webapp.extensions import csrf, db, login_manager
+from webapp.models import Admin
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def token_only() -> bool:
+    """An API request that names its credentials: only the token may authenticate it."""
+    return is_api_request() and "Authorization" in request.headers
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> Admin | None:
+    """From the session or remember-me cookie: the key of a live login_session."""
+    if has_request_context() and token_only():
+        return None
+    from webapp.operations import sessions
+
+    return sessions.load(user_id)
+
+
+@login_manager.request_loader
+def load_user_from_token(req) -> Admin | None:
+    if not req.path.startswith("/api/"):
+        return None
+    token = bearer_token()
+    if token is None:
+        return None
+    from webapp.operations.admins import admin_for_token
+
+    return admin_for_token(token)
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if is_api_request():
+        abort(401)
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def permission_required(permission: str) -> Callable:
+    """Let the view run only for a signed-in, enabled admin holding ``permission``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(permission):
+                abort(403, description=str(_l("You do not have permission for this action.")))
+            return view(*args, **kwargs)
+
+        wrapper.required_permission = permission  # read by the roles × routes tests
+        return wrapper
+
+    return decorator
+
+
+def find_admin(username: str) -> Admin | None:
+    """Usernames ignore case (a unique index on lower(username) keeps them apart)."""
+    return db.session.scalar(select(Admin).where(func.lower(Admin.username) == username.lower()))
+
+
+def init_app(app: Flask) -> None:
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @user_loaded_from_cookie.connect_via(app)
+    def _bind_restored_session(sender, user, **extra):
+        # flask-login restores the session from the remember cookie without the
+        # identifier "strong" protection checks, so the next request would throw the
+        # session (and the cookie) away: remember-me would last one request.
+        session["_id"] = login_manager._session_identifier_generator()
+
+    @app.before_request
+    def _check_csrf():
+        if token_only():
+            if not current_user.is_authenticated:
+                abort(401)
+            return  # no cookie speaks for this request: nothing to forge
+        if request.method in SAFE_METHODS:
+            return
+        if request.blueprint == "gateway":  # /v1 takes tokens only, never a cookie
+            return
+        csrf.protect()

@@ -1,0 +1,477 @@
+"""The platform's AI services (DESIGN.md §2): which model, which key, then the call.
+
+``get_client(provider, capability=…, admin=…, model_name=…)`` decides:
+
+- the model: ``model_name`` when given (a registered model's ``name`` or ``model_id`` maps to
+  its ``model_id``; anything else is sent as written), otherwise the active model of the
+  provider for ``capability`` (``lookup.get_active_model``, cached, so a switch in the
+  dashboard takes effect on the next call, with no restart);
+- the key: ``credentials.resolve_credentials`` (personal, else shared if allowed, else
+  ``NoApiAccess``).
+
+Only then is a request sent: no model or no key means no request. ``chat``,
+``generate_content`` and ``generate_image`` are the calls the rest of the platform makes;
+each call, successful or not, is recorded (``webapp.ai.recording``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from webapp.ai import recording
+from webapp.ai.client import (
+    AIServiceError,
+    ClientSettings,
+    NoActiveModel,
+    ProviderClient,
+    ProviderUnavailable,
+)
+from webapp.ai.errors import error_kind
+from webapp.errors import DomainError, NotFound, ValidationError
+from webapp.extensions import db
+from webapp.models import AIModel, ModelCapability, Provider
+from webapp.queries.credentials import Resolution, explain, resolve_credentials
+from webapp.queries.lookup import ActiveModel, get_active_model
+
+ACTIVE = "active"
+EXPLICIT = "explicit"
+MAX_PROMPT_CHARS = 32_000
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    model: str  # the model id that was asked for
+    provider: str
+    key_source: str  # "personal" or "shared"
+    latency_ms: int
+    model_source: str = ACTIVE  # "active" or "explicit"
+    finish_reason: str | None = None
+    usage: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    url: str | None
+    b64_json: str | None
+    model: str
+    provider: str
+    key_source: str
+    latency_ms: int
+    model_source: str = ACTIVE
+    revised_prompt: str | None = None
+
+    @property
+    def src(self) -> str:
+        """What an ``<img src>`` needs: the URL, or a data URI for base64 answers."""
+        return self.url or f"data:image/png;base64,{self.b64_json}"
+
+
+def _elapsed_ms(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)
+
+
+class AIClient:
+    """A provider client bound to one model and one key; every call is recorded.
+
+    Made by :func:`get_client`. ``key_source`` says which key it holds; the key itself is
+    not an attribute and never shown (``repr`` included).
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        model: str | None,
+        model_source: str | None,
+        capability: str | None,
+        credentials,
+        admin=None,
+        settings: ClientSettings | None = None,
+    ):
+        self.provider = provider.slug
+        self.provider_id = provider.id
+        self.provider_name = provider.name
+        self.base_url = provider.base_url
+        self.model = model
+        self.model_source = model_source
+        self.capability = capability
+        self.key_source = credentials.source
+        self.key_hint = credentials.hint
+        self.admin = admin
+        self._http = ProviderClient(
+            provider.base_url,
+            credentials.api_key,
+            settings=settings or ClientSettings.from_config(current_app.config),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AIClient(provider={self.provider!r}, model={self.model!r}, "
+            f"key_source={self.key_source!r}, key={self.key_hint})"
+        )
+
+    def _call(self, operation: str, fn):
+        """Run ``fn`` (one HTTP exchange, retries included) and record it either way."""
+        start = time.perf_counter()
+        try:
+            value = fn()
+        except AIServiceError as exc:
+            exc.latency_ms = _elapsed_ms(start)
+            self._record(operation, start, exc)
+            raise
+        self._record(operation, start, None)
+        return value, _elapsed_ms(start)
+
+    def _record(self, operation: str, start: float, exc: AIServiceError | None) -> None:
+        recording.record_call(
+            operation=operation,
+            provider=self.provider,
+            provider_id=self.provider_id,
+            model=self.model,
+            capability=self.capability,
+            model_source=self.model_source,
+            key_source=self.key_source,
+            admin=self.admin,
+            outcome=recording.OK if exc is None else recording.ERROR,
+            latency_ms=_elapsed_ms(start),
+            error_kind=None if exc is None else exc.kind,
+            http_status=None if exc is None else exc.status_code,
+            attempts=self._http.attempts,
+        )
+
+    def _require_model(self) -> str:
+        if not self.model:
+            raise NoActiveModel()
+        return self.model
+
+    def chat(
+        self,
+        messages_or_prompt: str | list[dict],
+        *,
+        operation: str = "chat",
+        timeout: float | None = None,
+        **params,
+    ) -> ChatResult:
+        """Chat completion with the bound model; a string is one user message."""
+        model = self._require_model()
+        messages = normalise_messages(messages_or_prompt)
+        answer, latency = self._call(
+            operation,
+            lambda: self._http.chat_completion(model, messages, timeout=timeout, **params),
+        )
+        return ChatResult(
+            text=answer.text,
+            model=model,
+            provider=self.provider,
+            key_source=self.key_source,
+            latency_ms=latency,
+            model_source=self.model_source or ACTIVE,
+            finish_reason=answer.finish_reason,
+            usage=answer.usage,
+        )
+
+    def generate_image(self, prompt: str, *, timeout: float | None = None, **params) -> ImageResult:
+        model = self._require_model()
+        prompt = clean_prompt(prompt)
+        image, latency = self._call(
+            "image", lambda: self._http.generate_image(model, prompt, timeout=timeout, **params)
+        )
+        return ImageResult(
+            url=image.url,
+            b64_json=image.b64_json,
+            model=model,
+            provider=self.provider,
+            key_source=self.key_source,
+            latency_ms=latency,
+            model_source=self.model_source or ACTIVE,
+            revised_prompt=image.revised_prompt,
+        )
+
+    def list_models(self, *, timeout: float | None = None) -> tuple[list[dict], int]:
+        """The provider's model list and the latency in ms."""
+        return self._call("models", lambda: self._http.list_models(timeout=timeout))
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+def clean_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValidationError(_l("Write a prompt first."), field="prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValidationError(
+            _l("At most %(max)d characters are allowed.", max=MAX_PROMPT_CHARS), field="prompt"
+        )
+    return prompt.strip()
+
+
+def normalise_messages(messages_or_prompt: str | list[dict]) -> list[dict]:
+    """A prompt becomes ``[{"role": "user", "content": prompt}]``; a list is checked."""
+    if isinstance(messages_or_prompt, str):
+        return [{"role": "user", "content": clean_prompt(messages_or_prompt)}]
+    if not isinstance(messages_or_prompt, list | tuple) or not messages_or_prompt:
+        raise ValidationError(_l("Write a prompt first."), field="prompt")
+    messages = []
+    for message in messages_or_prompt:
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ("system", "user", "assistant", "tool")
+            or "content" not in message
+        ):
+            raise ValidationError(_l("Each message needs a role and content."), field="messages")
+        messages.append(dict(message))
+    return messages
+
+
+# --- deciding model and key -------------------------------------------------------------
+
+
+def _provider_row(provider: Provider | str) -> Provider:
+    if isinstance(provider, Provider):
+        return provider
+    found = db.session.scalar(select(Provider).where(Provider.slug == provider))
+    if found is None:
+        raise NotFound(_l("The provider was not found."), field="provider")
+    return found
+
+
+def _explicit_model(provider: Provider, model_name: str) -> str:
+    if not isinstance(model_name, str) or not model_name.strip() or " " in model_name.strip():
+        raise ValidationError(_l("The model id cannot contain spaces."), field="model_name")
+    model_name = model_name.strip()
+    registered = db.session.scalar(
+        select(AIModel.model_id)
+        .where(
+            AIModel.provider_id == provider.id,
+            or_(AIModel.name == model_name, AIModel.model_id == model_name),
+        )
+        .order_by((AIModel.model_id == model_name).desc())
+        .limit(1)
+    )
+    return registered or model_name
+
+
+def _check_usable(provider: Provider) -> None:
+    if not provider.is_enabled or not provider.base_url:
+        raise ProviderUnavailable()
+
+
+def get_client(
+    provider: Provider | str,
+    *,
+    capability: str,
+    admin=None,
+    model_name: str | None = None,
+) -> AIClient:
+    """A client bound to the model to use and the key ``admin`` may use (None: background job).
+
+    Raises ``NotFound`` (unknown provider), ``ProviderUnavailable`` (disabled, or no base
+    URL), ``NoActiveModel`` and ``NoApiAccess``; in each case nothing was sent.
+    """
+    row = _provider_row(provider)
+    _check_usable(row)
+    if model_name:
+        model, source = _explicit_model(row, model_name), EXPLICIT
+    else:
+        active = get_active_model(row.slug, capability)
+        if active is None:
+            raise NoActiveModel()
+        model, source = active.model_id, ACTIVE
+    credentials = resolve_credentials(row, admin)
+    return AIClient(
+        row,
+        model=model,
+        model_source=source,
+        capability=capability,
+        credentials=credentials,
+        admin=admin,
+    )
+
+
+def connection_client(provider: Provider | str, admin=None) -> AIClient:
+    """A client with ``admin``'s key and no model, for the model list."""
+    row = _provider_row(provider)
+    _check_usable(row)
+    return AIClient(
+        row,
+        model=None,
+        model_source=None,
+        capability=None,
+        credentials=resolve_credentials(row, admin),
+        admin=admin,
+    )
+
+
+def _client_or_record(
+    provider, operation: str, *, capability: str | None, admin, model_name=None
+) -> AIClient:
+    """``get_client`` (or ``connection_client``), recording a refusal before any request."""
+    try:
+        if capability is None:
+            return connection_client(provider, admin)
+        return get_client(provider, capability=capability, admin=admin, model_name=model_name)
+    except DomainError as exc:
+        slug = provider.slug if isinstance(provider, Provider) else str(provider)
+        provider_id = provider.id if isinstance(provider, Provider) else None
+        if provider_id is None:
+            provider_id = db.session.scalar(select(Provider.id).where(Provider.slug == slug))
+        recording.record_call(
+            operation=operation,
+            provider=slug[:50],
+            provider_id=provider_id,
+            model=model_name,
+            capability=capability,
+            model_source=EXPLICIT if model_name else ACTIVE if capability else None,
+            admin=admin,
+            outcome=recording.ERROR,
+            error_kind=error_kind(exc),
+        )
+        raise
+
+
+# --- the platform's calls ---------------------------------------------------------------
+
+
+def chat(
+    provider: Provider | str,
+    messages_or_prompt: str | list[dict],
+    *,
+    admin=None,
+    model_name: str | None = None,
+    **params,
+) -> ChatResult:
+    """Chat with the provider's active chat model (or ``model_name``)."""
+    normalise_messages(messages_or_prompt)  # bad input is not a call
+    client = _client_or_record(
+        provider, "chat", capability="chat", admin=admin, model_name=model_name
+    )
+    return client.chat(messages_or_prompt, **params)
+
+
+def generate_content(
+    provider: Provider | str,
+    prompt: str,
+    *,
+    admin=None,
+    model_name: str | None = None,
+    system: str | None = None,
+    **params,
+) -> ChatResult:
+    """Generate text for ``prompt`` (optionally under a ``system`` instruction), chat model."""
+    messages = [{"role": "user", "content": clean_prompt(prompt)}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    client = _client_or_record(
+        provider, "content", capability="chat", admin=admin, model_name=model_name
+    )
+    return client.chat(messages, operation="content", **params)
+
+
+def generate_image(
+    provider: Provider | str,
+    prompt: str,
+    *,
+    admin=None,
+    model_name: str | None = None,
+    **params,
+) -> ImageResult:
+    """Generate one image with the provider's active image model (or ``model_name``)."""
+    clean_prompt(prompt)
+    client = _client_or_record(
+        provider, "image", capability="image", admin=admin, model_name=model_name
+    )
+    return client.generate_image(prompt, **params)
+
+
+# --- test connection --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    provider: str
+    latency_ms: int = 0
+    model_count: int = 0
+    key_source: str | None = None
+    message: str = ""
+    error_kind: str | None = None
+
+
+def check_connection(
+    provider: Provider | str, admin=None, *, timeout: float | None = None
+) -> ConnectionCheck:
+    """Call the model list with the key ``admin`` would use; never raises for the provider's
+    failures (they become ``ok=False`` with the Persian message), only for an unknown provider."""
+    slug = provider.slug if isinstance(provider, Provider) else provider
+    try:
+        client = _client_or_record(provider, "models", capability=None, admin=admin)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return ConnectionCheck(False, slug, message=str(exc), error_kind=error_kind(exc))
+    try:
+        models, latency = client.list_models(timeout=timeout)
+    except AIServiceError as exc:
+        return ConnectionCheck(
+            False,
+            slug,
+            latency_ms=getattr(exc, "latency_ms", 0),
+            key_source=client.key_source,
+            message=str(exc),
+            error_kind=exc.kind,
+        )
+    return ConnectionCheck(
+        True,
+        slug,
+        latency_ms=latency,
+        model_count=len(models),
+        key_source=client.key_source,
+        message=str(_l("The connection works.")),
+    )
+
+
+# --- what a call would use (the playground shows it before sending) ---------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    display_name: str
+    model_id: str
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    provider: Provider
+    capability: str
+    model: ActiveModel | None  # the active model, or None
+    key: Resolution  # source personal/shared/None, hint, reason in words
+    # The provider's other registered models for the capability (an explicit model_name).
+    alternatives: tuple[ModelChoice, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        usable = self.provider.is_enabled and bool(self.provider.base_url)
+        return usable and self.model is not None and self.key.source is not None
+
+
+def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan:
+    """Which model and which key a call by ``admin`` would use, without sending anything."""
+    row = _provider_row(provider)
+    active = get_active_model(row.slug, capability)
+    rows = db.session.execute(
+        select(AIModel.name, AIModel.display_name, AIModel.model_id)
+        .join(ModelCapability, ModelCapability.model_id == AIModel.id)
+        .where(AIModel.provider_id == row.id, ModelCapability.capability == capability)
+        .order_by(AIModel.display_name, AIModel.name)
+    ).all()
+    alternatives = tuple(
+        ModelChoice(*r) for r in rows if active is None or r.model_id != active.model_id
+    )
+    return CallPlan(row, capability, active, explain(row, admin), alternatives)

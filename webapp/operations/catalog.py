@@ -1,0 +1,375 @@
+"""Providers and models: create, edit, delete, each one audited transaction.
+
+Capability edits, deletions and provider switches take the provider lock first,
+like activation does (see ``services.activation``), so they serialise with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from webapp import secrets, validation
+from webapp.ai import egress
+from webapp.db import transactional, unique_message
+from webapp.errors import NotFound, ValidationError
+from webapp.extensions import db
+from webapp.models import AdminProviderSettings, AIModel, ModelCapability, Provider
+from webapp.operations import audit
+from webapp.operations.activation import ActivationResult, activate, lock_provider
+from webapp.queries.lookup import invalidate_provider
+
+PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
+MODEL_FIELDS = ("name", "model_id", "display_name", "description")
+
+SLUG_TAKEN = _l("A provider with this slug already exists.")
+MODEL_NAME_TAKEN = _l("This provider already has a model with this name.")
+MODEL_ID_TAKEN = _l("This provider already has a model with this model id.")
+# Two creates racing past the checks below meet the unique index: same answer.
+unique_message("provider", "slug", SLUG_TAKEN)
+unique_message("ai_model", "name", MODEL_NAME_TAKEN)
+unique_message("ai_model", "model_id", MODEL_ID_TAKEN)
+
+
+def provider_snapshot(p: Provider) -> dict:
+    return {
+        "slug": p.slug,
+        "name": p.name,
+        "base_url": p.base_url,
+        "is_enabled": p.is_enabled,
+        "shared_api_enabled": p.shared_api_enabled,
+        "shared_api_key_hint": p.shared_api_key_hint if p.has_shared_api_key else "",
+    }
+
+
+def model_snapshot(m: AIModel) -> dict:
+    return {
+        "name": m.name,
+        "model_id": m.model_id,
+        "display_name": m.display_name,
+        "capabilities": m.capabilities,
+        "active_capabilities": m.active_capabilities,
+    }
+
+
+def get_provider(slug_or_id: str | int) -> Provider:
+    column = Provider.id if isinstance(slug_or_id, int) else Provider.slug
+    provider = db.session.scalar(select(Provider).where(column == slug_or_id))
+    if provider is None:
+        raise NotFound(_l("The provider was not found."), field="provider")
+    return provider
+
+
+def get_model(model_id: int) -> AIModel:
+    model = db.session.scalar(
+        select(AIModel)
+        .where(AIModel.id == model_id)
+        .options(selectinload(AIModel.capability_rows), selectinload(AIModel.provider))
+    )
+    if model is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    return model
+
+
+# --- providers -------------------------------------------------------------------------
+
+
+def _clean_provider(data: dict, *, partial: bool) -> dict:
+    clean: dict = {}
+    if "slug" in data or not partial:
+        clean["slug"] = validation.slug(data.get("slug"))
+    if "name" in data or not partial:
+        clean["name"] = validation.text(data.get("name"), "name", max_length=100)
+    if "base_url" in data:
+        clean["base_url"] = validation.base_url(data.get("base_url"))
+    for flag in ("is_enabled", "shared_api_enabled"):
+        if flag in data:
+            clean[flag] = validation.boolean(data[flag], flag)
+    if "shared_api_key" in data and data["shared_api_key"] not in (None, ""):
+        clean["shared_api_key"] = secrets.clean_key(data["shared_api_key"], "shared_api_key")
+    elif "shared_api_key" in data:
+        clean["shared_api_key"] = None  # explicit null or "": clear the key
+    return clean
+
+
+def _slug_taken(slug: str, exclude_id: int | None = None) -> bool:
+    stmt = select(func.count()).select_from(Provider).where(Provider.slug == slug)
+    if exclude_id is not None:
+        stmt = stmt.where(Provider.id != exclude_id)
+    return bool(db.session.scalar(stmt))
+
+
+def _set_shared_key(provider: Provider, key: str | None) -> None:
+    if key:
+        provider.shared_api_key_encrypted = secrets.encrypt(key)
+        provider.shared_api_key_hint = secrets.hint(key)
+    else:
+        provider.shared_api_key_encrypted = None
+        provider.shared_api_key_hint = ""
+
+
+@transactional
+def create_provider(data: dict, *, actor=None) -> Provider:
+    clean = _clean_provider(data, partial=False)
+    if _slug_taken(clean["slug"]):
+        raise ValidationError(SLUG_TAKEN, field="slug")
+    key = clean.pop("shared_api_key", None)
+    provider = Provider(**clean)
+    _set_shared_key(provider, key)
+    provider.stamp(actor)
+    db.session.add(provider)
+    db.session.flush()
+    audit.record("provider.create", provider, actor=actor, after=provider_snapshot(provider))
+    invalidate_provider(provider.slug)
+    return provider
+
+
+@dataclass(frozen=True)
+class ProviderUpdate:
+    """What ``change_provider`` did beyond the fields: a move of the address to another
+    origin (scheme, host or port) drops the shared key and holds back personal keys."""
+
+    provider: Provider
+    origin_changed: bool = False
+    shared_key_cleared: bool = False
+    personal_keys_on_hold: int = 0
+
+    def notes(self) -> list[str]:
+        """Sentences for the admin who made the change (translated)."""
+        notes = []
+        if self.shared_key_cleared:
+            notes.append(
+                str(
+                    _l(
+                        "The address now points to another server, so the shared key was "
+                        "removed; enter it again if it belongs there."
+                    )
+                )
+            )
+        if self.personal_keys_on_hold:
+            notes.append(
+                ngettext(
+                    "%(num)d personal key is held back until its owner confirms it "
+                    "for the new address.",
+                    "%(num)d personal keys are held back until their owners confirm them "
+                    "for the new address.",
+                    self.personal_keys_on_hold,
+                )
+            )
+        return notes
+
+
+def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Provider:
+    return change_provider(provider, data, actor=actor).provider
+
+
+def _personal_keys_elsewhere(provider: Provider, origin: str) -> int:
+    """Personal keys of ``provider`` bound to another origin than ``origin``."""
+    stmt = (
+        select(func.count())
+        .select_from(AdminProviderSettings)
+        .where(
+            AdminProviderSettings.provider_id == provider.id,
+            AdminProviderSettings.personal_api_key_encrypted.is_not(None),
+            or_(
+                AdminProviderSettings.personal_api_key_origin.is_(None),
+                AdminProviderSettings.personal_api_key_origin != origin,
+            ),
+        )
+    )
+    return db.session.scalar(stmt) or 0
+
+
+@transactional
+def change_provider(provider: Provider | int, data: dict, *, actor=None) -> ProviderUpdate:
+    """Partial update. When ``base_url`` moves to another origin, the shared key is cleared
+    unless this same change sets a new one: a key must never follow the address elsewhere."""
+    provider_id = provider.id if isinstance(provider, Provider) else provider
+    provider = lock_provider(provider_id)
+    clean = _clean_provider(data, partial=True)
+    if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
+        raise ValidationError(SLUG_TAKEN, field="slug")
+    before = provider_snapshot(provider)
+    old_slug = provider.slug
+    old_origin = egress.origin(provider.base_url)
+    origin_changed = "base_url" in clean and egress.origin(clean["base_url"]) != old_origin
+    shared_key_cleared = False
+    if origin_changed and not clean.get("shared_api_key") and provider.has_shared_api_key:
+        clean["shared_api_key"] = None
+        shared_key_cleared = True
+    key_changed = "shared_api_key" in clean
+    if key_changed:
+        _set_shared_key(provider, clean.pop("shared_api_key"))
+    for key, value in clean.items():
+        setattr(provider, key, value)
+    after = provider_snapshot(provider)
+    if after == before and not key_changed:
+        return ProviderUpdate(provider)
+    on_hold = 0
+    provider.stamp(actor)
+    if key_changed:
+        after["shared_api_key_changed"] = True  # the fact, never the key
+    if origin_changed:
+        on_hold = _personal_keys_elsewhere(provider, egress.origin(provider.base_url))
+        after["origin_changed"] = True
+        if shared_key_cleared:
+            after["shared_api_key_cleared"] = True
+        if on_hold:
+            after["personal_keys_on_hold"] = on_hold
+    audit.record("provider.update", provider, actor=actor, before=before, after=after)
+    invalidate_provider(old_slug, provider.slug)
+    return ProviderUpdate(provider, origin_changed, shared_key_cleared, on_hold)
+
+
+@transactional
+def delete_provider(provider: Provider | int, *, actor=None) -> None:
+    provider_id = provider.id if isinstance(provider, Provider) else provider
+    provider = lock_provider(provider_id)
+    count = db.session.scalar(
+        select(func.count()).select_from(AIModel).where(AIModel.provider_id == provider.id)
+    )
+    before = provider_snapshot(provider) | {"models": count}
+    audit.record("provider.delete", provider, actor=actor, before=before)
+    invalidate_provider(provider.slug)
+    db.session.delete(provider)
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def _clean_model(data: dict, *, partial: bool) -> dict:
+    clean: dict = {}
+    if "name" in data or not partial:
+        clean["name"] = validation.model_name(data.get("name"))
+    if "model_id" in data or not partial:
+        clean["model_id"] = validation.model_identifier(data.get("model_id"))
+    if "display_name" in data or not partial:
+        clean["display_name"] = validation.text(
+            data.get("display_name"), "display_name", max_length=200
+        )
+    if "description" in data:
+        clean["description"] = validation.text(
+            data.get("description"), "description", max_length=2000, required=False
+        )
+    if "capabilities" in data or not partial:
+        clean["capabilities"] = validation.capabilities(data.get("capabilities"))
+    if "is_active" in data:
+        clean["is_active"] = validation.boolean(data["is_active"], "is_active")
+    return clean
+
+
+def _taken(provider_id: int, column, value: str, exclude_id: int | None = None) -> bool:
+    stmt = (
+        select(func.count())
+        .select_from(AIModel)
+        .where(AIModel.provider_id == provider_id, column == value)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(AIModel.id != exclude_id)
+    return bool(db.session.scalar(stmt))
+
+
+def _refuse_taken(provider_id: int, clean: dict, exclude_id: int | None = None) -> None:
+    """A model's name and model id are each unique within its provider."""
+    errors: dict = {}
+    if "name" in clean and _taken(provider_id, AIModel.name, clean["name"], exclude_id):
+        errors["name"] = [str(MODEL_NAME_TAKEN)]
+    if "model_id" in clean and _taken(provider_id, AIModel.model_id, clean["model_id"], exclude_id):
+        errors["model_id"] = [str(MODEL_ID_TAKEN)]
+    if errors:
+        field = next(iter(errors))
+        message = MODEL_NAME_TAKEN if field == "name" else MODEL_ID_TAKEN
+        raise ValidationError(message, field=field, errors=errors)
+
+
+@transactional
+def create_model(
+    provider: Provider | str | int, data: dict, *, actor=None
+) -> tuple[AIModel, ActivationResult | None]:
+    """Create a model (inactive unless ``is_active``); returns it and the activation, if any."""
+    if isinstance(provider, Provider):
+        provider = provider.id
+    provider = get_provider(provider)
+    lock_provider(provider.id)
+    clean = _clean_model(data, partial=False)
+    _refuse_taken(provider.id, clean)
+    caps = clean.pop("capabilities")
+    make_active = clean.pop("is_active", False)
+    model = AIModel(provider_id=provider.id, **clean)
+    model.stamp(actor)
+    model.capability_rows = [ModelCapability(capability=c, provider_id=provider.id) for c in caps]
+    db.session.add(model)
+    db.session.flush()
+    audit.record("model.create", model, actor=actor, after=model_snapshot(model))
+    invalidate_provider(provider.slug)
+    result = activate(model.id, actor=actor) if make_active else None
+    return model, result
+
+
+@transactional
+def update_model(
+    model: AIModel | int, data: dict, *, actor=None
+) -> tuple[AIModel, ActivationResult | None]:
+    """Partial update. ``is_active: true`` activates every capability (after the edit),
+    ``false`` deactivates every one. Dropping a capability drops its activation."""
+    from webapp.operations.activation import deactivate
+
+    model_id = model.id if isinstance(model, AIModel) else int(model)
+    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
+    if provider_id is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    provider = lock_provider(provider_id)
+    model = get_model(model_id)
+    clean = _clean_model(data, partial=True)
+    _refuse_taken(provider_id, clean, exclude_id=model_id)
+    before = model_snapshot(model)
+    caps = clean.pop("capabilities", None)
+    is_active = clean.pop("is_active", None)
+    for key, value in clean.items():
+        setattr(model, key, value)
+    if caps is not None and caps != model.capabilities:
+        dropped = [c for c in model.capabilities if c not in caps]
+        added = [c for c in caps if c not in model.capabilities]
+        if dropped:
+            db.session.execute(
+                delete(ModelCapability).where(
+                    ModelCapability.model_id == model_id,
+                    ModelCapability.capability.in_(dropped),
+                )
+            )
+        for cap in added:
+            db.session.add(
+                ModelCapability(model_id=model_id, provider_id=provider_id, capability=cap)
+            )
+        db.session.flush()
+        db.session.expire(model, ["capability_rows"])
+    after = model_snapshot(model)
+    if after != before:
+        model.stamp(actor)
+        audit.record("model.update", model, actor=actor, before=before, after=after)
+        invalidate_provider(provider.slug)
+    result = None
+    if is_active is True:
+        result = activate(model_id, actor=actor)
+    elif is_active is False:
+        deactivate(model_id, actor=actor)
+    db.session.flush()
+    db.session.refresh(model)
+    return model, result
+
+
+@transactional
+def delete_model(model: AIModel | int, *, actor=None) -> None:
+    model_id = model.id if isinstance(model, AIModel) else int(model)
+    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
+    if provider_id is None:
+        raise NotFound(_l("The model was not found."), field="model")
+    provider = lock_provider(provider_id)
+    model = get_model(model_id)
+    audit.record("model.delete", model, actor=actor, before=model_snapshot(model))
+    invalidate_provider(provider.slug)
+    db.session.delete(model)

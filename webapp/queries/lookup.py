@@ -1,0 +1,306 @@
+"""``get_active_model``: which model is live for a provider and capability.
+
+One indexed query when uncached (the partial unique index on
+``model_capability(provider_id, capability) WHERE is_active`` answers it), the
+answer cached for ``ACTIVE_MODEL_CACHE_TTL`` seconds, and invalidated only after
+a change commits (``invalidate_provider``). The answer is a plain snapshot, not
+an ORM object, so it can live in Redis and be shared by every worker.
+
+Two generations guard a cached answer. The cache's own per-provider counter,
+bumped after commit, reaches every worker at once. The database's counter
+(``cache_generation``), bumped inside the change's transaction, is the durable
+one: if the cache lost the first (Redis down, restarted from a snapshot), a
+reader still rejects the answer once it sees the database's counter move, which
+it re-reads at most once per ``GENERATION_MAX_AGE`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import String, and_, bindparam, event, select, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import GenericFunction
+
+from webapp.cache import MISSING
+from webapp.capabilities import sort_capabilities
+from webapp.db import after_commit
+from webapp.extensions import cache, db
+from webapp.models import ACTIVE_ROW, Admin, AIModel, CacheGeneration, ModelCapability, Provider
+from webapp.models.cache import GENERATION_ROW
+
+NONE_MARKER = {"none": True}
+# How long a process trusts the database generation it last read: the longest a
+# change can stay invisible to it when the cache lost the invalidation.
+GENERATION_MAX_AGE = 1.0
+_BUMP_PENDING = "bump_cache_generation"
+
+
+class csv_agg(GenericFunction):
+    """Comma-joined aggregate: group_concat on SQLite, string_agg on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(csv_agg, "sqlite")
+def _csv_agg_sqlite(element, compiler, **kw):
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(csv_agg, "postgresql")
+def _csv_agg_pg(element, compiler, **kw):
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """What a service needs to call the provider, and what the API shows."""
+
+    id: int
+    name: str
+    model_id: str
+    display_name: str
+    provider: str
+    provider_id: int
+    provider_name: str
+    base_url: str
+    capabilities: tuple[str, ...]
+    active_capabilities: tuple[str, ...]
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    updated_by: str | None
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["capabilities"] = list(self.capabilities)
+        data["active_capabilities"] = list(self.active_capabilities)
+        data["is_active"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ActiveModel:
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        data["capabilities"] = tuple(data["capabilities"])
+        data["active_capabilities"] = tuple(data["active_capabilities"])
+        return cls(**data)
+
+
+def cache_key(provider_slug: str, capability: str) -> str:
+    return f"active:{provider_slug}:{capability}"
+
+
+def generation_key(provider_slug: str) -> str:
+    return f"gen:{provider_slug}"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+# The statement is built once per process with bound parameters: building it costs
+# far more than running it (aliases, scalar subqueries), and SQLAlchemy's compiled
+# cache then serves every call.
+_STATEMENT = None
+
+
+def _active_model_statement():
+    global _STATEMENT
+    if _STATEMENT is not None:
+        return _STATEMENT
+    caps = aliased(ModelCapability)
+    active_caps = aliased(ModelCapability)
+    creator = aliased(Admin)
+    editor = aliased(Admin)
+    all_caps = select(csv_agg(caps.capability)).where(caps.model_id == AIModel.id).scalar_subquery()
+    live_caps = (
+        select(csv_agg(active_caps.capability))
+        .where(active_caps.model_id == AIModel.id, active_caps.is_active)
+        .scalar_subquery()
+    )
+    _STATEMENT = (
+        select(
+            AIModel.id,
+            AIModel.name,
+            AIModel.model_id,
+            AIModel.display_name,
+            AIModel.provider_id,
+            AIModel.created_at,
+            AIModel.updated_at,
+            Provider.slug,
+            Provider.name,
+            Provider.base_url,
+            all_caps,
+            live_caps,
+            creator.username,
+            editor.username,
+        )
+        .join(Provider, Provider.id == ModelCapability.provider_id)
+        .join(
+            AIModel,
+            and_(AIModel.id == ModelCapability.model_id),
+        )
+        .outerjoin(creator, creator.id == AIModel.created_by_id)
+        .outerjoin(editor, editor.id == AIModel.updated_by_id)
+        .select_from(ModelCapability)
+        .where(
+            Provider.slug == bindparam("provider_slug", type_=String()),
+            Provider.is_enabled,
+            ModelCapability.capability == bindparam("capability", type_=String()),
+            ACTIVE_ROW,
+        )
+    )
+    return _STATEMENT
+
+
+def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
+    """The uncached lookup: exactly one query.
+
+    Plain columns through the session's connection (same transaction), not ORM
+    entities: the answer is a snapshot anyway, and the ORM's execution and loading
+    took about as long as the query itself (bench/lookup.py, docs/PERFORMANCE.md).
+    """
+    row = (
+        db.session.connection()
+        .execute(
+            _active_model_statement(), {"provider_slug": provider_slug, "capability": capability}
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    (
+        model_pk,
+        name,
+        model_id,
+        display_name,
+        provider_id,
+        created_at,
+        updated_at,
+        slug,
+        provider_name,
+        base_url,
+        caps,
+        live,
+        created_by,
+        updated_by,
+    ) = row
+    return ActiveModel(
+        id=model_pk,
+        name=name,
+        model_id=model_id,
+        display_name=display_name,
+        provider=slug,
+        provider_id=provider_id,
+        provider_name=provider_name,
+        base_url=base_url,
+        capabilities=tuple(sort_capabilities((caps or "").split(",") if caps else [])),
+        active_capabilities=tuple(sort_capabilities((live or "").split(",") if live else [])),
+        created_at=_iso(created_at),
+        updated_at=_iso(updated_at),
+        created_by=created_by,
+        updated_by=updated_by,
+    )
+
+
+class GenerationClock:
+    """This process's view of the database generation (one per application)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.read_at = -math.inf
+
+    def seen(self, value: int) -> None:
+        self.value, self.read_at = value, time.monotonic()
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self.read_at < GENERATION_MAX_AGE
+
+
+def _clock() -> GenerationClock:
+    return current_app.extensions.setdefault("mcp_cache_generation", GenerationClock())
+
+
+_GENERATION = select(CacheGeneration.generation).where(CacheGeneration.id == GENERATION_ROW)
+# One statement on SQLite and PostgreSQL alike; it also creates the row where the
+# schema came from create_all rather than the migration.
+_BUMP = text(
+    "INSERT INTO cache_generation (id, generation) VALUES (:id, 1) "
+    "ON CONFLICT (id) DO UPDATE SET generation = cache_generation.generation + 1 "
+    "RETURNING generation"
+).bindparams(id=GENERATION_ROW)
+
+
+def database_generation() -> int:
+    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE."""
+    clock = _clock()
+    if not clock.fresh:
+        clock.seen(db.session.connection().execute(_GENERATION).scalar() or 0)
+    return clock.value
+
+
+def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
+    """The active model of ``provider_slug`` for ``capability``, or None.
+
+    None also when the provider is unknown or disabled. A cached answer is tagged
+    with both generations read *before* it was loaded, so an answer computed from a
+    snapshot older than a change is never served again, even if it was written to
+    the cache after the invalidation (the classic read-then-set race).
+    """
+    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
+    if ttl <= 0:
+        return load_active_model(provider_slug, capability)
+    key = cache_key(provider_slug, capability)
+    generation, entry = cache.get_many([generation_key(provider_slug), key])
+    generation = 0 if generation is MISSING else int(generation)
+    stamp = database_generation()
+    if entry is not MISSING and entry.get("g") == generation and entry.get("d") == stamp:
+        value = entry["v"]
+        return None if value == NONE_MARKER else ActiveModel.from_dict(value)
+    model = load_active_model(provider_slug, capability)
+    value = model.to_dict() if model else NONE_MARKER
+    cache.set(key, {"g": generation, "d": stamp, "v": value}, ttl)
+    return model
+
+
+def invalidate_provider(*slugs: str) -> None:
+    """Make every cached answer for these providers stale when the change commits:
+    the database generation moves in the same transaction, the cache's own
+    counters right after commit (nothing moves on rollback)."""
+    keys = [generation_key(slug) for slug in sorted(set(slugs)) if slug]
+    session = db.session()
+    session.info[_BUMP_PENDING] = True
+
+    def bump() -> None:
+        for key in keys:
+            cache.incr(key)
+
+    after_commit(session, bump)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_database_generation(session: Session) -> None:
+    if not session.info.pop(_BUMP_PENDING, False):
+        return
+    # Flushed first, so the generation row is the last lock the transaction takes
+    # and held only for the commit: two changes never deadlock over it.
+    session.flush()
+    value = session.connection().execute(_BUMP).scalar_one()
+    clock = _clock()
+    after_commit(session, lambda: clock.seen(value))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_bump(session: Session) -> None:
+    session.info.pop(_BUMP_PENDING, None)

@@ -1,0 +1,51 @@
+"""The dashboard's frame: the home page, the language switch, the layout's context."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, session, url_for
+
+from webapp.access import permission_required
+from webapp.capabilities import label
+from webapp.i18n import LANGUAGES, remember_language
+from webapp.views import errors
+from webapp.views.auth import _safe_next
+from webapp.views.navigation import navigation, role_label
+
+bp = Blueprint("dashboard", __name__)
+errors.register(bp)
+
+LANG_COOKIE_AGE = 365 * 24 * 3600
+
+
+@bp.app_context_processor
+def layout_context() -> dict:
+    return {"navigation": navigation, "role_label": role_label, "capability_label": label}
+
+
+@bp.get("/")
+@permission_required("view_models")
+def index():
+    return redirect(url_for("models.index"))
+
+
+@bp.post("/language")
+def set_language():
+    """Remember the chosen language in the session and a long-lived cookie."""
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        lang = "fa"
+    session["lang"] = lang
+    target = _safe_next(request.form.get("next") or (request.referrer and _local(request.referrer)))
+    response = redirect(target)
+    remember_language(response, lang, LANG_COOKIE_AGE)
+    return response
+
+
+def _local(url: str) -> str:
+    """The path part of a same-site referrer (anything else falls back to home)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")

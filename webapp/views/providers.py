@@ -1,0 +1,232 @@
+"""Providers: list, create, edit, enable or disable, delete, and the shared key.
+
+Reading needs ``view_models``; every change needs ``manage_providers``. The shared
+key is write-only: the pages show its hint (``…a1b2``), never the key.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import func, select
+from wtforms import BooleanField, PasswordField, StringField
+
+from webapp import secrets
+from webapp.access import permission_required
+from webapp.errors import DomainError
+from webapp.extensions import db
+from webapp.models import AIModel, Provider
+from webapp.operations import catalog
+from webapp.views.common import get_or_404, isolated, show_error
+
+bp = Blueprint("providers", __name__, url_prefix="/providers")
+
+READ = "view_models"
+WRITE = "manage_providers"
+
+
+class ProviderForm(FlaskForm):
+    slug = StringField(_l("Slug"), description=_l("Lowercase Latin letters, digits and hyphens."))
+    name = StringField(_l("Name"))
+    base_url = StringField(_l("Base URL"), description=_l("For example https://api.example.com/v1"))
+    is_enabled = BooleanField(_l("Enabled"), default=True)
+    shared_api_enabled = BooleanField(_l("The shared key may be used"))
+
+    def data_for_service(self) -> dict:
+        return {
+            "slug": self.slug.data or "",
+            "name": self.name.data or "",
+            "base_url": self.base_url.data or "",
+            "is_enabled": bool(self.is_enabled.data),
+            "shared_api_enabled": bool(self.shared_api_enabled.data),
+        }
+
+
+class NewProviderForm(ProviderForm):
+    shared_api_key = PasswordField(
+        _l("Shared API key"), description=_l("Optional; it is stored encrypted.")
+    )
+
+
+class SharedKeyForm(FlaskForm):
+    shared_api_key = PasswordField(
+        _l("New shared API key"),
+        description=_l("It replaces the current key; only its last characters are shown."),
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: a confirmation step."""
+
+
+def _playground_actions() -> dict[str, bool]:
+    # Another part of the dashboard provides these endpoints; show the buttons once it exists.
+    views = current_app.view_functions
+    return {
+        "test_connection": "playground.test_connection" in views,
+        "sync": "playground.sync" in views,
+    }
+
+
+def _providers_with_counts() -> list[tuple[Provider, int]]:
+    counts = (
+        select(AIModel.provider_id, func.count(AIModel.id).label("n"))
+        .group_by(AIModel.provider_id)
+        .subquery()
+    )
+    stmt = (
+        select(Provider, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.provider_id == Provider.id)
+        .order_by(Provider.name, Provider.slug)
+    )
+    return [(p, n) for p, n in db.session.execute(stmt).all()]
+
+
+@bp.get("")
+@permission_required(READ)
+def index():
+    return render_template(
+        "providers/index.html",
+        rows=_providers_with_counts(),
+        can_manage=current_user.can(WRITE),
+        playground=_playground_actions(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(WRITE)
+def create():
+    form = NewProviderForm()
+    if form.validate_on_submit():
+        data = form.data_for_service()
+        if form.shared_api_key.data:
+            data["shared_api_key"] = form.shared_api_key.data
+        try:
+            provider = catalog.create_provider(data, actor=current_user)
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(
+                Markup(_("The provider %(name)s was created.", name=isolated(provider.name))),
+                "success",
+            )
+            return redirect(url_for(".index"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("providers/create.html", form=form), status
+
+
+def _render_edit(provider: Provider, form: ProviderForm, key_form: SharedKeyForm, status: int):
+    return (
+        render_template(
+            "providers/edit.html",
+            provider=provider,
+            form=form,
+            key_form=key_form,
+            playground=_playground_actions(),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:provider_id>/edit", methods=["GET", "POST"])
+@permission_required(WRITE)
+def edit(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    form = ProviderForm(obj=provider)
+    if form.validate_on_submit():
+        try:
+            change = catalog.change_provider(provider, form.data_for_service(), actor=current_user)
+        except DomainError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            flash(
+                Markup(_("The provider %(name)s was saved.", name=isolated(provider.name))),
+                "success",
+            )
+            for note in change.notes():
+                flash(note, "info")
+            return redirect(url_for(".index"))
+    status = 400 if request.method == "POST" else 200
+    return _render_edit(provider, form, SharedKeyForm(prefix="key", formdata=None), status)
+
+
+@bp.post("/<int:provider_id>/shared-key")
+@permission_required(WRITE)
+def set_shared_key(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    key_form = SharedKeyForm(prefix="key")
+    key_form.validate_on_submit()
+    try:
+        # An empty field here means "I forgot to type it", not "clear": that has its own button.
+        key = secrets.clean_key(key_form.shared_api_key.data or "", "shared_api_key")
+        catalog.update_provider(provider, {"shared_api_key": key}, actor=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        show_error(key_form, error)
+        form = ProviderForm(obj=get_or_404(Provider, provider_id), formdata=None)
+        return _render_edit(provider, form, key_form, 400)
+    flash(
+        Markup(_("The shared key of %(name)s was saved.", name=isolated(provider.name))), "success"
+    )
+    return redirect(url_for(".edit", provider_id=provider.id))
+
+
+@bp.post("/<int:provider_id>/shared-key/clear")
+@permission_required(WRITE)
+def clear_shared_key(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    catalog.update_provider(provider, {"shared_api_key": None}, actor=current_user)
+    flash(
+        Markup(_("The shared key of %(name)s was removed.", name=isolated(provider.name))),
+        "success",
+    )
+    return redirect(url_for(".edit", provider_id=provider.id))
+
+
+@bp.post("/<int:provider_id>/enable")
+@permission_required(WRITE)
+def enable(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    catalog.update_provider(provider, {"is_enabled": True}, actor=current_user)
+    flash(Markup(_("The provider %(name)s was enabled.", name=isolated(provider.name))), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:provider_id>/disable")
+@permission_required(WRITE)
+def disable(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    catalog.update_provider(provider, {"is_enabled": False}, actor=current_user)
+    flash(Markup(_("The provider %(name)s was disabled.", name=isolated(provider.name))), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/<int:provider_id>/delete", methods=["GET", "POST"])
+@permission_required(WRITE)
+def delete(provider_id: int):
+    provider = get_or_404(Provider, provider_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        name = provider.name
+        catalog.delete_provider(provider, actor=current_user)
+        flash(Markup(_("The provider %(name)s was deleted.", name=isolated(name))), "success")
+        return redirect(url_for(".index"))
+    model_count = db.session.scalar(
+        select(func.count(AIModel.id)).where(AIModel.provider_id == provider.id)
+    )
+    return render_template(
+        "providers/delete.html", provider=provider, form=form, model_count=model_count
+    )
