@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from webapp.errors import DomainError
+from webapp.errors import DomainError, ValidationError
 
 HINT_CHARS = 4
 MAX_KEY_LENGTH = 500
@@ -87,8 +87,6 @@ def hint(plaintext: str) -> str:
 
 def clean_key(raw: object, field: str) -> str:
     """Validate a key typed by an admin: a non-empty single line of printable ASCII."""
-    from webapp.errors import ValidationError
-
     if not isinstance(raw, str):
         raise ValidationError(_l("The API key must be text."), field=field)
     key = raw.strip()

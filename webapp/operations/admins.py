@@ -162,16 +162,7 @@ def change_admin(
     actor=None,
 ) -> AdminChange:
     """``update_admin``, answering what else it did (for the page's message)."""
-    _lock_admins()
-    admin_id = admin.id if isinstance(admin, Admin) else admin
-    admin = db.session.get(Admin, admin_id, populate_existing=True)
-    if admin is None:
-        raise NotFound(_l("No admin with this username."), field="username")
-    if isinstance(actor, Admin):
-        # Decided under the lock: rights checked when the page loaded may be gone now.
-        current = db.session.get(Admin, actor.id, populate_existing=True)
-        if current is None or not current.can("manage_admins"):
-            raise PermissionDenied(_l("You do not have permission for this action."))
+    admin = _locked_admin(admin, actor)
     if role is not None:
         check_role(role)
     _refuse_self_lockout(admin, actor, role=role, is_enabled=is_enabled)
@@ -214,6 +205,21 @@ def change_admin(
     admin.stamp(actor)
     audit.record("admin.update", admin, actor=actor, before=before, after=after)
     return AdminChange(admin, role_changed, ended, revoked)
+
+
+def _locked_admin(admin: Admin | int, actor) -> Admin:
+    """Take the admins lock, then re-read ``admin`` and the actor's rights under it:
+    rights checked when the page loaded may be gone now."""
+    _lock_admins()
+    admin_id = admin.id if isinstance(admin, Admin) else admin
+    admin = db.session.get(Admin, admin_id, populate_existing=True)
+    if admin is None:
+        raise NotFound(_l("No admin with this username."), field="username")
+    if isinstance(actor, Admin):
+        current = db.session.get(Admin, actor.id, populate_existing=True)
+        if current is None or not current.can("manage_admins"):
+            raise PermissionDenied(_l("You do not have permission for this action."))
+    return admin
 
 
 def _revoke_all_tokens(admin: Admin, actor) -> int:

@@ -8,6 +8,7 @@ from webapp.db import transactional
 from webapp.extensions import db
 from webapp.models import Admin, Provider
 from webapp.operations import admins, catalog
+from webapp.operations.activation import activate
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_ADMINS = (("admin", "superadmin"), ("operator", "operator"), ("viewer", "viewer"))
@@ -105,7 +106,5 @@ def seed_demo(actor="seed-demo") -> dict:
             )
             created["models"] += 1
             if active:
-                from webapp.operations.activation import activate
-
                 activate(model, active, actor=actor)
     return created
