@@ -55,6 +55,9 @@ def _fernet() -> MultiFernet:
     return cached
 
 
+UNREADABLE = _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
+
+
 def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
@@ -63,9 +66,7 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable(
-            _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
-        ) from exc
+        raise SecretUnreadable(UNREADABLE) from exc
 
 
 def rotate(token: str) -> str:
@@ -73,9 +74,7 @@ def rotate(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable(
-            _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
-        ) from exc
+        raise SecretUnreadable(UNREADABLE) from exc
 
 
 def hint(plaintext: str) -> str:

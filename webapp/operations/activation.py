@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, utcnow
 from webapp.operations import audit
 from webapp.operations.locks import get_model, lock_groups, lock_provider, locked_model, model_id_of
+from webapp.queries.groups import PendingConflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
 
@@ -79,20 +80,10 @@ class DeactivationResult:
 
 
 @dataclass(frozen=True)
-class Conflict:
-    model: AIModel
-    capabilities: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        return messages.conflicting_models(self.model.display_name)
-
-
-@dataclass(frozen=True)
 class Preview:
     model: AIModel
     requested: tuple[str, ...]
-    conflicts: tuple[Conflict, ...]  # one per other model that would lose an activation
+    conflicts: tuple[PendingConflict, ...]  # one per other model that would lose one
 
     @property
     def deactivated_count(self) -> int:
@@ -142,23 +133,8 @@ def preview(model: AIModel | int, capabilities: Iterable[str] | None = None) -> 
     """What ``activate`` would deactivate, without writing or locking anything."""
     target = get_model(model_id_of(model), fresh=True)
     requested = _requested(target, capabilities)
-    holders = db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.provider_id == target.provider_id,
-            ModelCapability.capability.in_(requested),
-            ACTIVE_ROW,
-            ModelCapability.model_id != target.id,
-        )
-    ).all()
-    by_model: dict[int, list[str]] = {}
-    for mid, cap in holders:
-        by_model.setdefault(mid, []).append(cap)
-    models = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(by_model)))}
-    conflicts = tuple(
-        Conflict(models[mid], tuple(sort_capabilities(caps)))
-        for mid, caps in sorted(by_model.items(), key=lambda kv: models[kv[0]].display_name)
-    )
-    return Preview(target, requested, conflicts)
+    conflicts = conflicts_for(target.provider_id, requested, exclude_model_id=target.id)
+    return Preview(target, requested, tuple(conflicts))
 
 
 def _by_group(rows: Iterable[ModelCapability]) -> list[ModelCapability]:

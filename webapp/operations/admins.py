@@ -127,28 +127,12 @@ class AdminChange:
     tokens_revoked: int
 
 
-@transactional
-def update_admin(
-    admin: Admin | int,
-    *,
-    role: str | None = None,
-    is_enabled: bool | None = None,
-    password: str | None = None,
-    display_name: str | None = None,
-    actor=None,
-) -> Admin:
+def update_admin(admin: Admin | int, **changes) -> Admin:
     """Change an admin. A new password or a new role ends all their sessions and revokes
     their API tokens (whatever was granted under the old password or role must be
     granted again); disabling ends their sessions. Refused when it would leave no
     enabled admin with ``manage_admins``, or when the actor no longer holds it."""
-    return change_admin(
-        admin,
-        role=role,
-        is_enabled=is_enabled,
-        password=password,
-        display_name=display_name,
-        actor=actor,
-    ).admin
+    return change_admin(admin, **changes).admin
 
 
 @transactional

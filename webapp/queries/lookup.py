@@ -22,10 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, event, select, text
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import String, bindparam, event, func, select, text
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import GenericFunction
 
 from webapp.cache import MISSING
 from webapp.capabilities import sort_capabilities
@@ -41,26 +39,9 @@ GENERATION_MAX_AGE = 1.0
 _BUMP_PENDING = "bump_cache_generation"
 
 
-class csv_agg(GenericFunction):
-    """Comma-joined aggregate: group_concat on SQLite, string_agg on PostgreSQL."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(csv_agg, "sqlite")
-def _csv_agg_sqlite(element, compiler, **kw):
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(csv_agg, "postgresql")
-def _csv_agg_pg(element, compiler, **kw):
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
 @dataclass(frozen=True)
 class ActiveModel:
-    """What a service needs to call the provider, and what the API shows."""
+    """What an AI call needs to reach the provider, and what the API shows."""
 
     id: int
     name: str
@@ -122,9 +103,13 @@ def _active_model_statement():
     active_caps = aliased(ModelCapability)
     creator = aliased(Admin)
     editor = aliased(Admin)
-    all_caps = select(csv_agg(caps.capability)).where(caps.model_id == AIModel.id).scalar_subquery()
+    all_caps = (
+        select(func.aggregate_strings(caps.capability, ","))
+        .where(caps.model_id == AIModel.id)
+        .scalar_subquery()
+    )
     live_caps = (
-        select(csv_agg(active_caps.capability))
+        select(func.aggregate_strings(active_caps.capability, ","))
         .where(active_caps.model_id == AIModel.id, active_caps.is_active)
         .scalar_subquery()
     )
@@ -146,10 +131,7 @@ def _active_model_statement():
             editor.username,
         )
         .join(Provider, Provider.id == ModelCapability.provider_id)
-        .join(
-            AIModel,
-            and_(AIModel.id == ModelCapability.model_id),
-        )
+        .join(AIModel, AIModel.id == ModelCapability.model_id)
         .outerjoin(creator, creator.id == AIModel.created_by_id)
         .outerjoin(editor, editor.id == AIModel.updated_by_id)
         .select_from(ModelCapability)
