@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import webapp.models  # noqa: F401  (mappings, for migrations)
-from webapp import access, api, cli, extensions, gateway, i18n, metering, security
+from webapp import access, api, cli, extensions, gateway, i18n, metering, security, unavailable
 from webapp.config import INSTANCE_DIR, Config, exposure_warning
 from webapp.db import RowIdConverter, sqlite_engine_options
 from webapp.extensions import babel, cache, csrf, login_manager, migrate
@@ -54,6 +54,7 @@ def create_app(config: Config | None = None) -> Flask:
     cli.init_app(app)
     app.url_map.converters["int"] = RowIdConverter
     metering.init_app(app)
+    unavailable.init_app(app)
     _register_blueprints(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

@@ -23,8 +23,10 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import String, bindparam, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
+from webapp import outage
 from webapp.cache import MISSING
 from webapp.capabilities import sort_capabilities
 from webapp.db import after_commit
@@ -225,10 +227,21 @@ _BUMP = text(
 
 
 def database_generation() -> int:
-    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE."""
+    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE.
+
+    While the database is unreachable the last value read stands (nothing can change
+    while nothing can commit), so cached answers keep being served; it is tried again
+    a GENERATION_MAX_AGE later.
+    """
     clock = _clock()
     if not clock.fresh:
-        clock.seen(db.session.connection().execute(_GENERATION).scalar() or 0)
+        try:
+            value = db.session.connection().execute(_GENERATION).scalar() or 0
+        except OperationalError as exc:
+            outage.state.went_down(exc)
+            outage.forget_transaction()
+            value = clock.value
+        clock.seen(value)
     return clock.value
 
 
@@ -256,13 +269,20 @@ def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     return model
 
 
+def move_generation_on_commit() -> Session:
+    """Move the database generation when the current transaction commits: every cached
+    answer (active models, tokens) is dropped by every worker within GENERATION_MAX_AGE."""
+    session = db.session()
+    session.info[_BUMP_PENDING] = True
+    return session
+
+
 def invalidate_provider(*slugs: str) -> None:
     """Make every cached answer for these providers stale when the change commits:
     the database generation moves in the same transaction, the cache's own
     counters right after commit (nothing moves on rollback)."""
     keys = [generation_key(slug) for slug in sorted(set(slugs)) if slug]
-    session = db.session()
-    session.info[_BUMP_PENDING] = True
+    session = move_generation_on_commit()
 
     def bump() -> None:
         for key in keys:
