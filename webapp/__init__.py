@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import click
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import extensions
+import webapp.models  # noqa: F401  (mappings, for migrations)
+from webapp import access, api, cli, extensions, gateway, i18n, metering, security, unavailable
 from webapp.config import INSTANCE_DIR, Config, exposure_warning
-from webapp.db import RowIdConverter
+from webapp.db import RowIdConverter, sqlite_engine_options
 from webapp.extensions import babel, cache, csrf, login_manager, migrate
+from webapp.views import BLUEPRINTS, dates_init
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,10 +31,6 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.config.from_mapping(config.as_mapping())
     _engine_options(app)
-
-    import webapp.db
-    import webapp.models  # noqa: F401  (mappings, for migrations)
-    from webapp import access, cli, i18n, metering, security
 
     extensions.db.init_app(app)
     migrate.init_app(
@@ -54,10 +54,9 @@ def create_app(config: Config | None = None) -> Flask:
     cli.init_app(app)
     app.url_map.converters["int"] = RowIdConverter
     metering.init_app(app)
+    unavailable.init_app(app)
     _register_blueprints(app)
     if app.config["TRUSTED_PROXIES"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _warn_if_exposed(app)
@@ -67,8 +66,6 @@ def create_app(config: Config | None = None) -> Flask:
 def _warn_if_exposed(app: Flask) -> None:
     """``flask run --host …`` in development: say so loudly when the address is not
     loopback. (gunicorn's bind is checked by ``webapp.gunicorn_conf``.)"""
-    import click
-
     ctx = click.get_current_context(silent=True)
     if ctx is None or ctx.info_name != "run":
         return
@@ -80,8 +77,6 @@ def _warn_if_exposed(app: Flask) -> None:
 def _engine_options(app: Flask) -> None:
     options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        from webapp.db import sqlite_engine_options
-
         options = sqlite_engine_options() | options
         os.makedirs(app.instance_path, exist_ok=True)
     else:
@@ -90,9 +85,6 @@ def _engine_options(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp import api, gateway
-    from webapp.views import BLUEPRINTS, dates_init
-
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
     app.register_blueprint(api.bp)  # /api/v1, the JSON API

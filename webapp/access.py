@@ -8,7 +8,7 @@ authenticated by that token alone: the session cookie is ignored and a bad token
 other unsafe request is CSRF-checked.
 
 Session and remember-me cookies carry the key of a server-side ``login_session``
-row (``services.sessions``); deleting the row signs that browser out everywhere
+row (``operations.sessions``); deleting the row signs that browser out everywhere
 its cookies were copied.
 """
 
@@ -24,6 +24,8 @@ from sqlalchemy import func, select
 
 from webapp.extensions import csrf, db, login_manager
 from webapp.models import Admin
+from webapp.operations import sessions
+from webapp.operations.admins import admin_for_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -50,8 +52,6 @@ def load_user(user_id: str) -> Admin | None:
     """From the session or remember-me cookie: the key of a live login_session."""
     if has_request_context() and token_only():
         return None
-    from webapp.operations import sessions
-
     return sessions.load(user_id)
 
 
@@ -62,8 +62,6 @@ def load_user_from_token(req) -> Admin | None:
     token = bearer_token()
     if token is None:
         return None
-    from webapp.operations.admins import admin_for_token
-
     return admin_for_token(token)
 
 

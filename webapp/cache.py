@@ -5,7 +5,11 @@ Only what the active-model lookup needs: ``get``, ``set``, ``delete_many`` and
 another wrote. A Redis outage never breaks a request: reads become misses (the
 caller falls back to the database) and the failure is logged once per minute.
 An invalidation Redis misses is not made good here: the lookup also checks a
-generation kept in the database (``services.lookup``), which survives any outage.
+generation kept in the database (``queries.lookup``), which survives any outage.
+
+Each application keeps its own backend in ``app.extensions["cache"]``; the module-level
+``cache`` object resolves it through ``current_app``, so two apps in one process (tests,
+a CLI next to a server) never share or overwrite each other's cache.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import logging
 import threading
 import time
 from typing import Any, Protocol
+
+import redis
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +81,6 @@ class RedisCache:
     """Shared cache: every worker sees the same entries and the same invalidations."""
 
     def __init__(self, url: str, prefix: str = "mcp:") -> None:
-        import redis
-
         self.prefix = prefix
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
@@ -89,8 +94,6 @@ class RedisCache:
             log.warning("cache unavailable, falling back to the database: %s", exc)
 
     def get(self, key: str) -> Any:
-        import redis
-
         try:
             raw = self.client.get(self.prefix + key)
         except redis.RedisError as exc:
@@ -101,8 +104,6 @@ class RedisCache:
         return json.loads(raw)
 
     def get_many(self, keys: list[str]) -> list[Any]:
-        import redis
-
         try:
             raws = self.client.mget([self.prefix + k for k in keys])
         except redis.RedisError as exc:
@@ -111,8 +112,6 @@ class RedisCache:
         return [MISSING if raw is None else json.loads(raw) for raw in raws]
 
     def incr(self, key: str) -> None:
-        import redis
-
         try:
             self.client.incr(self.prefix + key)
         except redis.RedisError as exc:
@@ -124,16 +123,12 @@ class RedisCache:
         log.error("cache invalidation failed; workers catch up through the database: %s", exc)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
-        import redis
-
         try:
             self.client.set(self.prefix + key, json.dumps(value), ex=ttl)
         except redis.RedisError as exc:
             self._warn(exc)
 
     def delete_many(self, keys: list[str]) -> None:
-        import redis
-
         if not keys:
             return
         try:
@@ -142,8 +137,6 @@ class RedisCache:
             self._lost_invalidation(exc)
 
     def clear(self) -> None:
-        import redis
-
         try:
             keys = list(self.client.scan_iter(match=self.prefix + "*", count=500))
             if keys:
@@ -153,29 +146,33 @@ class RedisCache:
             raise
 
     def ping(self) -> bool:
-        import redis
-
         try:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
 
 
-class CacheProxy:
-    """The unbound extension object; ``init_app`` picks the backend from ``CACHE_URL``."""
+def backend_for(url: str, prefix: str = "mcp:") -> CacheBackend:
+    """The backend ``CACHE_URL`` names: Redis, or this process's memory."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(url, prefix=prefix)
+    if url in ("", "memory://", "simple"):
+        return MemoryCache()
+    raise RuntimeError(f"CACHE_URL must be redis://… or empty, got {url!r}")
 
-    def __init__(self) -> None:
-        self.backend: CacheBackend = MemoryCache()
+
+class CacheProxy:
+    """The unbound extension object: ``init_app`` gives each application the backend its
+    ``CACHE_URL`` names; every call goes to the current application's."""
 
     def init_app(self, app) -> None:
-        url = app.config.get("CACHE_URL") or ""
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            self.backend = RedisCache(url, prefix=app.config.get("CACHE_KEY_PREFIX", "mcp:"))
-        elif url in ("", "memory://", "simple"):
-            self.backend = MemoryCache()
-        else:
-            raise RuntimeError(f"CACHE_URL must be redis://… or empty, got {url!r}")
-        app.extensions["mcp_cache"] = self
+        app.extensions["cache"] = backend_for(
+            app.config.get("CACHE_URL") or "", app.config.get("CACHE_KEY_PREFIX", "mcp:")
+        )
+
+    @property
+    def backend(self) -> CacheBackend:
+        return current_app.extensions["cache"]
 
     def get(self, key: str) -> Any:
         return self.backend.get(key)

@@ -1,4 +1,4 @@
-"""The fixed capability vocabulary (DESIGN.md §1): identifiers are fixed, labels translated."""
+"""The fixed capability vocabulary (docs/CONTRACTS.md §1): fixed identifiers, translated labels."""
 
 from flask_babel import lazy_gettext as _l
 

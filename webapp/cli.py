@@ -1,4 +1,4 @@
-"""Command line (DESIGN.md §7): ``flask --app wsgi <command>`` or ``model-panel <command>``.
+"""Command line (docs/CONTRACTS.md §7): ``flask --app wsgi <command>`` or ``model-panel <command>``.
 
 Every failure is one clear line on stderr and a non-zero exit, never a traceback.
 """
@@ -20,6 +20,12 @@ from webapp.capabilities import CAPABILITIES
 from webapp.errors import DomainError
 from webapp.extensions import cache, db
 from webapp.models import ROLES, AIModel, ModelCapability, Provider
+from webapp.operations.activation import activate, preview
+from webapp.operations.admins import create_admin, create_token, get_admin
+from webapp.operations.demo import DEMO_ADMINS, DEMO_PASSWORD, seed_demo
+from webapp.operations.importer import ImportReport, run_import
+from webapp.operations.keys import rotate_all
+from webapp.queries.lookup import get_active_model
 
 CLI_ACTOR = "cli"
 
@@ -52,8 +58,6 @@ def clean_errors(fn):
 @clean_errors
 def create_admin_command(username: str, password: str | None, role: str) -> None:
     """Create an admin who can sign in to the dashboard."""
-    from webapp.operations.admins import create_admin
-
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     admin = create_admin(username, password, role, actor=CLI_ACTOR)
@@ -68,8 +72,6 @@ def create_admin_command(username: str, password: str | None, role: str) -> None
 @clean_errors
 def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME; it is printed once, alone on the last line."""
-    from webapp.operations.admins import create_token, get_admin
-
     token, plaintext = create_token(
         get_admin(username), name, expires_days=expires_days, actor=CLI_ACTOR
     )
@@ -82,8 +84,6 @@ def create_token_command(username: str, name: str, expires_days: int | None) -> 
 @clean_errors
 def seed_demo_command() -> None:
     """Load demo providers, models and admins (idempotent)."""
-    from webapp.operations.demo import DEMO_ADMINS, DEMO_PASSWORD, seed_demo
-
     created = seed_demo()
     click.echo(
         "demo data: {admins} admins, {providers} providers, {models} models created".format(
@@ -112,8 +112,6 @@ def cache_clear_command() -> None:
 @clean_errors
 def rotate_keys_command() -> None:
     """Re-encrypt every stored API key under the first key of FERNET_KEYS."""
-    from webapp.operations.keys import rotate_all
-
     count = rotate_all(actor=CLI_ACTOR)
     click.echo(f"re-encrypted {count} secrets under the first key")
 
@@ -131,8 +129,6 @@ def ai_group() -> None:
 @clean_errors
 def ai_active(provider: str, capability: str, as_json: bool) -> None:
     """Print the active model of PROVIDER for CAPABILITY (exit 1 when there is none)."""
-    from webapp.queries.lookup import get_active_model
-
     model = get_active_model(provider, capability)
     if model is None:
         raise click.ClickException(messages.no_active_model())
@@ -176,8 +172,6 @@ def _find_model(ref: str, provider: str | None) -> AIModel:
 @clean_errors
 def ai_activate(model_ref: str, capabilities: tuple[str, ...], provider: str | None) -> None:
     """Make MODEL_ID (database id, model id or name) the live model."""
-    from webapp.operations.activation import activate, preview
-
     model = _find_model(model_ref, provider)
     for conflict in preview(model, capabilities or None).conflicts:
         click.echo(conflict.message)
@@ -229,8 +223,6 @@ def ai_check_conflicts() -> None:
 @clean_errors
 def ai_import(file, keep: str, dry_run: bool, django_secret_key: str | None) -> None:
     """Import a Django dumpdata FILE of ai.aiprovider and ai.aimodel records."""
-    from webapp.operations.importer import run_import
-
     report = run_import(
         file.read(),
         keep=keep,
@@ -238,11 +230,15 @@ def ai_import(file, keep: str, dry_run: bool, django_secret_key: str | None) -> 
         django_secret_key=django_secret_key,
         actor=CLI_ACTOR,
     )
+    _print_report(report)
+
+
+def _print_report(report: ImportReport) -> None:
     for c in report.conflicts:
         click.echo(
             f"{c.message}: {c.provider}/{c.capability}: {', '.join(c.models)} -> kept {c.kept}"
         )
-    prefix = "dry run, nothing written: " if dry_run else ""
+    prefix = "dry run, nothing written: " if report.dry_run else ""
     click.echo(
         f"{prefix}providers {report.providers_created} created, {report.providers_updated} "
         f"updated; models {report.models_created} created, {report.models_updated} updated; "
@@ -272,6 +268,7 @@ def init_app(app: Flask) -> None:
 
 
 def _create_app():
+    # Imported here: webapp/__init__ imports this module while create_app is being defined.
     from webapp import create_app
 
     return create_app()

@@ -1,4 +1,4 @@
-"""Configuration read from the environment (DESIGN.md §7).
+"""Configuration read from the environment (docs/CONTRACTS.md §7).
 
 The embedded default needs no setting at all: SQLite under ``instance/``, an
 in-process cache, and a secret key and a Fernet key generated into ``instance/``
@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 # The key older versions used when none was set: refused in production, never used.
@@ -41,8 +43,6 @@ def _app_env(raw: str) -> str:
 
 
 def _check_fernet_keys(raw: str) -> None:
-    from cryptography.fernet import Fernet
-
     for position, key in enumerate(raw.split(","), start=1):
         try:
             Fernet(key.strip().encode())
@@ -233,6 +233,4 @@ class Config:
 
 
 def _new_fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
     return Fernet.generate_key().decode()

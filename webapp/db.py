@@ -1,4 +1,4 @@
-"""Engine behaviour per backend, and the one way services open a write transaction.
+"""Engine behaviour per backend, and the one way operations open a write transaction.
 
 SQLite: pysqlite's own transaction handling is switched off so we emit BEGIN
 ourselves; a write transaction starts with ``BEGIN IMMEDIATE`` (the write lock up
@@ -6,12 +6,12 @@ front, waiting up to the busy timeout) so two writers queue instead of one faili
 with "database is locked" when it tries to upgrade a read lock. Foreign keys are
 switched on and the journal is WAL so readers never wait for the writer.
 
-PostgreSQL: services lock the rows that decide the outcome with
-``SELECT … FOR UPDATE`` in a fixed order (see ``services.activation``); a deadlock
+PostgreSQL: operations lock the rows that decide the outcome with
+``SELECT … FOR UPDATE`` in a fixed order (see ``operations.locks``); a deadlock
 or serialisation failure that still happens is retried here, never shown.
 
 A unique index that stops a write (two creates of one name racing past the
-service's "is it taken?" check) becomes the ValidationError that check gives:
+operation's "is it taken?" check) becomes the ValidationError that check gives:
 the field, and the message registered with ``unique_message`` (a generic one
 otherwise), never a 500.
 """
@@ -139,7 +139,7 @@ _SQLITE_INDEX = re.compile(r"index '([^']+)'")
 
 def unique_message(table: str, column: str, message) -> None:
     """The message a unique violation on ``table.column`` answers with: the same one
-    the service's own "is it taken?" check gives."""
+    the operation's own "is it taken?" check gives."""
     _unique_messages[(table, column)] = message
 
 

@@ -30,10 +30,6 @@ class PermissionDenied(DomainError):
     status = 403
 
 
-class Conflict(DomainError):
-    status = 409
-
-
 class NoApiAccess(DomainError):
     """Neither a personal key nor a usable shared key: no request may be sent."""
 

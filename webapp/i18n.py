@@ -4,6 +4,7 @@ template helpers for right-to-left text."""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, has_request_context, request, session
+from flask_babel import get_locale
 
 LANGUAGES = ("fa", "en")
 RTL = {"fa"}
@@ -35,8 +36,6 @@ def remember_language(response: Response, lang: str, max_age: int) -> None:
 
 
 def current_lang() -> str:
-    from flask_babel import get_locale
-
     locale = get_locale()
     return locale.language if locale else "fa"
 

@@ -1,4 +1,4 @@
-"""The seed's messages (DESIGN.md §4). English source strings; the fa catalogue
+"""The seed's messages (docs/CONTRACTS.md §4). English source strings; the fa catalogue
 gives the Persian text verbatim. Numbers stay ASCII digits, as in the seed."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from webapp.errors import DomainError
+from webapp.errors import DomainError, ValidationError
 
 HINT_CHARS = 4
 MAX_KEY_LENGTH = 500
@@ -55,6 +55,9 @@ def _fernet() -> MultiFernet:
     return cached
 
 
+UNREADABLE = _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
+
+
 def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
@@ -63,9 +66,7 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable(
-            _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
-        ) from exc
+        raise SecretUnreadable(UNREADABLE) from exc
 
 
 def rotate(token: str) -> str:
@@ -73,9 +74,7 @@ def rotate(token: str) -> str:
     try:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable(
-            _l("A stored API key cannot be decrypted with the configured FERNET_KEYS")
-        ) from exc
+        raise SecretUnreadable(UNREADABLE) from exc
 
 
 def hint(plaintext: str) -> str:
@@ -87,8 +86,6 @@ def hint(plaintext: str) -> str:
 
 def clean_key(raw: object, field: str) -> str:
     """Validate a key typed by an admin: a non-empty single line of printable ASCII."""
-    from webapp.errors import ValidationError
-
     if not isinstance(raw, str):
         raise ValidationError(_l("The API key must be text."), field=field)
     key = raw.strip()

@@ -19,8 +19,10 @@ import logging
 from flask import Flask, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from webapp.extensions import limiter
+from webapp.outage import forget_transaction
 
 CSP = "; ".join(
     [
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 
 LOGIN_LIMIT_MESSAGE = _l("Too many sign-in attempts. Wait a minute and try again.")
 LOGIN_ENDPOINT = "auth.login"
+# Every endpoint with a ``limiter.limit`` of its own; with no default or application
+# limit configured, no other request needs the limiter at all.
+LIMITED_ENDPOINTS = frozenset({LOGIN_ENDPOINT})
 
 
 def login_limit() -> str:
@@ -90,6 +95,37 @@ def login_store_down() -> bool:
         return True
 
 
+def _signed_in() -> bool:
+    """Whether the answer belongs to a signed-in admin (then nothing may cache it).
+
+    A request with no session or remember cookie and no Authorization header cannot
+    be: the session is not even opened. When the database cannot tell (it is away),
+    the answer is treated as signed-in.
+    """
+    config = current_app.config
+    cookies = request.cookies
+    if (
+        "Authorization" not in request.headers
+        and config["SESSION_COOKIE_NAME"] not in cookies
+        and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+    ):
+        return False
+    try:
+        return bool(getattr(current_user, "is_authenticated", False))
+    except OperationalError:
+        forget_transaction()
+        return True
+
+
+@limiter.request_filter
+def _no_limit_here() -> bool:
+    """Flask-Limiter's per-request work is skipped on routes without a limit."""
+    config = current_app.config
+    if config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"):
+        return False
+    return request.endpoint not in LIMITED_ENDPOINTS
+
+
 def init_app(app: Flask) -> None:
     cache_url = app.config.get("CACHE_URL") or ""
     app.config.setdefault(
@@ -119,10 +155,6 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if (
-            current_user
-            and getattr(current_user, "is_authenticated", False)
-            and (request.endpoint != "static")
-        ):
+        if request.endpoint != "static" and _signed_in():
             response.headers["Cache-Control"] = "no-store"
         return response

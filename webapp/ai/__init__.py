@@ -1,5 +1,5 @@
-"""The platform's AI services: calls to the providers through the active model and the
-right key (DESIGN.md §2), the playground, test connection and catalogue sync.
+"""The platform's AI calls: calls to the providers through the active model and the
+right key (docs/CONTRACTS.md §2), the playground, test connection and model sync.
 
 Import what you need from :mod:`webapp.ai.calls` (``chat``, ``generate_content``,
 ``generate_image``, ``get_client``); the seed's names live in ``chat_service``,

@@ -1,4 +1,4 @@
-"""The platform's AI services (DESIGN.md §2): which model, which key, then the call.
+"""The platform's AI calls (docs/CONTRACTS.md §2): which model, which key, then the call.
 
 ``get_client(provider, capability=…, admin=…, model_name=…)`` decides:
 
@@ -24,14 +24,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from webapp.ai import recording
-from webapp.ai.client import (
-    AIServiceError,
-    ClientSettings,
-    NoActiveModel,
-    ProviderClient,
-    ProviderUnavailable,
-)
-from webapp.ai.errors import error_kind
+from webapp.ai.client import ClientSettings, ProviderClient
+from webapp.ai.errors import AIServiceError, NoActiveModel, ProviderUnavailable, error_kind
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
@@ -167,13 +161,9 @@ class AIClient:
         )
         return ChatResult(
             text=answer.text,
-            model=model,
-            provider=self.provider,
-            key_source=self.key_source,
-            latency_ms=latency,
-            model_source=self.model_source or ACTIVE,
             finish_reason=answer.finish_reason,
             usage=answer.usage,
+            **self._answered_by(model, latency),
         )
 
     def generate_image(self, prompt: str, *, timeout: float | None = None, **params) -> ImageResult:
@@ -185,13 +175,19 @@ class AIClient:
         return ImageResult(
             url=image.url,
             b64_json=image.b64_json,
-            model=model,
-            provider=self.provider,
-            key_source=self.key_source,
-            latency_ms=latency,
-            model_source=self.model_source or ACTIVE,
             revised_prompt=image.revised_prompt,
+            **self._answered_by(model, latency),
         )
+
+    def _answered_by(self, model: str, latency: int) -> dict:
+        """The fields every result shares: which model and key answered, how fast."""
+        return {
+            "model": model,
+            "provider": self.provider,
+            "key_source": self.key_source,
+            "latency_ms": latency,
+            "model_source": self.model_source or ACTIVE,
+        }
 
     def list_models(self, *, timeout: float | None = None) -> tuple[list[dict], int]:
         """The provider's model list and the latency in ms."""

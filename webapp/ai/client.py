@@ -37,8 +37,6 @@ from webapp.ai.egress import AddressRefused, GuardedTransport, ProviderAddressRe
 from webapp.ai.errors import (
     AIServiceError,
     MalformedResponse,
-    NoActiveModel,
-    NoApiAccess,
     ProviderAuthError,
     ProviderRateLimited,
     ProviderRequestRejected,
@@ -315,21 +313,4 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-__all__ = [
-    "AIServiceError",
-    "ChatCompletion",
-    "ClientSettings",
-    "GeneratedImage",
-    "MalformedResponse",
-    "NoActiveModel",
-    "NoApiAccess",
-    "ProviderAddressRefused",
-    "ProviderAuthError",
-    "ProviderClient",
-    "ProviderRateLimited",
-    "ProviderRequestRejected",
-    "ProviderServerError",
-    "ProviderTimeout",
-    "ProviderUnavailable",
-    "ProviderUnreachable",
-]
+__all__ = ["ChatCompletion", "ClientSettings", "GeneratedImage", "ProviderClient"]

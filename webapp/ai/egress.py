@@ -3,7 +3,7 @@
 A ``base_url`` is typed by an admin and then called with API keys, so it must not become a
 way to reach the panel's own network (server-side request forgery). Two checks:
 
-- when a provider is saved (``services.validation.base_url``): the URL's form (no user info,
+- when a provider is saved (``validation.base_url``): the URL's form (no user info,
   query or fragment) always, and, unless ``PROVIDER_ALLOW_PRIVATE``, the host's addresses;
   a name that does not resolve yet is accepted, the connect-time check decides;
 - when connecting (``GuardedTransport``): the host is resolved again, every address is

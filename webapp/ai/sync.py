@@ -1,4 +1,4 @@
-"""Catalogue sync: the provider's model list against what is registered here.
+"""Model sync: the provider's model list against what is registered here.
 
 ``missing_models`` fetches the list (with the key the admin would use) and returns the
 models whose ``model_id`` is not registered yet, each with its capabilities guessed:
@@ -45,7 +45,7 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._:/@+-]+")
 
 
 @dataclass(frozen=True)
-class CatalogueEntry:
+class SyncEntry:
     """A model the provider offers and this panel does not have yet."""
 
     model_id: str
@@ -105,7 +105,7 @@ def registered_model_ids(provider: Provider) -> set[str]:
     )
 
 
-def missing_models(provider: Provider | str, admin=None) -> list[CatalogueEntry]:
+def missing_models(provider: Provider | str, admin=None) -> list[SyncEntry]:
     """The provider's models not registered here (by ``model_id``), sorted by id.
 
     Raises the AI errors (``NoApiAccess``, ``ProviderAuthError``, …) when the list cannot
@@ -114,15 +114,15 @@ def missing_models(provider: Provider | str, admin=None) -> list[CatalogueEntry]
     provider = catalog.get_provider(provider) if isinstance(provider, str) else provider
     listed, _ = connection_client(provider, admin).list_models()
     known = registered_model_ids(provider)
-    entries: dict[str, CatalogueEntry] = {}
+    entries: dict[str, SyncEntry] = {}
     for item in listed:
         model_id = item["id"].strip()
         if not model_id or model_id in known or model_id in entries:
             continue
         if len(model_id) > 200 or any(ch.isspace() for ch in model_id):
-            continue  # not something our catalogue can hold
+            continue  # not something our catalog can hold
         caps, source = guess_capabilities(item)
-        entries[model_id] = CatalogueEntry(model_id, _display_name(item), tuple(caps), source)
+        entries[model_id] = SyncEntry(model_id, _display_name(item), tuple(caps), source)
     return sorted(entries.values(), key=lambda e: e.model_id.lower())
 
 

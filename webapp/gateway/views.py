@@ -23,7 +23,6 @@ import httpx
 from flask import current_app, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from webapp import metering, secrets
 from webapp.ai import egress, routing
@@ -42,8 +41,7 @@ from webapp.extensions import db
 from webapp.gateway import bp, names
 from webapp.gateway.errors import GatewayError, json_response
 from webapp.gateway.upstream import USER_AGENT, Exchange, client_socket, http_client, watcher
-from webapp.models import ApiToken
-from webapp.operations.admins import admin_for_token, hash_token
+from webapp.operations.admins import caller_for_token
 
 NO_ACTIVE_MODEL = _l("There is no active model for this Provider+Capability")
 INVALID_TOKEN = _l(
@@ -64,14 +62,12 @@ class Caller:
 def authenticate() -> Caller:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
-    admin = admin_for_token(token) if scheme.lower() in ("bearer", "token") and token else None
-    if admin is None:
+    found = caller_for_token(token) if scheme.lower() in ("bearer", "token") and token else None
+    if found is None:
         raise GatewayError(
             401, "invalid_api_key", INVALID_TOKEN, headers={"WWW-Authenticate": "Bearer"}
         )
-    token_id = db.session.scalar(
-        select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))
-    )
+    admin, token_id = found
     return Caller(admin, admin.id, token_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
@@ -65,8 +66,6 @@ class Admin(UserMixin, AuditMixin, db.Model):
     )
 
     def set_password(self, password: str) -> None:
-        from flask import current_app
-
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         self.password_hash = generate_password_hash(password, method=method)
 

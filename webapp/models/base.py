@@ -32,7 +32,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class AuditMixin:
-    """Who made and last changed a row, and when (DESIGN.md §3)."""
+    """Who made and last changed a row, and when (docs/CONTRACTS.md §3)."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(

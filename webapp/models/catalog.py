@@ -96,7 +96,7 @@ class AIModel(AuditMixin, db.Model):
 
     @property
     def is_active(self) -> bool:
-        """Active for at least one capability (DESIGN.md §1)."""
+        """Active for at least one capability (docs/CONTRACTS.md §1)."""
         return any(row.is_active for row in self.capability_rows)
 
     def __repr__(self) -> str:

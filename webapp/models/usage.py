@@ -1,4 +1,4 @@
-"""One row per metered AI call (DESIGN.md §10): who, what, how it went, how long.
+"""One row per metered AI call (docs/CONTRACTS.md §10): who, what, how it went, how long.
 
 Never the prompt, the answer or the key. ``admin_id`` and ``token_id`` are plain
 numbers, not foreign keys: rows are written in batches after the call, and a batch

@@ -1,11 +1,10 @@
-"""Activation: one live model per (provider, capability), DESIGN.md §1.
+"""Activation: one live model per (provider, capability), docs/CONTRACTS.md §1.
 
-Every change runs in one transaction (``@transactional``) that first locks the
-provider row (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the transaction
-already began with ``BEGIN IMMEDIATE``) and then the capability rows it will
-touch, ordered by (capability, model_id). Every writer takes the same locks in the
-same order, so two admins queue instead of deadlocking, and the partial unique
-index makes any path that skips this fail loudly rather than break the rule.
+Every change runs in one transaction (``@transactional``) that takes the locks
+``operations.locks`` describes: the provider row, then the capability rows it will
+touch. Every writer takes them in the same order, so two admins queue instead of
+deadlocking, and the partial unique index makes any path that skips this fail
+loudly rather than break the rule.
 """
 
 from __future__ import annotations
@@ -15,15 +14,16 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
 
 from webapp import messages
 from webapp.capabilities import is_capability, sort_capabilities
 from webapp.db import transactional
-from webapp.errors import NotFound, ValidationError
+from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider, utcnow
+from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, utcnow
 from webapp.operations import audit
+from webapp.operations.locks import get_model, lock_groups, lock_provider, locked_model, model_id_of
+from webapp.queries.groups import PendingConflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
 
@@ -80,20 +80,10 @@ class DeactivationResult:
 
 
 @dataclass(frozen=True)
-class Conflict:
-    model: AIModel
-    capabilities: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        return messages.conflicting_models(self.model.display_name)
-
-
-@dataclass(frozen=True)
 class Preview:
     model: AIModel
     requested: tuple[str, ...]
-    conflicts: tuple[Conflict, ...]  # one per other model that would lose an activation
+    conflicts: tuple[PendingConflict, ...]  # one per other model that would lose one
 
     @property
     def deactivated_count(self) -> int:
@@ -102,22 +92,6 @@ class Preview:
     @property
     def messages(self) -> list[str]:
         return [c.message for c in self.conflicts]
-
-
-def _model_id(model: AIModel | int) -> int:
-    return model.id if isinstance(model, AIModel) else int(model)
-
-
-def _load_model(model_id: int) -> AIModel:
-    model = db.session.scalar(
-        select(AIModel)
-        .where(AIModel.id == model_id)
-        .options(selectinload(AIModel.capability_rows), selectinload(AIModel.provider))
-        .execution_options(populate_existing=True)
-    )
-    if model is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    return model
 
 
 def _requested(model: AIModel, capabilities: Iterable[str] | None) -> tuple[str, ...]:
@@ -141,30 +115,6 @@ def _requested(model: AIModel, capabilities: Iterable[str] | None) -> tuple[str,
     return tuple(sort_capabilities(caps))
 
 
-def lock_provider(provider_id: int) -> Provider:
-    """First lock of every catalogue change: the provider row."""
-    provider = db.session.scalar(
-        select(Provider).where(Provider.id == provider_id).with_for_update()
-    )
-    if provider is None:
-        raise NotFound(_l("The provider was not found."), field="provider")
-    return provider
-
-
-def _lock_groups(provider_id: int, caps: tuple[str, ...]) -> list[ModelCapability]:
-    """Lock every capability row of the groups, in (capability, model_id) order."""
-    if not caps:
-        return []
-    return list(
-        db.session.scalars(
-            select(ModelCapability)
-            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
-            .order_by(ModelCapability.capability, ModelCapability.model_id)
-            .with_for_update()
-        )
-    )
-
-
 def _active_caps_of(model_ids: set[int]) -> dict[int, list[str]]:
     if not model_ids:
         return {}
@@ -181,25 +131,15 @@ def _active_caps_of(model_ids: set[int]) -> dict[int, list[str]]:
 
 def preview(model: AIModel | int, capabilities: Iterable[str] | None = None) -> Preview:
     """What ``activate`` would deactivate, without writing or locking anything."""
-    target = _load_model(_model_id(model))
+    target = get_model(model_id_of(model), fresh=True)
     requested = _requested(target, capabilities)
-    holders = db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.provider_id == target.provider_id,
-            ModelCapability.capability.in_(requested),
-            ACTIVE_ROW,
-            ModelCapability.model_id != target.id,
-        )
-    ).all()
-    by_model: dict[int, list[str]] = {}
-    for mid, cap in holders:
-        by_model.setdefault(mid, []).append(cap)
-    models = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(by_model)))}
-    conflicts = tuple(
-        Conflict(models[mid], tuple(sort_capabilities(caps)))
-        for mid, caps in sorted(by_model.items(), key=lambda kv: models[kv[0]].display_name)
-    )
-    return Preview(target, requested, conflicts)
+    conflicts = conflicts_for(target.provider_id, requested, exclude_model_id=target.id)
+    return Preview(target, requested, tuple(conflicts))
+
+
+def _by_group(rows: Iterable[ModelCapability]) -> list[ModelCapability]:
+    """Rows in lock order, (capability, model_id): how results and audits list them."""
+    return sorted(rows, key=lambda r: (r.capability, r.model_id))
 
 
 @transactional
@@ -210,36 +150,49 @@ def activate(
 
     Each other model that held one of them loses it, in the same transaction.
     """
-    model_id = _model_id(model)
-    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
-    if provider_id is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    provider = lock_provider(provider_id)
-    target = _load_model(model_id)
+    provider, target = locked_model(model)
     requested = _requested(target, capabilities)
-    rows = _lock_groups(provider_id, requested)
-
-    losing = [
-        r for r in rows if r.is_active and r.model_id != model_id and r.capability in requested
-    ]
+    rows = lock_groups(provider.id, requested)
+    losing = _by_group(
+        r for r in rows if r.is_active and r.model_id != target.id and r.capability in requested
+    )
     gaining = [
-        r for r in rows if r.model_id == model_id and r.capability in requested and not r.is_active
+        r for r in rows if r.model_id == target.id and r.capability in requested and not r.is_active
     ]
     if not gaining:
-        return ActivationResult(target, requested, (), (), (), provider_id=provider_id)
-
+        return ActivationResult(target, requested, (), (), (), provider_id=provider.id)
     loser_ids = {r.model_id for r in losing}
-    before = _active_caps_of(loser_ids | {model_id})
-    now = utcnow()
-    actor_id = getattr(actor, "id", None)
+    before = _active_caps_of(loser_ids | {target.id})
+    _switch(provider.id, target.id, losing, gaining, actor)
+    after = _active_caps_of(loser_ids | {target.id})
+    losers = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(loser_ids)))}
+    activated = tuple(sort_capabilities(r.capability for r in gaining))
+    _audit_activation(target, losers, losing, activated, before, after, actor)
+    _touch(target, actor)
+    invalidate_provider(provider.slug)
+    for changed in (target, *losers.values()):
+        db.session.expire(changed)
+    return ActivationResult(
+        target,
+        requested,
+        activated,
+        tuple((losers[r.model_id], r.capability) for r in losing),
+        tuple(losers[mid] for mid in sorted(loser_ids) if not after[mid]),
+        provider_id=provider.id,
+        deactivated_ids=tuple((r.model_id, r.capability) for r in losing),
+    )
+
+
+def _switch(provider_id: int, model_id: int, losing, gaining, actor) -> None:
+    """Deactivate the losers first (the unique index is checked row by row), then
+    activate ``model_id`` for the gained capabilities."""
     if losing:
-        # Deactivate first: the unique index is checked row by row.
         db.session.execute(
             update(ModelCapability)
             .where(
                 ModelCapability.provider_id == provider_id,
                 ModelCapability.capability.in_([r.capability for r in losing]),
-                ModelCapability.model_id.in_(loser_ids),
+                ModelCapability.model_id.in_({r.model_id for r in losing}),
             )
             .values(is_active=False, activated_at=None, activated_by_id=None)
         )
@@ -249,66 +202,44 @@ def activate(
             ModelCapability.model_id == model_id,
             ModelCapability.capability.in_([r.capability for r in gaining]),
         )
-        .values(is_active=True, activated_at=now, activated_by_id=actor_id)
+        .values(is_active=True, activated_at=utcnow(), activated_by_id=getattr(actor, "id", None))
     )
-    after = _active_caps_of(loser_ids | {model_id})
-    losers = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(loser_ids)))}
 
+
+def _audit_activation(target, losers, losing, activated, before, after, actor) -> None:
+    """One event for the activated model and one per model that lost a capability,
+    all in one batch."""
     batch = audit.new_batch()
-    activated = tuple(sort_capabilities(r.capability for r in gaining))
+    deactivated = [
+        {
+            "model_id": r.model_id,
+            "model": losers[r.model_id].display_name,
+            "capability": r.capability,
+        }
+        for r in losing
+    ]
     audit.record(
         "model.activate",
         target,
         actor=actor,
-        before={"active_capabilities": before[model_id]},
+        before={"active_capabilities": before[target.id]},
         after={
-            "active_capabilities": after[model_id],
+            "active_capabilities": after[target.id],
             "activated": list(activated),
-            "deactivated": [
-                {
-                    "model_id": r.model_id,
-                    "model": losers[r.model_id].display_name,
-                    "capability": r.capability,
-                }
-                for r in sorted(losing, key=lambda r: (r.capability, r.model_id))
-            ],
+            "deactivated": deactivated,
         },
         batch=batch,
     )
-    for loser_id in sorted(loser_ids):
+    caused_by = {"model_id": target.id, "model": target.display_name}
+    for loser_id in sorted(losers):
         audit.record(
             "model.deactivate",
             losers[loser_id],
             actor=actor,
             before={"active_capabilities": before[loser_id]},
-            after={
-                "active_capabilities": after[loser_id],
-                "caused_by": {"model_id": model_id, "model": target.display_name},
-            },
+            after={"active_capabilities": after[loser_id], "caused_by": caused_by},
             batch=batch,
         )
-    _touch(target, actor)
-    invalidate_provider(provider.slug)
-    db.session.expire(target)
-    for loser in losers.values():
-        db.session.expire(loser)
-    deactivated = tuple(
-        (losers[r.model_id], r.capability)
-        for r in sorted(losing, key=lambda r: (r.capability, r.model_id))
-    )
-    left_inactive = tuple(losers[mid] for mid in sorted(loser_ids) if not after[mid])
-    return ActivationResult(
-        target,
-        requested,
-        activated,
-        deactivated,
-        left_inactive,
-        provider_id=provider_id,
-        deactivated_ids=tuple(
-            (r.model_id, r.capability)
-            for r in sorted(losing, key=lambda r: (r.capability, r.model_id))
-        ),
-    )
 
 
 @transactional
@@ -316,21 +247,16 @@ def deactivate(
     model: AIModel | int, capabilities: Iterable[str] | None = None, *, actor=None
 ) -> DeactivationResult:
     """Take ``model`` off ``capabilities`` (None: all); each group it held is left empty."""
-    model_id = _model_id(model)
-    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
-    if provider_id is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    provider = lock_provider(provider_id)
-    target = _load_model(model_id)
+    provider, target = locked_model(model)
     requested = _requested(target, capabilities)
-    rows = _lock_groups(provider_id, requested)
-    losing = sorted(r.capability for r in rows if r.model_id == model_id and r.is_active)
+    rows = lock_groups(provider.id, requested)
+    losing = sorted(r.capability for r in rows if r.model_id == target.id and r.is_active)
     if not losing:
-        return DeactivationResult(target, requested, (), provider_id=provider_id)
+        return DeactivationResult(target, requested, (), provider_id=provider.id)
     before = target.active_capabilities
     db.session.execute(
         update(ModelCapability)
-        .where(ModelCapability.model_id == model_id, ModelCapability.capability.in_(losing))
+        .where(ModelCapability.model_id == target.id, ModelCapability.capability.in_(losing))
         .values(is_active=False, activated_at=None, activated_by_id=None)
     )
     deactivated = tuple(sort_capabilities(losing))
@@ -346,7 +272,7 @@ def deactivate(
     _touch(target, actor)
     invalidate_provider(provider.slug)
     db.session.expire(target)
-    return DeactivationResult(target, requested, deactivated, provider_id=provider_id)
+    return DeactivationResult(target, requested, deactivated, provider_id=provider.id)
 
 
 @transactional

@@ -9,14 +9,17 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
-from webapp import secrets, validation
+from webapp import outage, secrets, validation
 from webapp.ai import egress
 from webapp.db import transactional, unique_message
 from webapp.errors import NotFound, PermissionDenied, ValidationError
 from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
 from webapp.operations import audit, sessions
+from webapp.queries import tokens
+from webapp.queries.lookup import move_generation_on_commit
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "mcp_"
@@ -127,28 +130,12 @@ class AdminChange:
     tokens_revoked: int
 
 
-@transactional
-def update_admin(
-    admin: Admin | int,
-    *,
-    role: str | None = None,
-    is_enabled: bool | None = None,
-    password: str | None = None,
-    display_name: str | None = None,
-    actor=None,
-) -> Admin:
+def update_admin(admin: Admin | int, **changes) -> Admin:
     """Change an admin. A new password or a new role ends all their sessions and revokes
     their API tokens (whatever was granted under the old password or role must be
     granted again); disabling ends their sessions. Refused when it would leave no
     enabled admin with ``manage_admins``, or when the actor no longer holds it."""
-    return change_admin(
-        admin,
-        role=role,
-        is_enabled=is_enabled,
-        password=password,
-        display_name=display_name,
-        actor=actor,
-    ).admin
+    return change_admin(admin, **changes).admin
 
 
 @transactional
@@ -162,16 +149,7 @@ def change_admin(
     actor=None,
 ) -> AdminChange:
     """``update_admin``, answering what else it did (for the page's message)."""
-    _lock_admins()
-    admin_id = admin.id if isinstance(admin, Admin) else admin
-    admin = db.session.get(Admin, admin_id, populate_existing=True)
-    if admin is None:
-        raise NotFound(_l("No admin with this username."), field="username")
-    if isinstance(actor, Admin):
-        # Decided under the lock: rights checked when the page loaded may be gone now.
-        current = db.session.get(Admin, actor.id, populate_existing=True)
-        if current is None or not current.can("manage_admins"):
-            raise PermissionDenied(_l("You do not have permission for this action."))
+    admin = _locked_admin(admin, actor)
     if role is not None:
         check_role(role)
     _refuse_self_lockout(admin, actor, role=role, is_enabled=is_enabled)
@@ -212,8 +190,24 @@ def change_admin(
     if revoked:
         after["tokens_revoked"] = revoked
     admin.stamp(actor)
+    move_generation_on_commit()  # cached tokens carry the admin's role and state
     audit.record("admin.update", admin, actor=actor, before=before, after=after)
     return AdminChange(admin, role_changed, ended, revoked)
+
+
+def _locked_admin(admin: Admin | int, actor) -> Admin:
+    """Take the admins lock, then re-read ``admin`` and the actor's rights under it:
+    rights checked when the page loaded may be gone now."""
+    _lock_admins()
+    admin_id = admin.id if isinstance(admin, Admin) else admin
+    admin = db.session.get(Admin, admin_id, populate_existing=True)
+    if admin is None:
+        raise NotFound(_l("No admin with this username."), field="username")
+    if isinstance(actor, Admin):
+        current = db.session.get(Admin, actor.id, populate_existing=True)
+        if current is None or not current.can("manage_admins"):
+            raise PermissionDenied(_l("You do not have permission for this action."))
+    return admin
 
 
 def _revoke_all_tokens(admin: Admin, actor) -> int:
@@ -341,28 +335,35 @@ def revoke_token(token: ApiToken | int, *, actor=None) -> ApiToken:
         raise NotFound(_l("The token was not found."), field="token")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        move_generation_on_commit()  # every worker's token cache drops it
         audit.record("token.revoke", token, actor=actor, target_repr=token.name or token.prefix)
     return token
 
 
 def admin_for_token(plaintext: str) -> Admin | None:
     """The enabled admin behind a live token, or None. Records the last use (throttled)."""
+    found = caller_for_token(plaintext)
+    return found[0] if found else None
+
+
+def caller_for_token(plaintext: str) -> tuple[Admin, int] | None:
+    """The enabled admin behind a live token and the token's id, or None; from the
+    per-process token cache (``queries.tokens``), so a known token costs no query."""
     if not plaintext or len(plaintext) > 200:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
-    if (
-        token is None
-        or token.revoked_at is not None
-        or token.is_expired
-        or not token.admin.is_enabled
-    ):
+    digest = hash_token(plaintext)
+    entry = tokens.live_token(digest)
+    if entry is None:
         return None
     now = utcnow()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        admin_id = token.admin_id
-        _record_token_use(token.id, now)
-        return db.session.get(Admin, admin_id)
-    return token.admin
+    if entry.last_used_at is None or (now - entry.last_used_at).total_seconds() > 60:
+        try:
+            _record_token_use(entry.token_id, now)
+        except OperationalError as exc:  # bookkeeping only: the database is away or busy
+            outage.state.went_down(exc)
+            outage.forget_transaction()
+        tokens.used(digest, entry, now)
+    return tokens.admin_of(entry), entry.token_id
 
 
 @transactional

@@ -1,4 +1,4 @@
-"""Writing the audit trail. Called by services inside their transaction."""
+"""Writing the audit trail. Called by operations inside their transaction."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Providers and models: create, edit, delete, each one audited transaction.
 
 Capability edits, deletions and provider switches take the provider lock first,
-like activation does (see ``services.activation``), so they serialise with it.
+like activation does (see ``operations.locks``), so they serialise with it.
 """
 
 from __future__ import annotations
@@ -11,20 +11,19 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from webapp import secrets, validation
 from webapp.ai import egress
 from webapp.db import transactional, unique_message
-from webapp.errors import NotFound, ValidationError
+from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings, AIModel, ModelCapability, Provider
 from webapp.operations import audit
-from webapp.operations.activation import ActivationResult, activate, lock_provider
+from webapp.operations.activation import ActivationResult, activate, deactivate
+from webapp.operations.locks import get_model, get_provider, locked_model, locked_provider
 from webapp.queries.lookup import invalidate_provider
 
-PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
-MODEL_FIELDS = ("name", "model_id", "display_name", "description")
+__all__ = ["get_model", "get_provider"]  # the reads every caller of this module needs too
 
 SLUG_TAKEN = _l("A provider with this slug already exists.")
 MODEL_NAME_TAKEN = _l("This provider already has a model with this name.")
@@ -54,25 +53,6 @@ def model_snapshot(m: AIModel) -> dict:
         "capabilities": m.capabilities,
         "active_capabilities": m.active_capabilities,
     }
-
-
-def get_provider(slug_or_id: str | int) -> Provider:
-    column = Provider.id if isinstance(slug_or_id, int) else Provider.slug
-    provider = db.session.scalar(select(Provider).where(column == slug_or_id))
-    if provider is None:
-        raise NotFound(_l("The provider was not found."), field="provider")
-    return provider
-
-
-def get_model(model_id: int) -> AIModel:
-    model = db.session.scalar(
-        select(AIModel)
-        .where(AIModel.id == model_id)
-        .options(selectinload(AIModel.capability_rows), selectinload(AIModel.provider))
-    )
-    if model is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    return model
 
 
 # --- providers -------------------------------------------------------------------------
@@ -188,8 +168,7 @@ def _personal_keys_elsewhere(provider: Provider, origin: str) -> int:
 def change_provider(provider: Provider | int, data: dict, *, actor=None) -> ProviderUpdate:
     """Partial update. When ``base_url`` moves to another origin, the shared key is cleared
     unless this same change sets a new one: a key must never follow the address elsewhere."""
-    provider_id = provider.id if isinstance(provider, Provider) else provider
-    provider = lock_provider(provider_id)
+    provider = locked_provider(provider)
     clean = _clean_provider(data, partial=True)
     if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
         raise ValidationError(SLUG_TAKEN, field="slug")
@@ -227,8 +206,7 @@ def change_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
 
 @transactional
 def delete_provider(provider: Provider | int, *, actor=None) -> None:
-    provider_id = provider.id if isinstance(provider, Provider) else provider
-    provider = lock_provider(provider_id)
+    provider = locked_provider(provider)
     count = db.session.scalar(
         select(func.count()).select_from(AIModel).where(AIModel.provider_id == provider.id)
     )
@@ -291,10 +269,7 @@ def create_model(
     provider: Provider | str | int, data: dict, *, actor=None
 ) -> tuple[AIModel, ActivationResult | None]:
     """Create a model (inactive unless ``is_active``); returns it and the activation, if any."""
-    if isinstance(provider, Provider):
-        provider = provider.id
-    provider = get_provider(provider)
-    lock_provider(provider.id)
+    provider = locked_provider(provider)
     clean = _clean_model(data, partial=False)
     _refuse_taken(provider.id, clean)
     caps = clean.pop("capabilities")
@@ -316,14 +291,8 @@ def update_model(
 ) -> tuple[AIModel, ActivationResult | None]:
     """Partial update. ``is_active: true`` activates every capability (after the edit),
     ``false`` deactivates every one. Dropping a capability drops its activation."""
-    from webapp.operations.activation import deactivate
-
-    model_id = model.id if isinstance(model, AIModel) else int(model)
-    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
-    if provider_id is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    provider = lock_provider(provider_id)
-    model = get_model(model_id)
+    provider, model = locked_model(model)
+    model_id, provider_id = model.id, provider.id
     clean = _clean_model(data, partial=True)
     _refuse_taken(provider_id, clean, exclude_id=model_id)
     before = model_snapshot(model)
@@ -364,12 +333,7 @@ def update_model(
 
 @transactional
 def delete_model(model: AIModel | int, *, actor=None) -> None:
-    model_id = model.id if isinstance(model, AIModel) else int(model)
-    provider_id = db.session.scalar(select(AIModel.provider_id).where(AIModel.id == model_id))
-    if provider_id is None:
-        raise NotFound(_l("The model was not found."), field="model")
-    provider = lock_provider(provider_id)
-    model = get_model(model_id)
+    provider, model = locked_model(model)
     audit.record("model.delete", model, actor=actor, before=model_snapshot(model))
     invalidate_provider(provider.slug)
     db.session.delete(model)

@@ -8,12 +8,13 @@ from webapp.db import transactional
 from webapp.extensions import db
 from webapp.models import Admin, Provider
 from webapp.operations import admins, catalog
+from webapp.operations.activation import activate
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_ADMINS = (("admin", "superadmin"), ("operator", "operator"), ("viewer", "viewer"))
 
 # (slug, name, base_url, shared key or None, [(name, model_id, display name, caps, active for)])
-DEMO_CATALOGUE = (
+DEMO_CATALOG = (
     (
         "openrouter",
         "OpenRouter",
@@ -83,7 +84,7 @@ def seed_demo(actor="seed-demo") -> dict:
         if db.session.scalar(select(Admin).where(Admin.username == username)) is None:
             admins.create_admin(username, DEMO_PASSWORD, role, actor=actor)
             created["admins"] += 1
-    for slug, name, base_url, shared_key, models in DEMO_CATALOGUE:
+    for slug, name, base_url, shared_key, models in DEMO_CATALOG:
         provider = db.session.scalar(select(Provider).where(Provider.slug == slug))
         if provider is not None:
             continue
@@ -105,7 +106,5 @@ def seed_demo(actor="seed-demo") -> dict:
             )
             created["models"] += 1
             if active:
-                from webapp.operations.activation import activate
-
                 activate(model, active, actor=actor)
     return created

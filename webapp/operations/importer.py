@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp import messages
+from webapp import messages, secrets
 from webapp.capabilities import is_capability, sort_capabilities
 from webapp.db import transactional
 from webapp.errors import ValidationError
@@ -176,100 +176,133 @@ def run_import(
         return done.report
 
 
+# (provider slug, capability) -> [(updated_at, model name, model id)] of the models
+# the file marks active for that group.
+ActiveInFile = dict[tuple[str, str], list[tuple[datetime, str, int]]]
+
+
 @transactional
 def _apply(providers, models, *, keep, dry_run, django_secret_key, actor) -> ImportReport:
     report = ImportReport(dry_run=dry_run)
     fernet = django_fernet(django_secret_key) if django_secret_key else None
     slug_by_pk: dict = {}
     for record in providers:
-        fields = record["fields"]
-        slug = fields.get("slug")
-        data = {"slug": slug, "name": fields.get("name") or slug}
-        if "base_url" in fields or "api_base_url" in fields:
-            data["base_url"] = fields.get("base_url", fields.get("api_base_url")) or ""
-        if "is_active" in fields or "is_enabled" in fields:
-            data["is_enabled"] = bool(fields.get("is_enabled", fields.get("is_active")))
-        if "shared_api_enabled" in fields:
-            data["shared_api_enabled"] = bool(fields["shared_api_enabled"])
-        secret = fields.get("shared_api_key")
-        plaintext = None
-        if secret:
-            if fernet is None:
-                report.keys_skipped += 1
-            else:
-                try:
-                    plaintext = fernet.decrypt(str(secret).encode()).decode()
-                except InvalidToken:
-                    raise _bad(
-                        record["_no"],
-                        _l("the shared API key cannot be decrypted with the given secret key"),
-                    ) from None
+        plaintext = _shared_key(record, fernet, report)
         try:
-            existing = db.session.scalar(select(Provider).where(Provider.slug == slug))
-            if existing is None:
-                if plaintext:
-                    data["shared_api_key"] = plaintext
-                    report.keys_imported += 1
-                provider = catalog.create_provider(data, actor=actor)
-                report.providers_created += 1
-            else:
-                before = catalog.provider_snapshot(existing)
-                if plaintext and _current_shared_key(existing) != plaintext:
-                    data["shared_api_key"] = plaintext
-                    report.keys_imported += 1
-                provider = catalog.update_provider(existing, data, actor=actor)
-                if catalog.provider_snapshot(provider) != before:
-                    report.providers_updated += 1
+            provider = _import_provider(record, plaintext, report, actor)
         except ValidationError as exc:
             raise _bad(record["_no"], f"{exc.field}: {exc}") from None
         slug_by_pk[record.get("pk")] = provider.slug
         slug_by_pk[provider.slug] = provider.slug
-
-    active_in_file: dict[tuple[str, str], list[tuple[datetime, str, dict]]] = {}
+    active_in_file: ActiveInFile = {}
     for record in models:
-        fields = record["fields"]
-        slug = slug_by_pk.get(fields.get("provider"))
-        if slug is None and isinstance(fields.get("provider"), str):
-            found = db.session.scalar(select(Provider).where(Provider.slug == fields["provider"]))
-            slug = found.slug if found else None
-        if slug is None:
-            raise _bad(
-                record["_no"],
-                _l("unknown provider %(value)s", value=str(fields.get("provider"))[:60]),
-            )
-        caps = _caps(record)
-        data = {
-            "name": fields.get("name"),
-            "model_id": fields.get("model_id") or fields.get("name"),
-            "display_name": fields.get("display_name") or fields.get("name"),
-            "capabilities": caps,
-        }
-        provider = db.session.scalar(select(Provider).where(Provider.slug == slug))
-        existing = db.session.scalar(
-            select(AIModel)
-            .where(AIModel.provider_id == provider.id, AIModel.name == data["name"])
-            .options(selectinload(AIModel.capability_rows))
-        )
-        try:
-            if existing is None:
-                model, _ = catalog.create_model(provider, data, actor=actor)
-                report.models_created += 1
-            else:
-                before = catalog.model_snapshot(existing)
-                model, _ = catalog.update_model(existing, data, actor=actor)
-                after = catalog.model_snapshot(model)
-                if {k: v for k, v in after.items() if k != "active_capabilities"} != {
-                    k: v for k, v in before.items() if k != "active_capabilities"
-                }:
-                    report.models_updated += 1
-        except ValidationError as exc:
-            raise _bad(record["_no"], f"{exc.field}: {exc}") from None
-        if fields.get("is_active"):
-            for cap in caps:
-                active_in_file.setdefault((slug, cap), []).append(
-                    (_timestamp(fields.get("updated_at")), model.name, {"id": model.id})
-                )
+        _import_model(record, slug_by_pk, report, active_in_file, actor)
+    _settle_groups(active_in_file, keep, report, actor)
+    if dry_run:
+        raise _DryRun(report)
+    return report
 
+
+def _shared_key(record: dict, fernet: Fernet | None, report: ImportReport) -> str | None:
+    """The record's shared key in plain text, None when it has none or it is skipped."""
+    secret = record["fields"].get("shared_api_key")
+    if not secret:
+        return None
+    if fernet is None:
+        report.keys_skipped += 1
+        return None
+    try:
+        return fernet.decrypt(str(secret).encode()).decode()
+    except InvalidToken:
+        raise _bad(
+            record["_no"], _l("the shared API key cannot be decrypted with the given secret key")
+        ) from None
+
+
+def _provider_data(fields: dict) -> dict:
+    slug = fields.get("slug")
+    data = {"slug": slug, "name": fields.get("name") or slug}
+    if "base_url" in fields or "api_base_url" in fields:
+        data["base_url"] = fields.get("base_url", fields.get("api_base_url")) or ""
+    if "is_active" in fields or "is_enabled" in fields:
+        data["is_enabled"] = bool(fields.get("is_enabled", fields.get("is_active")))
+    if "shared_api_enabled" in fields:
+        data["shared_api_enabled"] = bool(fields["shared_api_enabled"])
+    return data
+
+
+def _import_provider(record: dict, plaintext: str | None, report: ImportReport, actor) -> Provider:
+    data = _provider_data(record["fields"])
+    existing = db.session.scalar(select(Provider).where(Provider.slug == data["slug"]))
+    if existing is None:
+        if plaintext:
+            data["shared_api_key"] = plaintext
+            report.keys_imported += 1
+        provider = catalog.create_provider(data, actor=actor)
+        report.providers_created += 1
+        return provider
+    before = catalog.provider_snapshot(existing)
+    if plaintext and _current_shared_key(existing) != plaintext:
+        data["shared_api_key"] = plaintext
+        report.keys_imported += 1
+    provider = catalog.update_provider(existing, data, actor=actor)
+    if catalog.provider_snapshot(provider) != before:
+        report.providers_updated += 1
+    return provider
+
+
+def _provider_of(record: dict, slug_by_pk: dict) -> Provider:
+    ref = record["fields"].get("provider")
+    slug = slug_by_pk.get(ref)
+    if slug is None and isinstance(ref, str):
+        slug = ref
+    provider = db.session.scalar(select(Provider).where(Provider.slug == slug)) if slug else None
+    if provider is None:
+        raise _bad(record["_no"], _l("unknown provider %(value)s", value=str(ref)[:60]))
+    return provider
+
+
+def _without_activity(snapshot: dict) -> dict:
+    return {k: v for k, v in snapshot.items() if k != "active_capabilities"}
+
+
+def _import_model(record, slug_by_pk, report: ImportReport, active_in_file: ActiveInFile, actor):
+    fields = record["fields"]
+    provider = _provider_of(record, slug_by_pk)
+    caps = _caps(record)
+    data = {
+        "name": fields.get("name"),
+        "model_id": fields.get("model_id") or fields.get("name"),
+        "display_name": fields.get("display_name") or fields.get("name"),
+        "capabilities": caps,
+    }
+    existing = db.session.scalar(
+        select(AIModel)
+        .where(AIModel.provider_id == provider.id, AIModel.name == data["name"])
+        .options(selectinload(AIModel.capability_rows))
+    )
+    try:
+        if existing is None:
+            model, _ = catalog.create_model(provider, data, actor=actor)
+            report.models_created += 1
+        else:
+            before = _without_activity(catalog.model_snapshot(existing))
+            model, _ = catalog.update_model(existing, data, actor=actor)
+            if _without_activity(catalog.model_snapshot(model)) != before:
+                report.models_updated += 1
+    except ValidationError as exc:
+        raise _bad(record["_no"], f"{exc.field}: {exc}") from None
+    if fields.get("is_active"):
+        stamp = _timestamp(fields.get("updated_at"))
+        for cap in caps:
+            active_in_file.setdefault((provider.slug, cap), []).append(
+                (stamp, model.name, model.id)
+            )
+
+
+def _settle_groups(active_in_file: ActiveInFile, keep: str, report: ImportReport, actor) -> None:
+    """Activate one model per group the file marks active; report each group that
+    had several."""
     for (slug, cap), candidates in sorted(active_in_file.items()):
         ordered = sorted(candidates, key=lambda c: (c[0], c[1]))
         winner = ordered[-1] if keep == "newest" else ordered[0]
@@ -277,18 +310,11 @@ def _apply(providers, models, *, keep, dry_run, django_secret_key, actor) -> Imp
             report.conflicts.append(
                 ImportConflict(slug, cap, [c[1] for c in ordered], kept=winner[1])
             )
-        result = activate(winner[2]["id"], [cap], actor=actor)
-        if result.changed:
+        if activate(winner[2], [cap], actor=actor).changed:
             report.activations_changed += 1
-
-    if dry_run:
-        raise _DryRun(report)
-    return report
 
 
 def _current_shared_key(provider: Provider) -> str | None:
-    from webapp import secrets
-
     if not provider.shared_api_key_encrypted:
         return None
     try:

@@ -1,4 +1,4 @@
-"""Which API key a call uses (DESIGN.md §2, the seed's scenario 3).
+"""Which API key a call uses (docs/CONTRACTS.md §2, the seed's scenario 3).
 
 1. the admin has a personal key for the provider and has not chosen the shared
    one: the personal key;

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, event, select, text
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import String, bindparam, event, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.functions import GenericFunction
 
+from webapp import outage
 from webapp.cache import MISSING
 from webapp.capabilities import sort_capabilities
 from webapp.db import after_commit
@@ -41,26 +41,9 @@ GENERATION_MAX_AGE = 1.0
 _BUMP_PENDING = "bump_cache_generation"
 
 
-class csv_agg(GenericFunction):
-    """Comma-joined aggregate: group_concat on SQLite, string_agg on PostgreSQL."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(csv_agg, "sqlite")
-def _csv_agg_sqlite(element, compiler, **kw):
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(csv_agg, "postgresql")
-def _csv_agg_pg(element, compiler, **kw):
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
 @dataclass(frozen=True)
 class ActiveModel:
-    """What a service needs to call the provider, and what the API shows."""
+    """What an AI call needs to reach the provider, and what the API shows."""
 
     id: int
     name: str
@@ -122,9 +105,13 @@ def _active_model_statement():
     active_caps = aliased(ModelCapability)
     creator = aliased(Admin)
     editor = aliased(Admin)
-    all_caps = select(csv_agg(caps.capability)).where(caps.model_id == AIModel.id).scalar_subquery()
+    all_caps = (
+        select(func.aggregate_strings(caps.capability, ","))
+        .where(caps.model_id == AIModel.id)
+        .scalar_subquery()
+    )
     live_caps = (
-        select(csv_agg(active_caps.capability))
+        select(func.aggregate_strings(active_caps.capability, ","))
         .where(active_caps.model_id == AIModel.id, active_caps.is_active)
         .scalar_subquery()
     )
@@ -146,10 +133,7 @@ def _active_model_statement():
             editor.username,
         )
         .join(Provider, Provider.id == ModelCapability.provider_id)
-        .join(
-            AIModel,
-            and_(AIModel.id == ModelCapability.model_id),
-        )
+        .join(AIModel, AIModel.id == ModelCapability.model_id)
         .outerjoin(creator, creator.id == AIModel.created_by_id)
         .outerjoin(editor, editor.id == AIModel.updated_by_id)
         .select_from(ModelCapability)
@@ -243,10 +227,21 @@ _BUMP = text(
 
 
 def database_generation() -> int:
-    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE."""
+    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE.
+
+    While the database is unreachable the last value read stands (nothing can change
+    while nothing can commit), so cached answers keep being served; it is tried again
+    a GENERATION_MAX_AGE later.
+    """
     clock = _clock()
     if not clock.fresh:
-        clock.seen(db.session.connection().execute(_GENERATION).scalar() or 0)
+        try:
+            value = db.session.connection().execute(_GENERATION).scalar() or 0
+        except OperationalError as exc:
+            outage.state.went_down(exc)
+            outage.forget_transaction()
+            value = clock.value
+        clock.seen(value)
     return clock.value
 
 
@@ -274,13 +269,20 @@ def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     return model
 
 
+def move_generation_on_commit() -> Session:
+    """Move the database generation when the current transaction commits: every cached
+    answer (active models, tokens) is dropped by every worker within GENERATION_MAX_AGE."""
+    session = db.session()
+    session.info[_BUMP_PENDING] = True
+    return session
+
+
 def invalidate_provider(*slugs: str) -> None:
     """Make every cached answer for these providers stale when the change commits:
     the database generation moves in the same transaction, the cache's own
     counters right after commit (nothing moves on rollback)."""
     keys = [generation_key(slug) for slug in sorted(set(slugs)) if slug]
-    session = db.session()
-    session.info[_BUMP_PENDING] = True
+    session = move_generation_on_commit()
 
     def bump() -> None:
         for key in keys:

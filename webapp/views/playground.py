@@ -35,7 +35,7 @@ from sqlalchemy import select
 from webapp.access import permission_required
 from webapp.ai import calls
 from webapp.ai import sync as model_sync
-from webapp.ai.sync import CatalogueEntry
+from webapp.ai.sync import SyncEntry
 from webapp.capabilities import CAPABILITIES, LABELS
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
@@ -198,7 +198,7 @@ def _connection_summary(check: calls.ConnectionCheck) -> str:
 # --- catalogue sync ---------------------------------------------------------------------
 
 
-def _rows_from_form(form) -> tuple[list[dict], list[CatalogueEntry]]:
+def _rows_from_form(form) -> tuple[list[dict], list[SyncEntry]]:
     """The posted table: what was chosen (for add_models) and every row (to show again)."""
     chosen, rows = [], []
     picked = set(form.getlist("add"))
@@ -212,7 +212,7 @@ def _rows_from_form(form) -> tuple[list[dict], list[CatalogueEntry]]:
             continue
         caps = [c for c in form.getlist(f"caps-{i}") if c in CAPABILITIES]
         display_name = form.get(f"display_name-{i}", "").strip() or model_id
-        rows.append(CatalogueEntry(model_id, display_name, tuple(caps), "form"))
+        rows.append(SyncEntry(model_id, display_name, tuple(caps), "form"))
         if str(i) in picked:
             chosen.append(
                 {"model_id": model_id, "display_name": display_name, "capabilities": caps}
