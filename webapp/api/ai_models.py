@@ -12,8 +12,6 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import Select, exists, select
-from sqlalchemy.orm import selectinload
 
 from webapp import messages
 from webapp.api.blueprint import (
@@ -23,7 +21,7 @@ from webapp.api.blueprint import (
     read_body,
     route,
 )
-from webapp.api.responses import failure, page_of, success
+from webapp.api.responses import failure, success
 from webapp.api.schemas import (
     ActiveModelQuery,
     ByProviderQuery,
@@ -34,43 +32,15 @@ from webapp.api.schemas import (
     ModelUpdate,
     invalid,
     models_json,
-    usernames,
 )
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
-from webapp.models import AIModel, ModelCapability, Provider
+from webapp.models import AIModel
 from webapp.operations import activation, catalog
 from webapp.queries import lookup
+from webapp.queries.listing import model_query, page_of, usernames
 
 MODEL_ID = "<int:model_id>"
-
-
-def model_query(
-    provider: Provider | None = None,
-    capability: str | None = None,
-    is_active: bool | None = None,
-) -> Select:
-    """Models, filtered; ``is_active`` means active for ``capability`` when one is given,
-    else active for at least one capability. Capabilities, providers and usernames load
-    in a fixed number of queries, whatever the page size."""
-    stmt = select(AIModel).options(
-        selectinload(AIModel.capability_rows), selectinload(AIModel.provider)
-    )
-    if provider is not None:
-        stmt = stmt.where(AIModel.provider_id == provider.id)
-    if capability is not None:
-        stmt = stmt.where(
-            exists().where(
-                ModelCapability.model_id == AIModel.id, ModelCapability.capability == capability
-            )
-        )
-    if is_active is not None:
-        condition = [ModelCapability.model_id == AIModel.id, ModelCapability.is_active]
-        if capability is not None:
-            condition.append(ModelCapability.capability == capability)
-        active = exists().where(*condition)
-        stmt = stmt.where(active if is_active else ~active)
-    return stmt
 
 
 def _with_deactivations(text: str, result) -> str:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.api.blueprint import actor, provider_or_404, read_body, route
-from webapp.api.responses import page_of, success
+from webapp.api.responses import success
 from webapp.api.schemas import (
     PageQuery,
     Provider,
@@ -21,6 +21,7 @@ from webapp.api.schemas import (
 )
 from webapp.models import Provider as ProviderRow
 from webapp.operations import catalog
+from webapp.queries.listing import page_of
 
 
 @route("GET", "/ai-providers/", "view_models", PageQuery)

@@ -58,6 +58,27 @@ LANGUAGE = {
 LOCATION = {"Location": {"schema": {"type": "string"}, "description": "The new resource"}}
 READ = [{"bearerAuth": []}, {"cookieAuth": []}]
 WRITE = [{"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}]
+SECURITY_SCHEMES = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from "
+        "`flask --app wsgi create-token USERNAME` or the tokens page; acts with its admin's "
+        "permissions",
+    },
+    "cookieAuth": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "The dashboard's session cookie",
+    },
+    "csrfToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-CSRFToken",
+        "description": "With the session cookie, unsafe methods need the page's CSRF token",
+    },
+}
 OPENAPI_ITSELF = {
     "operationId": "getOpenApi",
     "summary": "This document (not in the envelope, no authentication)",
@@ -75,21 +96,8 @@ def ref(name: str, kind: str = "schemas") -> dict:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _without_null_defaults(node):
-    """pydantic shows an optional field's ``None`` default; the document leaves it out."""
-    if isinstance(node, dict):
-        return {
-            k: _without_null_defaults(v)
-            for k, v in node.items()
-            if not (k == "default" and v is None)
-        }
-    if isinstance(node, list):
-        return [_without_null_defaults(v) for v in node]
-    return node
-
-
 def query_parameters(schema: type[s.Query]) -> list[dict]:
-    doc = _without_null_defaults(schema.model_json_schema(ref_template=REF))
+    doc = schema.model_json_schema(ref_template=REF)
     required = set(doc.get("required", ()))
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}
@@ -148,30 +156,11 @@ def components() -> dict:
     _, defs = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
     error = {"content": {"application/json": {"schema": ref("ErrorEnvelope")}}}
     return {
-        "schemas": _without_null_defaults(defs["$defs"]),
+        "schemas": defs["$defs"],
         "responses": {
             str(code): {"description": text} | error for code, text in ERROR_DESCRIPTIONS.items()
         },
-        "securitySchemes": {
-            "bearerAuth": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A token from `flask --app wsgi create-token USERNAME` or the "
-                "tokens page; acts with its admin's permissions",
-            },
-            "cookieAuth": {
-                "type": "apiKey",
-                "in": "cookie",
-                "name": "session",
-                "description": "The dashboard's session cookie",
-            },
-            "csrfToken": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "X-CSRFToken",
-                "description": "With the session cookie, unsafe methods need the page's CSRF token",
-            },
-        },
+        "securitySchemes": SECURITY_SCHEMES,
     }
 
 

@@ -8,9 +8,6 @@ from functools import wraps
 
 from flask import Response, request
 from flask_babel import force_locale
-from sqlalchemy import Select, func, select
-
-from webapp.extensions import db
 
 API_LANGUAGES = ("fa", "en")
 
@@ -64,12 +61,3 @@ def failure(
             str(field): [str(m) for m in messages] for field, messages in errors.items()
         }
     return _json(body, status, headers)
-
-
-def page_of(stmt: Select, order_by, page: int, page_size: int) -> tuple[list, dict]:
-    """One page of ``stmt``'s rows, and the envelope's ``pagination`` object."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    offset = (page - 1) * page_size
-    rows = list(db.session.scalars(stmt.order_by(*order_by).limit(page_size).offset(offset)))
-    pages = (total + page_size - 1) // page_size
-    return rows, {"page": page, "page_size": page_size, "total": total, "pages": pages}

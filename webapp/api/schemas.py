@@ -9,7 +9,7 @@ rules; the constraints shown in the document (``json_schema_extra``) are theirs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from copy import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,12 +18,10 @@ from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic import ValidationError as PydanticError
 from pydantic_core import PydanticCustomError
-from sqlalchemy import select
 
 from webapp.capabilities import CAPABILITIES, is_capability
 from webapp.errors import ValidationError
-from webapp.extensions import db
-from webapp.models import Admin
+from webapp.queries.listing import usernames
 from webapp.secrets import MAX_KEY_LENGTH
 
 INVALID_INPUT = _l("The input is not valid.")
@@ -38,6 +36,13 @@ CAPABILITY_SCHEMA = {"type": "string", "enum": list(CAPABILITIES)}
 
 def invalid(errors: dict) -> ValidationError:
     return ValidationError(INVALID_INPUT, errors={k: [str(v)] for k, v in errors.items()})
+
+
+def _no_null_defaults(schema: dict) -> None:
+    """The document leaves out an optional field's ``None`` default."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
 
 
 def _fail(kind: str, **context) -> PydanticCustomError:
@@ -108,7 +113,7 @@ def text(max_length: int, pattern: str = TEXT_PATTERN) -> Any:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra=_no_null_defaults)
 
 
 class ModelCreate(Body):
@@ -212,7 +217,7 @@ PROVIDER_HELP = "The provider's slug"
 class Query(BaseModel):
     """A route's query string; each parameter at most once, unknown ones refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
 
 class ActiveModelQuery(Query):
@@ -263,7 +268,7 @@ CapabilityList = Annotated[list[str], WithJsonSchema({"type": "array", "items": 
 
 
 class Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
 
 class Audited(Shape):
@@ -336,13 +341,6 @@ class Preview(Shape):
     capabilities: CapabilityList
     deactivated_count: int = Field(ge=0)
     conflicts: list[Conflict]
-
-
-def usernames(rows: Iterable) -> dict[int, str]:
-    ids = {i for r in rows for i in (r.created_by_id, r.updated_by_id) if i is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
 
 
 def models_json(rows) -> list[dict]:
