@@ -29,6 +29,7 @@ from webapp.api.schemas import (
     Model,
     ModelCreate,
     ModelListQuery,
+    ModelReplace,
     ModelUpdate,
     invalid,
     models_json,
@@ -72,10 +73,14 @@ def model_active(args: ActiveModelQuery):
 
 @route("GET", "/ai-models/by_provider/", "view_models", ByProviderQuery)
 def model_by_provider(args: ByProviderQuery):
-    """Every model of a provider (optionally those with a capability), not paged."""
-    provider = provider_or_404(args.provider)
-    stmt = model_query(provider, args.capability).order_by(AIModel.display_name, AIModel.id)
-    return success(models_json(list(db.session.scalars(stmt))), _("Models retrieved"))
+    """Every model of a provider (optionally those with a capability); paged on request."""
+    stmt = model_query(provider_or_404(args.provider), args.capability)
+    order = (AIModel.display_name, AIModel.id)
+    if not {"page", "page_size"} & args.model_fields_set:
+        rows = list(db.session.scalars(stmt.order_by(*order)))
+        return success(models_json(rows), _("Models retrieved"))
+    rows, pagination = page_of(stmt, order, args.page, args.page_size)
+    return success(models_json(rows), _("Models retrieved"), pagination=pagination)
 
 
 @route("GET", "/ai-models/", "view_models", ModelListQuery)
@@ -119,6 +124,16 @@ def model_detail(model_id: int):
 @route("PATCH", f"/ai-models/{MODEL_ID}/", "manage_models", body=ModelUpdate)
 def model_update(model_id: int):
     """Partial update; «مدل به‌روزرسانی شد. N مدل دیگر غیرفعال شد» when it activates."""
+    return _updated(model_id)
+
+
+@route("PUT", f"/ai-models/{MODEL_ID}/", "manage_models", body=ModelReplace)
+def model_replace(model_id: int):
+    """Full update (required fields required, as in Django REST framework); answers as PATCH."""
+    return _updated(model_id)
+
+
+def _updated(model_id: int):
     data = read_body()
     wanted = data.pop("active_capabilities", None)
     if wanted is not None and "is_active" in data:

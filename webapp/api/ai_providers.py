@@ -16,6 +16,7 @@ from webapp.api.schemas import (
     PageQuery,
     Provider,
     ProviderCreate,
+    ProviderReplace,
     ProviderUpdate,
     providers_json,
 )
@@ -52,6 +53,16 @@ def provider_detail(slug: str):
 @route("PATCH", "/ai-providers/<slug>/", "manage_providers", body=ProviderUpdate)
 def provider_update(slug: str):
     """Partial update."""
+    return _updated(slug)
+
+
+@route("PUT", "/ai-providers/<slug>/", "manage_providers", body=ProviderReplace)
+def provider_replace(slug: str):
+    """Full update (required fields required, as in Django REST framework); answers as PATCH."""
+    return _updated(slug)
+
+
+def _updated(slug: str):
     provider = provider_or_404(slug)
     change = catalog.change_provider(provider.id, read_body(), actor=actor())
     message = " ".join([_("Provider updated"), *change.notes()])

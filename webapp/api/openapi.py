@@ -28,12 +28,14 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "model_create": ("createModel", s.ModelEnvelope),
     "model_detail": ("getModel", s.ModelEnvelope),
     "model_update": ("updateModel", s.ModelEnvelope),
+    "model_replace": ("replaceModel", s.ModelEnvelope),
     "model_delete": ("deleteModel", s.EmptyEnvelope),
     "model_conflicts": ("previewActivation", s.ConflictsEnvelope),
     "provider_list": ("listProviders", s.ProviderPageEnvelope),
     "provider_create": ("createProvider", s.ProviderEnvelope),
     "provider_detail": ("getProvider", s.ProviderEnvelope),
     "provider_update": ("updateProvider", s.ProviderEnvelope),
+    "provider_replace": ("replaceProvider", s.ProviderEnvelope),
     "provider_delete": ("deleteProvider", s.EmptyEnvelope),
 }
 PATH_PARAMETERS = {
@@ -111,7 +113,7 @@ def operation(method: str, route: Route) -> dict:
     404 where the path or the query names an object, 413 where there is a body."""
     op_id, ok = OPERATIONS[route.endpoint]
     names = "provider" in route.query.model_fields or route.endpoint.endswith(
-        ("detail", "update", "delete", "conflicts")
+        ("detail", "update", "replace", "delete", "conflicts")
     )
     codes = {400, 401, 403, 500} | ({404} if names else set()) | ({413} if route.body else set())
     status = "201" if method == "POST" else "200"

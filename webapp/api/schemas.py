@@ -51,33 +51,33 @@ def _fail(kind: str, **context) -> PydanticCustomError:
 
 # --- the messages of refused input ------------------------------------------------------
 
-BODY_MESSAGES: dict[str, Callable[[dict], Any]] = {
-    "extra_forbidden": lambda c: _l("Unknown field."),
-    "missing": lambda c: _l("This field is required."),
-    "string_type": lambda c: _l("This field must be text."),
-    "text_or_null": lambda c: _l("This field must be text or null."),
-    "bool_type": lambda c: _l("This field must be true or false."),
-    "capability_list": lambda c: _l("Capabilities must be a list of capability names."),
-    "unknown_capability": lambda c: _l("Unknown capability: %(value)s", value=c["value"][:100]),
+# pydantic's error type → the message (its context fills the placeholders)
+BODY_MESSAGES = {
+    "extra_forbidden": _l("Unknown field."),
+    "missing": _l("This field is required."),
+    "string_type": _l("This field must be text."),
+    "text_or_null": _l("This field must be text or null."),
+    "bool_type": _l("This field must be true or false."),
+    "capability_list": _l("Capabilities must be a list of capability names."),
+    "unknown_capability": _l("Unknown capability: %(value)s"),
 }
-QUERY_MESSAGES: dict[str, Callable[[dict], Any]] = {
-    "extra_forbidden": lambda c: _l("Unknown parameter."),
-    "missing": lambda c: _l("This parameter is required."),
-    "repeated": lambda c: _l("Give this parameter only once."),
-    "boolean": lambda c: _l("Use true or false."),
-    "whole_number": lambda c: _l(
-        "Use a whole number from %(low)d to %(high)d.", low=c["low"], high=c["high"]
-    ),
-    "unknown_capability": lambda c: _l("Unknown capability: %(value)s", value=c["value"][:50]),
+QUERY_MESSAGES = {
+    "extra_forbidden": _l("Unknown parameter."),
+    "missing": _l("This parameter is required."),
+    "repeated": _l("Give this parameter only once."),
+    "boolean": _l("Use true or false."),
+    "whole_number": _l("Use a whole number from %(low)d to %(high)d."),
+    "unknown_capability": _l("Unknown capability: %(value)s"),
+    "json_format": _l("Only the json format is available."),
 }
 
 
-def refused(exc: PydanticError, messages: dict[str, Callable[[dict], Any]]) -> ValidationError:
+def refused(exc: PydanticError, messages: dict) -> ValidationError:
     """One message per top-level field, the first pydantic reported for it."""
     errors: dict = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "body"
-        errors.setdefault(field, messages[error["type"]](error.get("ctx") or {}))
+        errors.setdefault(field, str(messages[error["type"]]) % error.get("ctx", {}))
     return invalid(errors)
 
 
@@ -89,7 +89,7 @@ def _capabilities(value):
         raise _fail("capability_list")
     unknown = [v for v in value if not is_capability(v)]
     if unknown:
-        raise _fail("unknown_capability", value=", ".join(unknown))
+        raise _fail("unknown_capability", value=", ".join(unknown)[:100])
     return value
 
 
@@ -159,22 +159,32 @@ def variant(name: str, full: type[Body], *, drop=(), partial=False, **more) -> t
     return create_model(name, __base__=Body, **fields, **more)
 
 
+ACTIVE_CAPABILITIES = (
+    Capabilities,
+    Field(
+        None,
+        description="Instead of is_active (not with it): make the model active for exactly "
+        "these of its capabilities (others holding them lose them; [] deactivates it "
+        "everywhere)",
+    ),
+)
 ModelUpdate = variant(
     "ModelUpdate",
     ModelCreate,
     drop=("provider",),
     partial=True,
-    active_capabilities=(
-        Capabilities,
-        Field(
-            None,
-            description="Instead of is_active (not with it): make the model active for exactly "
-            "these of its capabilities (others holding them lose them; [] deactivates it "
-            "everywhere)",
-        ),
-    ),
+    active_capabilities=ACTIVE_CAPABILITIES,
 )
 ProviderUpdate = variant("ProviderUpdate", ProviderCreate, partial=True)
+# PUT: a full update as Django REST framework does it (required fields required; the
+# others, the write-only key included, keep their value when left out)
+ModelReplace = variant(
+    "ModelReplace",
+    ModelCreate,
+    drop=("provider",),
+    active_capabilities=ACTIVE_CAPABILITIES,
+)
+ProviderReplace = variant("ProviderReplace", ProviderCreate)
 
 
 # --- query strings ------------------------------------------------------------------------
@@ -188,7 +198,7 @@ def _one(value):
 
 def _capability(value):
     if not is_capability(_one(value)):
-        raise _fail("unknown_capability", value=value)
+        raise _fail("unknown_capability", value=value[:50])
     return value
 
 
@@ -214,20 +224,28 @@ QBool = Annotated[bool, BeforeValidator(_boolean)]
 PROVIDER_HELP = "The provider's slug"
 
 
+def _json_format(value):
+    if _one(value) != "json":
+        raise _fail("json_format")
+    return value
+
+
 class Query(BaseModel):
-    """A route's query string; each parameter at most once, unknown ones refused."""
+    """A route's query string; each parameter at most once, unknown ones refused (a
+    mistyped filter is never ignored); ``format=json`` (Django REST framework's format
+    override) is accepted everywhere."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
+    format: Annotated[str, BeforeValidator(_json_format)] = Field(
+        None,
+        description="json, the only format",
+        json_schema_extra={"enum": ["json"]},
+    )
 
 
 class ActiveModelQuery(Query):
     provider: QText = Field(description=PROVIDER_HELP, examples=["openrouter"])
     capability: QCapability = Field(description="A capability identifier", examples=["chat"])
-
-
-class ByProviderQuery(Query):
-    provider: QText = Field(description=PROVIDER_HELP, examples=["openrouter"])
-    capability: QCapability = Field(None, description="A capability identifier")
 
 
 class PageQuery(Query):
@@ -237,6 +255,11 @@ class PageQuery(Query):
     page_size: Annotated[int, BeforeValidator(_whole(1, MAX_PAGE_SIZE))] = Field(
         DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page"
     )
+
+
+class ByProviderQuery(PageQuery):
+    provider: QText = Field(description=PROVIDER_HELP, examples=["openrouter"])
+    capability: QCapability = Field(None, description="A capability identifier")
 
 
 class ModelListQuery(PageQuery):
@@ -382,15 +405,20 @@ class Envelope(Shape):
     metaData: SuccessMetaData
 
 
-def envelope(name: str, description: str, data: Any, paged: bool = False) -> type[Envelope]:
-    fields: dict = {"data": (data, ...)}
+def envelope(name: str, description: str, data: Any, paged=False, **more) -> type[Envelope]:
+    fields: dict = {"data": (data, ...), **more}
     if paged:
         fields["pagination"] = (Pagination, ...)
     return create_model(name, __base__=Envelope, __doc__=description, **fields)
 
 
 ModelEnvelope = envelope("ModelEnvelope", "The model", Model)
-ModelArrayEnvelope = envelope("ModelArrayEnvelope", "The models", list[Model])
+ModelArrayEnvelope = envelope(
+    "ModelArrayEnvelope",
+    "The models; paged (with pagination) only when page or page_size is given",
+    list[Model],
+    pagination=(Pagination, None),
+)
 ModelPageEnvelope = envelope("ModelPageEnvelope", "A page of models", list[Model], paged=True)
 ConflictsEnvelope = envelope("ConflictsEnvelope", "The preview", Preview)
 ProviderEnvelope = envelope("ProviderEnvelope", "The provider", Provider)
