@@ -64,9 +64,9 @@ SECURITY_SCHEMES = {
     "bearerAuth": {
         "type": "http",
         "scheme": "bearer",
-        "description": "A token from "
-        "`flask --app wsgi create-token USERNAME` or the tokens page; acts with its admin's "
-        "permissions",
+        "description": "A token from `flask --app wsgi create-token USERNAME` or the tokens "
+        "page; acts with its admin's permissions. `Authorization: Token <token>` (Django REST "
+        "framework's scheme) is accepted the same way",
     },
     "cookieAuth": {
         "type": "apiKey",
