@@ -42,7 +42,7 @@ def token_only() -> bool:
 def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
+    if scheme.lower() in ("bearer", "token") and token.strip():  # Token: as DRF clients send
         return token.strip()
     return None
 

@@ -164,12 +164,25 @@ ROUTES = [
     ),
     ("GET", "/ai-models/{gpt}/", None, "view_models", 200),
     ("PATCH", "/ai-models/{claude}/", {"is_active": True}, "manage_models", 200),
+    (
+        "PUT",
+        "/ai-models/{claude}/",
+        {
+            "name": "claude-3.5",
+            "model_id": "vendor/claude-3.5",
+            "display_name": "Claude 3.5",
+            "capabilities": ["chat"],
+        },
+        "manage_models",
+        200,
+    ),
     ("DELETE", "/ai-models/{llama}/", None, "manage_models", 200),
     ("GET", "/ai-models/{claude}/conflicts/?capability=chat", None, "view_models", 200),
     ("GET", "/ai-providers/", None, "view_models", 200),
     ("POST", "/ai-providers/", {"slug": "new-{slug}", "name": "New"}, "manage_providers", 201),
     ("GET", "/ai-providers/{slug}/", None, "view_models", 200),
     ("PATCH", "/ai-providers/{slug}/", {"name": "OR"}, "manage_providers", 200),
+    ("PUT", "/ai-providers/{slug}/", {"slug": "{slug}", "name": "OR"}, "manage_providers", 200),
     ("DELETE", "/ai-providers/{slug}/", None, "manage_providers", 200),
 ]
 CALLERS = ("viewer", "operator", "admin", "superadmin", "service", None)  # None: anonymous

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import API, envelope_error, envelope_ok
-from webapp.api.openapi import MODEL, PROVIDER
+from webapp.api.schemas import Model, Provider
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent
 
 
 def test_model_shape_is_exactly_the_contract(api, group):
     data = envelope_ok(api("GET", f"/ai-models/{group['gpt'].id}/"), 200, "مدل دریافت شد")["data"]
-    assert list(data) == MODEL["required"]
+    assert list(data) == Model.model_json_schema()["required"]
     assert data["created_by"] is None  # made by a factory, no admin
     assert data["created_at"].endswith("+00:00")
 
@@ -175,7 +175,7 @@ def test_provider_crud_and_write_only_key(api, group):
     body = envelope_ok(created, 201, "Provider ایجاد شد")
     assert created.headers["Location"].endswith(f"{API}/ai-providers/anthropic/")
     data = body["data"]
-    assert list(data) == PROVIDER["required"]
+    assert list(data) == Provider.model_json_schema()["required"]
     assert data["has_shared_api_key"] is True
     assert data["shared_api_key_hint"] == "…7d6c"
     assert data["base_url"] == "https://api.anthropic.com/v1"

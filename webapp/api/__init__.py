@@ -1,14 +1,14 @@
-"""The JSON API under ``/api/v1`` (DESIGN.md §5).
+"""The JSON API under ``/api/v1`` (docs/CONTRACTS.md §5).
 
 Every answer, errors included, is the envelope
 ``{"metaData": {"status", "message"}, "data"}``; messages are Persian unless the
 client asks for English with ``Accept-Language: en`` (see ``responses.api_locale``).
+Importing the route modules registers their routes and handlers on ``bp``.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from webapp.api import ai_models, ai_providers, errors, openapi
+from webapp.api.blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from webapp.api import ai_models, ai_providers, errors, openapi  # noqa: E402,F401  (routes, handlers)
+__all__ = ["ai_models", "ai_providers", "bp", "errors", "openapi"]

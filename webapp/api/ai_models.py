@@ -12,67 +12,36 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user
 
 from webapp import messages
-from webapp.access import permission_required
-from webapp.api import bp
-from webapp.api.parsing import (
-    Field,
-    boolean_param,
-    capability_param,
-    invalid,
-    json_body,
-    page_params,
+from webapp.api.blueprint import (
+    actor,
+    provider_or_404,
     provider_slug,
-    query,
+    read_body,
+    route,
 )
-from webapp.api.responses import failure, localized, success
-from webapp.api.shapes import (
-    MODEL_KEYS,
-    find_provider,
-    model_json,
-    model_query,
+from webapp.api.responses import failure, success
+from webapp.api.schemas import (
+    ActiveModelQuery,
+    ByProviderQuery,
+    ConflictsQuery,
+    Model,
+    ModelCreate,
+    ModelListQuery,
+    ModelReplace,
+    ModelUpdate,
+    invalid,
     models_json,
-    page_of,
-    usernames,
 )
-from webapp.capabilities import sort_capabilities
-from webapp.db import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel
 from webapp.operations import activation, catalog
 from webapp.queries import lookup
+from webapp.queries.listing import model_query, page_of, usernames
 
 MODEL_ID = "<int:model_id>"
-CREATE_FIELDS = {
-    "provider": Field("string", required=True),
-    "name": Field("string", required=True),
-    "model_id": Field("string", required=True),
-    "display_name": Field("string", required=True),
-    "capabilities": Field("capabilities", required=True),
-    "is_active": Field("boolean"),
-}
-UPDATE_FIELDS = {
-    "name": Field("string"),
-    "model_id": Field("string"),
-    "display_name": Field("string"),
-    "capabilities": Field("capabilities"),
-    "is_active": Field("boolean"),
-    "active_capabilities": Field("capabilities"),
-}
-
-
-def actor():
-    return current_user._get_current_object()
-
-
-def _known_provider(slug: str):
-    provider = find_provider(provider_slug(slug))
-    if provider is None:
-        raise NotFound(_("The provider was not found."), field="provider")
-    return provider
 
 
 def _with_deactivations(text: str, result) -> str:
@@ -84,134 +53,107 @@ def _with_deactivations(text: str, result) -> str:
     )
 
 
-@bp.get("/ai-models/active_model/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def model_active():
-    """The live model of a provider for a capability, from the cached lookup.
+@route("GET", "/ai-models/active_model/", "view_models", ActiveModelQuery)
+def model_active(args: ActiveModelQuery):
+    """The active model of a provider for a capability (cached); 404 if none or no provider.
 
     A cached hit runs no query (beyond authentication); an empty answer runs one
     more to tell an unknown provider (404, its own message) from an empty group.
     """
-    args = query(("provider", "capability"), required=("provider", "capability"))
-    capability = capability_param(args["capability"])
-    slug = provider_slug(args["provider"])
-    active = lookup.get_active_model(slug, capability)
+    active = lookup.get_active_model(provider_slug(args.provider), args.capability)
     if active is None:
-        _known_provider(slug)
+        provider_or_404(args.provider)
         return failure(404, messages.no_active_model())
     data = active.to_dict()
-    return success({key: data[key] for key in MODEL_KEYS}, messages.model_retrieved())
-
-
-@bp.get("/ai-models/by_provider/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def model_by_provider():
-    args = query(("provider", "capability"), required=("provider",))
-    capability = capability_param(args.get("capability"))
-    provider = _known_provider(args["provider"])
-    rows = list(
-        db.session.scalars(
-            model_query(provider, capability).order_by(AIModel.display_name, AIModel.id)
-        )
+    return success(
+        Model.model_validate({key: data[key] for key in Model.model_fields}).model_dump(),
+        messages.model_retrieved(),
     )
-    return success(models_json(rows), _("Models retrieved"))
 
 
-@bp.get("/ai-models/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def model_list():
-    args = query(("provider", "capability", "is_active", "page", "page_size"))
-    capability = capability_param(args.get("capability"))
-    is_active = boolean_param(args.get("is_active"), "is_active")
-    page, page_size = page_params(args)
-    provider = _known_provider(args["provider"]) if "provider" in args else None
+@route("GET", "/ai-models/by_provider/", "view_models", ByProviderQuery)
+def model_by_provider(args: ByProviderQuery):
+    """Every model of a provider (optionally those with a capability); paged on request."""
+    stmt = model_query(provider_or_404(args.provider), args.capability)
+    order = (AIModel.display_name, AIModel.id)
+    if not {"page", "page_size"} & args.model_fields_set:
+        rows = list(db.session.scalars(stmt.order_by(*order)))
+        return success(models_json(rows), _("Models retrieved"))
+    rows, pagination = page_of(stmt, order, args.page, args.page_size)
+    return success(models_json(rows), _("Models retrieved"), pagination=pagination)
+
+
+@route("GET", "/ai-models/", "view_models", ModelListQuery)
+def model_list(args: ModelListQuery):
+    """Models, filtered and paged (ordered by id)."""
+    provider = provider_or_404(args.provider) if args.provider is not None else None
     rows, pagination = page_of(
-        model_query(provider, capability, is_active), (AIModel.id,), page, page_size
+        model_query(provider, args.capability, args.is_active),
+        (AIModel.id,),
+        args.page,
+        args.page_size,
     )
     return success(models_json(rows), _("Models retrieved"), pagination=pagination)
 
 
-@bp.post("/ai-models/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("POST", "/ai-models/", "manage_models", body=ModelCreate)
 def model_create():
-    query(())
-    data = json_body(CREATE_FIELDS)
-    slug = data.pop("provider")
+    """Create a model (inactive unless is_active is true)."""
+    data = read_body()
     try:
-        model, result = catalog.create_model(provider_slug(slug), data, actor=actor())
+        slug = provider_slug(data.pop("provider"))
+        model, result = catalog.create_model(slug, data, actor=actor())
     except NotFound as exc:
         if exc.field != "provider":
             raise
         raise invalid({"provider": exc.message}) from None
     return success(
-        model_json(model),
+        Model.of(model),
         _with_deactivations(_("Model created"), result),
         201,
         headers={"Location": url_for("api.model_detail", model_id=model.id)},
     )
 
 
-@bp.get(f"/ai-models/{MODEL_ID}/", strict_slashes=False)
-@localized
-@permission_required("view_models")
+@route("GET", f"/ai-models/{MODEL_ID}/", "view_models")
 def model_detail(model_id: int):
-    query(())
-    return success(model_json(catalog.get_model(model_id)), _("Model retrieved"))
+    """One model."""
+    return success(Model.of(catalog.get_model(model_id)), _("Model retrieved"))
 
 
-@bp.patch(f"/ai-models/{MODEL_ID}/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("PATCH", f"/ai-models/{MODEL_ID}/", "manage_models", body=ModelUpdate)
 def model_update(model_id: int):
-    query(())
-    data = json_body(UPDATE_FIELDS)
+    """Partial update; «مدل به‌روزرسانی شد. N مدل دیگر غیرفعال شد» when it activates."""
+    return _updated(model_id)
+
+
+@route("PUT", f"/ai-models/{MODEL_ID}/", "manage_models", body=ModelReplace)
+def model_replace(model_id: int):
+    """Full update (required fields required, as in Django REST framework); answers as PATCH."""
+    return _updated(model_id)
+
+
+def _updated(model_id: int):
+    data = read_body()
     wanted = data.pop("active_capabilities", None)
     if wanted is not None and "is_active" in data:
         raise invalid({"active_capabilities": _("Send either is_active or active_capabilities.")})
-    model, result = _update_model(model_id, data, wanted, actor())
+    model, result = catalog.update_model_and_activation(model_id, data, wanted, actor=actor())
     count = result.deactivated_count if result is not None else 0
-    return success(model_json(model), messages.model_updated(count))
+    return success(Model.of(model), messages.model_updated(count))
 
 
-@transactional
-def _update_model(model_id: int, data: dict, wanted: list[str] | None, actor):
-    """``catalog.update_model``, then, in the same transaction, make the model active for
-    exactly ``wanted`` (when given) through the activation service: taken from whoever
-    held them, dropped where not wanted. Any refusal rolls the whole change back."""
-    model, result = catalog.update_model(model_id, data, actor=actor)
-    if wanted is None:
-        return model, result
-    wanted = sort_capabilities(wanted)
-    dropped = [c for c in model.active_capabilities if c not in wanted]
-    try:
-        result = activation.activate(model_id, wanted, actor=actor) if wanted else None
-        if dropped:
-            activation.deactivate(model_id, dropped, actor=actor)
-    except ValidationError as exc:
-        raise invalid({"active_capabilities": exc.message}) from None
-    return catalog.get_model(model_id), result
-
-
-@bp.delete(f"/ai-models/{MODEL_ID}/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("DELETE", f"/ai-models/{MODEL_ID}/", "manage_models")
 def model_delete(model_id: int):
-    query(())
+    """Delete a model (and its activations)."""
     catalog.delete_model(model_id, actor=actor())
     return success(None, _("Model deleted"))
 
 
-@bp.get(f"/ai-models/{MODEL_ID}/conflicts/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def model_conflicts(model_id: int):
-    """What ``PATCH {"is_active": true}`` (or one capability) would deactivate; writes nothing."""
-    args = query(("capability",))
-    capability = capability_param(args.get("capability"))
+@route("GET", f"/ai-models/{MODEL_ID}/conflicts/", "view_models", ConflictsQuery)
+def model_conflicts(model_id: int, args: ConflictsQuery):
+    """Which models activating this one (or one capability) would deactivate; writes nothing."""
+    capability = args.capability
     try:
         preview = activation.preview(model_id, [capability] if capability else None)
     except ValidationError as exc:
@@ -227,12 +169,12 @@ def model_conflicts(model_id: int):
     else:
         message = _("Activating this model would not deactivate any other model")
     data = {
-        "model": model_json(preview.model, names),
+        "model": Model.of(preview.model, names),
         "capabilities": list(preview.requested),
         "deactivated_count": count,
         "conflicts": [
             {
-                "model": model_json(c.model, names),
+                "model": Model.of(c.model, names),
                 "capabilities": list(c.capabilities),
                 "message": c.message,
             }

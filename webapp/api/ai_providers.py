@@ -10,77 +10,67 @@ from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from webapp.access import permission_required
-from webapp.api import bp
-from webapp.api.ai_models import actor
-from webapp.api.parsing import Field, json_body, page_params, provider_slug, query
-from webapp.api.responses import localized, success
-from webapp.api.shapes import page_of, provider_json, providers_json
-from webapp.models import Provider
+from webapp.api.blueprint import actor, provider_or_404, read_body, route
+from webapp.api.responses import success
+from webapp.api.schemas import (
+    PageQuery,
+    Provider,
+    ProviderCreate,
+    ProviderReplace,
+    ProviderUpdate,
+    providers_json,
+)
+from webapp.models import Provider as ProviderRow
 from webapp.operations import catalog
-
-FIELDS = {
-    "slug": Field("string"),
-    "name": Field("string"),
-    "base_url": Field("string"),
-    "is_enabled": Field("boolean"),
-    "shared_api_enabled": Field("boolean"),
-    "shared_api_key": Field("string_or_null"),
-}
-CREATE_FIELDS = FIELDS | {"slug": Field("string", True), "name": Field("string", True)}
+from webapp.queries.listing import page_of
 
 
-def _provider(slug: str) -> Provider:
-    return catalog.get_provider(provider_slug(slug))
-
-
-@bp.get("/ai-providers/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def provider_list():
-    args = query(("page", "page_size"))
-    page, page_size = page_params(args)
-    rows, pagination = page_of(select(Provider), (Provider.id,), page, page_size)
+@route("GET", "/ai-providers/", "view_models", PageQuery)
+def provider_list(args: PageQuery):
+    """Providers, paged (ordered by id)."""
+    rows, pagination = page_of(select(ProviderRow), (ProviderRow.id,), args.page, args.page_size)
     return success(providers_json(rows), _("Providers retrieved"), pagination=pagination)
 
 
-@bp.post("/ai-providers/", strict_slashes=False)
-@localized
-@permission_required("manage_providers")
+@route("POST", "/ai-providers/", "manage_providers", body=ProviderCreate)
 def provider_create():
-    query(())
-    provider = catalog.create_provider(json_body(CREATE_FIELDS), actor=actor())
+    """Create a provider."""
+    provider = catalog.create_provider(read_body(), actor=actor())
     return success(
-        provider_json(provider),
+        Provider.of(provider),
         _("Provider created"),
         201,
         headers={"Location": url_for("api.provider_detail", slug=provider.slug)},
     )
 
 
-@bp.get("/ai-providers/<slug>/", strict_slashes=False)
-@localized
-@permission_required("view_models")
+@route("GET", "/ai-providers/<slug>/", "view_models")
 def provider_detail(slug: str):
-    query(())
-    return success(provider_json(_provider(slug)), _("Provider retrieved"))
+    """One provider."""
+    return success(Provider.of(provider_or_404(slug)), _("Provider retrieved"))
 
 
-@bp.patch("/ai-providers/<slug>/", strict_slashes=False)
-@localized
-@permission_required("manage_providers")
+@route("PATCH", "/ai-providers/<slug>/", "manage_providers", body=ProviderUpdate)
 def provider_update(slug: str):
-    query(())
-    provider = _provider(slug)
-    change = catalog.change_provider(provider.id, json_body(FIELDS), actor=actor())
+    """Partial update."""
+    return _updated(slug)
+
+
+@route("PUT", "/ai-providers/<slug>/", "manage_providers", body=ProviderReplace)
+def provider_replace(slug: str):
+    """Full update (required fields required, as in Django REST framework); answers as PATCH."""
+    return _updated(slug)
+
+
+def _updated(slug: str):
+    provider = provider_or_404(slug)
+    change = catalog.change_provider(provider.id, read_body(), actor=actor())
     message = " ".join([_("Provider updated"), *change.notes()])
-    return success(provider_json(change.provider), message)
+    return success(Provider.of(change.provider), message)
 
 
-@bp.delete("/ai-providers/<slug>/", strict_slashes=False)
-@localized
-@permission_required("manage_providers")
+@route("DELETE", "/ai-providers/<slug>/", "manage_providers")
 def provider_delete(slug: str):
-    query(())
-    catalog.delete_provider(_provider(slug).id, actor=actor())
+    """Delete a provider and all its models."""
+    catalog.delete_provider(provider_or_404(slug).id, actor=actor())
     return success(None, _("Provider deleted"))

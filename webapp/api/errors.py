@@ -26,7 +26,7 @@ from werkzeug.exceptions import (
 )
 
 from webapp.access import is_api_request
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.responses import api_locale, failure
 from webapp.errors import DomainError
 

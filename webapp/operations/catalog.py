@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, or_, select
 
 from webapp import secrets, validation
 from webapp.ai import egress
+from webapp.capabilities import sort_capabilities
 from webapp.db import transactional, unique_message
 from webapp.errors import ValidationError
 from webapp.extensions import db
@@ -329,6 +330,29 @@ def update_model(
     db.session.flush()
     db.session.refresh(model)
     return model, result
+
+
+@transactional
+def update_model_and_activation(
+    model_id: int, data: dict, wanted: list[str] | None, *, actor=None
+) -> tuple[AIModel, ActivationResult | None]:
+    """``update_model``, then, in the same transaction, make the model active for exactly
+    ``wanted`` (when given): taken from whoever held them, dropped where not wanted. Any
+    refusal rolls the whole change back; the activation's is reported on the field."""
+    model, result = update_model(model_id, data, actor=actor)
+    if wanted is None:
+        return model, result
+    wanted = sort_capabilities(wanted)
+    dropped = [c for c in model.active_capabilities if c not in wanted]
+    try:
+        result = activate(model_id, wanted, actor=actor) if wanted else None
+        if dropped:
+            deactivate(model_id, dropped, actor=actor)
+    except ValidationError as exc:
+        raise ValidationError(
+            _l("The input is not valid."), errors={"active_capabilities": [str(exc.message)]}
+        ) from None
+    return get_model(model_id), result
 
 
 @transactional

@@ -1,0 +1,59 @@
+"""The JSON API's list reads: filtered models, pages, the audit usernames.
+
+Lists load capabilities, providers and the audit usernames in a fixed number of
+queries, whatever the page size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import selectinload
+
+from webapp.extensions import db
+from webapp.models import Admin, AIModel, ModelCapability, Provider
+
+
+def model_query(
+    provider: Provider | None = None,
+    capability: str | None = None,
+    is_active: bool | None = None,
+) -> Select:
+    """Models, filtered; ``is_active`` means active for ``capability`` when one is given,
+    else active for at least one capability."""
+    stmt = select(AIModel).options(
+        selectinload(AIModel.capability_rows), selectinload(AIModel.provider)
+    )
+    if provider is not None:
+        stmt = stmt.where(AIModel.provider_id == provider.id)
+    if capability is not None:
+        stmt = stmt.where(
+            exists().where(
+                ModelCapability.model_id == AIModel.id, ModelCapability.capability == capability
+            )
+        )
+    if is_active is not None:
+        condition = [ModelCapability.model_id == AIModel.id, ModelCapability.is_active]
+        if capability is not None:
+            condition.append(ModelCapability.capability == capability)
+        active = exists().where(*condition)
+        stmt = stmt.where(active if is_active else ~active)
+    return stmt
+
+
+def page_of(stmt: Select, order_by, page: int, page_size: int) -> tuple[list, dict]:
+    """One page of ``stmt``'s rows, and the API envelope's ``pagination`` object."""
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    offset = (page - 1) * page_size
+    rows = list(db.session.scalars(stmt.order_by(*order_by).limit(page_size).offset(offset)))
+    pages = (total + page_size - 1) // page_size
+    return rows, {"page": page, "page_size": page_size, "total": total, "pages": pages}
+
+
+def usernames(rows: Iterable) -> dict[int, str]:
+    """Admin id → username, for the rows' ``created_by_id`` and ``updated_by_id``."""
+    ids = {i for r in rows for i in (r.created_by_id, r.updated_by_id) if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
