@@ -284,7 +284,7 @@ def test_unknown_api_urls_are_404_envelopes(client, method, path):
     [
         ("PUT", "/api/v1/ai-models/", "GET, HEAD, OPTIONS, POST"),
         ("DELETE", "/api/v1/ai-models/active_model/", "GET, HEAD, OPTIONS"),
-        ("POST", "/api/v1/ai-providers/openrouter/", "DELETE, GET, HEAD, OPTIONS, PATCH"),
+        ("POST", "/api/v1/ai-providers/openrouter/", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
         ("POST", "/api/v1/openapi.json", "GET, HEAD, OPTIONS"),
     ],
 )

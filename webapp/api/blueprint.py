@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticError
 
 from webapp.access import permission_required
 from webapp.api.responses import localized
-from webapp.api.schemas import BODY_MESSAGES, QUERY_MESSAGES, Body, Query, refused
+from webapp.api.schemas import BODY_MESSAGES, QUERY_MESSAGES, Body, Query, encodable, refused
 from webapp.errors import NotFound, ValidationError
 from webapp.models import Provider
 from webapp.operations import catalog
@@ -112,6 +112,8 @@ def read_body() -> dict:
     if not isinstance(data, dict):
         raise ValidationError(_l("The request body must be a JSON object."), field="body")
     try:
+        # a name no field has (one with a lone surrogate included) is an unknown field
+        data = {encodable(key): value for key, value in data.items()}
         return schema.model_validate(data).model_dump(exclude_unset=True)
     except PydanticError as exc:
         raise refused(exc, BODY_MESSAGES) from None

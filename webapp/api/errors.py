@@ -10,8 +10,6 @@ page's error handling.
 
 from __future__ import annotations
 
-import re
-
 from flask import request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -28,6 +26,7 @@ from werkzeug.exceptions import (
 from webapp.access import is_api_request
 from webapp.api.blueprint import bp
 from webapp.api.responses import api_locale, failure
+from webapp.api.schemas import encodable
 from webapp.errors import DomainError
 
 MESSAGES = {
@@ -69,15 +68,6 @@ def http_error_response(exc: HTTPException):
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return failure(status, message, headers=headers)
-
-
-# A JSON string may carry a lone surrogate ("\\ud800"); echoed back in a message it
-# could not be encoded as UTF-8. The replacement character keeps the rest readable.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def encodable(text: object) -> str:
-    return _SURROGATE.sub("\ufffd", str(text))
 
 
 def domain_error_response(exc: DomainError):

@@ -9,6 +9,7 @@ rules; the constraints shown in the document (``json_schema_extra``) are theirs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from copy import copy
 from datetime import datetime
@@ -45,7 +46,17 @@ def _no_null_defaults(schema: dict) -> None:
             del prop["default"]
 
 
+# A JSON string may carry a lone surrogate ("\\ud800"); echoed back in a message it
+# could not be encoded as UTF-8. The replacement character keeps the rest readable.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: object) -> str:
+    return _SURROGATE.sub("\ufffd", str(text))
+
+
 def _fail(kind: str, **context) -> PydanticCustomError:
+    context = {k: encodable(v) if isinstance(v, str) else v for k, v in context.items()}
     return PydanticCustomError(kind, kind, context)
 
 
