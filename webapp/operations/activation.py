@@ -23,7 +23,7 @@ from webapp.db import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider, utcnow
-from webapp.operations import audit
+from webapp.operations import audit, routing
 from webapp.queries.lookup import invalidate_provider
 
 
@@ -251,6 +251,8 @@ def activate(
         )
         .values(is_active=True, activated_at=now, activated_by_id=actor_id)
     )
+    # A live model is never its own split arm or fallback (traffic policies).
+    routing.leave_routing(provider_id, [r.capability for r in gaining], model_id)
     after = _active_caps_of(loser_ids | {model_id})
     losers = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(loser_ids)))}
 
