@@ -26,10 +26,11 @@ from webapp.db import transactional
 from webapp.errors import Conflict, DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import Admin, AIModel, ModelCapability, Provider, Schedule, UsageCall, utcnow
+from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import activation, audit
 from webapp.queries.lookup import get_active_model
 
-PENDING, DONE, FAILED, CANCELLED = "pending", "done", "failed", "cancelled"
+PENDING, DONE, FAILED, CANCELLED = SCHEDULE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def _apply_next(now: datetime, passed: set[int]) -> Applied | None:
         .order_by(Schedule.run_at, Schedule.id)
         .limit(1)
         .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     )
     if passed:
         statement = statement.where(Schedule.id.not_in(passed))
