@@ -30,7 +30,7 @@ def live_name(slug="openrouter", capability="chat"):
 
 
 def test_a_due_schedule_switches_like_a_manual_activation(group, make_admin, db):
-    provider, live, other = group
+    provider, _, other = group
     author = make_admin("operator", username="sara")
     made = schedules.create(provider.id, "chat", other.id, PAST, actor=author)
 
@@ -96,7 +96,7 @@ def test_a_lost_capability_fails_the_schedule(group, db):
 
 
 def test_bad_schedules_are_refused_and_nothing_is_written(group, db, make_model):
-    provider, live, other = group
+    provider, _, other = group
     foreign = make_model(None, "elsewhere")
     with pytest.raises(ValidationError):
         schedules.create(provider.id, "chat", other.id, datetime(2030, 1, 1))  # naive
