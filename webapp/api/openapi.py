@@ -20,6 +20,10 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 TEXT_PATTERN = r"\S"  # at least one visible character; surrounding spaces are trimmed
 KEY_PATTERN = r"^[!-~]+$"  # printable ASCII, no spaces
 
+# Routes described in their own module (the traffic policies) add themselves here.
+EXTRA_PATHS: dict = {}
+EXTRA_SCHEMAS: dict = {}
+
 
 def ref(name: str, kind: str = "schemas") -> dict:
     return {"$ref": f"#/components/{kind}/{name}"}
@@ -500,7 +504,7 @@ def components() -> dict:
         "ProviderEnvelope": envelope(ref("Provider")),
         "ProviderPageEnvelope": envelope({"type": "array", "items": ref("Provider")}, paged=True),
         "EmptyEnvelope": envelope(None),
-    }
+    } | EXTRA_SCHEMAS
     return {
         "schemas": schemas,
         "responses": {
@@ -568,7 +572,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": READ,
-        "paths": paths(),
+        "paths": paths() | EXTRA_PATHS,
         "components": components(),
     }
 

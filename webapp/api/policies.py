@@ -8,7 +8,8 @@ one is refused rather than guessed. Model references are model row ids (``id`` o
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from flask import url_for
 from flask_babel import gettext as _
@@ -16,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from webapp.access import permission_required
-from webapp.api import bp
+from webapp.api import bp, policies_openapi  # noqa: F401  (describes these routes)
 from webapp.api.ai_models import actor
 from webapp.api.parsing import (
     MAX_INT32,
@@ -46,6 +47,8 @@ SCHEDULE_FIELDS = {
 }
 ROUTING_FIELDS = {"fallbacks": Field("list", required=True), "split": Field("list", required=True)}
 NOT_AN_ID = _l("Give a model id (a whole number).")
+RUN_AT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 
 
 def _is_id(value) -> bool:
@@ -60,13 +63,18 @@ def _known_provider(slug: str) -> Provider:
 
 
 def _run_at(text: str) -> datetime:
+    """An RFC 3339 instant (ISO 8601 with seconds and an offset); a naive time is refused."""
+    match = RUN_AT.fullmatch(text.strip().upper())
+    if match is None:
+        if NAIVE.fullmatch(text.strip().upper()):
+            raise invalid({"run_at": _l("Give the time with its offset from UTC.")})
+        raise invalid({"run_at": _l("Give the time as ISO 8601 with its offset.")})
+    base, fraction, offset = match.groups()
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
+        value = datetime.fromisoformat(f"{base}{(fraction or '')[:7]}{offset}")
+        return value.astimezone(UTC)  # out-of-range instants (year 1 minus an offset) fail here
+    except (ValueError, OverflowError):
         raise invalid({"run_at": _l("Give the time as ISO 8601 with its offset.")}) from None
-    if value.tzinfo is None:
-        raise invalid({"run_at": _l("Give the time with its offset from UTC.")})
-    return value
 
 
 def schedule_json(row: Schedule, names: dict[int, str] | None = None) -> dict:
