@@ -158,3 +158,13 @@ def test_model_delete_leaves_the_schedule_pointing_nowhere(group, db):
     row = db.session.get(Schedule, made.id)
     assert row.model_id is None and row.clears is False
     assert db.session.get(AIModel, other.id) is None
+
+
+def test_the_history_names_the_schedule_and_its_author(group, make_admin, login_as):
+    provider, _, other = group
+    author = make_admin("operator", username="sara")
+    made = schedules.create(provider.id, "chat", other.id, PAST, actor=author).id
+    schedules.apply_due()
+    page = login_as("viewer").get("/history").get_data(as_text=True)
+    assert f"sara (schedule {made})" in page
+    assert "اجرای زمان‌بندی تغییر" in page
