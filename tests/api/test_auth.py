@@ -178,7 +178,12 @@ ROUTES = [
     (
         "POST",
         "/schedules/",
-        {"provider": "{slug}", "capability": "chat", "model": None, "run_at": "2030-01-01T00:00:00Z"},
+        {
+            "provider": "{slug}",
+            "capability": "chat",
+            "model": None,
+            "run_at": "2030-01-01T00:00:00Z",
+        },
         "manage_models",
         201,
     ),
