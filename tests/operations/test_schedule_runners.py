@@ -84,6 +84,26 @@ def assert_each_applied_once(plan: dict[int, int], applied: list[int]) -> None:
         ).all()
     )
     assert set(events) == set(plan) and set(events.values()) == {1}
+    assert_applied_in_order()
+
+
+def assert_applied_in_order() -> None:
+    """Within each group, schedules were applied in run_at order (the last one wins)."""
+    rows = {
+        s.id: ((s.provider_id, s.capability), (s.run_at, s.id))
+        for s in db.session.scalars(select(Schedule))
+    }
+    applied = db.session.scalars(
+        select(AuditEvent.target_id)
+        .where(AuditEvent.action == "schedule.apply")
+        .order_by(AuditEvent.id)
+    ).all()
+    by_group: dict = {}
+    for schedule_id in applied:
+        group, when = rows[schedule_id]
+        by_group.setdefault(group, []).append(when)
+    for whens in by_group.values():
+        assert whens == sorted(whens)
 
 
 def test_four_runners_on_this_database_apply_each_schedule_once(app):

@@ -11,13 +11,14 @@ new status commit together, so a crash leaves the schedule pending, never half d
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from webapp import messages
 from webapp.capabilities import is_capability
@@ -31,6 +32,10 @@ from webapp.operations import activation, audit
 from webapp.queries.lookup import get_active_model
 
 PENDING, DONE, FAILED, CANCELLED = SCHEDULE_STATUSES
+# While another runner holds an earlier schedule of a group: look again this often, and
+# give up (until the next look) after this many empty rounds.
+IDLE_PAUSE_S = 0.05
+MAX_IDLE_ROUNDS = 40
 
 
 @dataclass(frozen=True)
@@ -137,22 +142,32 @@ def cancel(schedule_id: int, *, actor=None) -> Schedule:
 
 
 def apply_due(now: datetime | None = None, *, limit: int = 1000) -> list[Applied]:
-    """Apply every schedule due at ``now``, each in its own transaction."""
+    """Apply every schedule due at ``now``, each in its own transaction, in ``run_at``
+    order within a group (a schedule waits while an earlier one of its group is in
+    another runner's hands)."""
     now = now or utcnow()
     finished: list[Applied] = []
-    passed: set[int] = set()  # usage-based ones whose threshold is not reached yet
+    waiting: set[int] = set()  # usage-based ones whose threshold is not reached yet
+    behind: set[int] = set()  # ones behind an earlier schedule another runner holds
+    idle_rounds = 0
     with force_locale("fa"):  # results are stored, in the dashboard's language
         while len(finished) < limit:
-            outcome = _apply_next(now, passed)
-            if outcome is None:
+            outcome = _apply_next(now, waiting, behind)
+            if outcome is not None:
+                if outcome.status != PENDING:
+                    finished.append(outcome)
+                    idle_rounds = 0
+                continue
+            if not behind or idle_rounds >= MAX_IDLE_ROUNDS:
                 break
-            if outcome.status != PENDING:
-                finished.append(outcome)
+            behind.clear()  # the other runner is likely done with the earlier one by now
+            idle_rounds += 1
+            time.sleep(IDLE_PAUSE_S)
     return finished
 
 
 @transactional
-def _apply_next(now: datetime, passed: set[int]) -> Applied | None:
+def _apply_next(now: datetime, waiting: set[int], behind: set[int]) -> Applied | None:
     statement = (
         select(Schedule)
         .where(Schedule.status == PENDING, Schedule.run_at <= now)
@@ -161,13 +176,16 @@ def _apply_next(now: datetime, passed: set[int]) -> Applied | None:
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
-    if passed:
-        statement = statement.where(Schedule.id.not_in(passed))
+    if waiting or behind:
+        statement = statement.where(Schedule.id.not_in(waiting | behind))
     schedule = db.session.scalar(statement)
     if schedule is None:
         return None
     if schedule.after_calls is not None and not _quota_reached(schedule, now):
-        passed.add(schedule.id)
+        waiting.add(schedule.id)
+        return Applied(schedule.id, PENDING, "")
+    if _earlier_in_group(schedule, now, waiting):
+        behind.add(schedule.id)
         return Applied(schedule.id, PENDING, "")
     reason = _refusal(schedule)
     if reason is None:
@@ -185,6 +203,29 @@ def _apply_next(now: datetime, passed: set[int]) -> Applied | None:
         target_repr=_repr(schedule),
     )
     return Applied(schedule.id, status, result)
+
+
+def _earlier_in_group(schedule: Schedule, now: datetime, waiting: set[int]) -> bool:
+    """An earlier due schedule of the same group is still pending (SKIP LOCKED passed
+    over it: another runner holds it). Applying this one first would reverse them."""
+    earlier = (
+        select(Schedule.id)
+        .where(
+            Schedule.provider_id == schedule.provider_id,
+            Schedule.capability == schedule.capability,
+            Schedule.status == PENDING,
+            Schedule.after_calls.is_(None),
+            Schedule.run_at <= now,
+            or_(
+                Schedule.run_at < schedule.run_at,
+                and_(Schedule.run_at == schedule.run_at, Schedule.id < schedule.id),
+            ),
+        )
+        .limit(1)
+    )
+    if waiting:
+        earlier = earlier.where(Schedule.id.not_in(waiting))
+    return db.session.scalar(earlier) is not None
 
 
 def _refusal(schedule: Schedule) -> str | None:
