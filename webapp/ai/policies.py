@@ -26,7 +26,7 @@ from sqlalchemy import select
 from webapp.cache import MISSING
 from webapp.extensions import cache, db
 from webapp.models import AIModel, Provider
-from webapp.operations.routing import get_routing
+from webapp.operations.routing import fallbacks_of, split_of
 
 SPLIT = "split"
 FALLBACK = "fallback"
@@ -55,10 +55,12 @@ def split_arm(arms, sticky_key: str, provider: str, capability: str) -> int | No
 
 def split_target(target, capability: str, sticky_key: str | None):
     """``target`` (the live one) or, when the user's bucket falls in an arm, that arm."""
-    routing = get_routing(target.provider_id, capability)
-    if not routing.split or not sticky_key:
+    if not sticky_key:
         return target
-    chosen = split_arm(routing.split, sticky_key, target.provider, capability)
+    arms = split_of(target.provider_id, capability)
+    if not arms:
+        return target
+    chosen = split_arm(arms, sticky_key, target.provider, capability)
     if chosen is None:
         return target
     model_id = db.session.scalar(
@@ -74,7 +76,7 @@ def split_target(target, capability: str, sticky_key: str | None):
 def fallback_targets(provider_id: int, capability: str, make_target) -> list:
     """The group's fallbacks as targets (``make_target(slug, provider_id, base_url,
     model_id, pk)``), in order; those of a disabled provider are left out."""
-    ids = get_routing(provider_id, capability).fallbacks
+    ids = fallbacks_of(provider_id, capability)
     if not ids:
         return []
     rows = db.session.execute(

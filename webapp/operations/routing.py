@@ -53,18 +53,31 @@ class Routing:
 
 
 def get_routing(provider_id: int, capability: str) -> Routing:
-    """The group's fallbacks and split, in their order (one query each)."""
-    fallbacks = db.session.scalars(
-        select(RoutingFallback.model_id)
-        .where(RoutingFallback.provider_id == provider_id, RoutingFallback.capability == capability)
-        .order_by(RoutingFallback.position)
-    ).all()
-    arms = db.session.execute(
+    """The group's fallbacks and split, in their order."""
+    return Routing(fallbacks_of(provider_id, capability), split_of(provider_id, capability))
+
+
+def fallbacks_of(provider_id: int, capability: str) -> tuple[int, ...]:
+    return tuple(
+        db.session.scalars(
+            select(RoutingFallback.model_id)
+            .where(
+                RoutingFallback.provider_id == provider_id,
+                RoutingFallback.capability == capability,
+            )
+            .order_by(RoutingFallback.position)
+        )
+    )
+
+
+def split_of(provider_id: int, capability: str) -> tuple[Arm, ...]:
+    """The split's arms in order: one indexed query (every live call asks it)."""
+    rows = db.session.execute(
         select(RoutingSplit.model_id, RoutingSplit.percent)
         .where(RoutingSplit.provider_id == provider_id, RoutingSplit.capability == capability)
         .order_by(RoutingSplit.position)
-    ).all()
-    return Routing(tuple(fallbacks), tuple(Arm(m, p) for m, p in arms))
+    )
+    return tuple(Arm(m, p) for m, p in rows)
 
 
 def _live_model_id(provider_id: int, capability: str) -> int | None:
