@@ -26,6 +26,7 @@ from webapp.operations.demo import DEMO_ADMINS, DEMO_PASSWORD, seed_demo
 from webapp.operations.importer import ImportReport, run_import
 from webapp.operations.keys import rotate_all
 from webapp.queries.lookup import get_active_model
+from webapp.scheduler import scheduler_command
 
 CLI_ACTOR = "cli"
 
@@ -259,6 +260,7 @@ COMMANDS = (
     cache_clear_command,
     rotate_keys_command,
     ai_group,
+    scheduler_command,
 )
 
 

@@ -78,3 +78,19 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = format_datetime
     app.jinja_env.filters["local_date"] = lambda v: format_datetime(v, with_time=False)
     app.jinja_env.filters["iso_utc"] = iso_utc
+
+
+_CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def local_instant_utc(day_text: str, clock_text: str, zone: ZoneInfo = TEHRAN) -> datetime:
+    """A day as ``parse_day`` reads it (Jalali or Gregorian) and an ``HH:MM`` wall-clock
+    time in ``zone`` (Tehran: Iran keeps +03:30 all year since 2022), as a UTC instant.
+
+    Raises ValueError for anything that is not a real day or time.
+    """
+    match = _CLOCK_RE.match(clock_text.strip().translate(_TO_ASCII))
+    if match is None:
+        raise ValueError(clock_text)
+    clock = time(int(match.group(1)), int(match.group(2)))
+    return datetime.combine(parse_day(day_text), clock, tzinfo=zone).astimezone(UTC)

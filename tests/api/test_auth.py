@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.api.conftest import API, csrf_header, envelope_error, envelope_ok
 from webapp.extensions import db
 from webapp.models import ROLES, AIModel, ApiToken
-from webapp.operations import admins
+from webapp.operations import admins, schedules
 
 UNAUTHORIZED = "احراز هویت لازم است: وارد شوید یا یک توکن Bearer معتبر بفرستید."
 FORBIDDEN = "اجازهٔ انجام این کار را ندارید."
@@ -184,6 +186,24 @@ ROUTES = [
     ("PATCH", "/ai-providers/{slug}/", {"name": "OR"}, "manage_providers", 200),
     ("PUT", "/ai-providers/{slug}/", {"slug": "{slug}", "name": "OR"}, "manage_providers", 200),
     ("DELETE", "/ai-providers/{slug}/", None, "manage_providers", 200),
+    # Traffic policies.
+    ("GET", "/schedules/", None, "view_models", 200),
+    (
+        "POST",
+        "/schedules/",
+        {
+            "provider": "{slug}",
+            "capability": "chat",
+            "model": None,
+            "run_at": "2030-01-01T00:00:00Z",
+        },
+        "manage_models",
+        201,
+    ),
+    ("GET", "/schedules/{schedule}/", None, "view_models", 200),
+    ("DELETE", "/schedules/{schedule}/", None, "manage_models", 200),
+    ("GET", "/routing/{slug}/{capability}/", None, "view_models", 200),
+    ("PUT", "/routing/{slug}/{capability}/", {"fallbacks": [], "split": []}, "manage_models", 200),
 ]
 CALLERS = ("viewer", "operator", "admin", "superadmin", "service", None)  # None: anonymous
 
@@ -216,6 +236,11 @@ def test_route_by_role(
         claude = make_model(provider, "claude-3.5", caps=["chat"])
         llama = make_model(provider, "llama-3", caps=["chat"])
         names = {"slug": provider.slug, "gpt": gpt.id, "claude": claude.id, "llama": llama.id}
+        future = datetime(2030, 1, 1, tzinfo=UTC)
+        names |= {
+            "capability": "chat",
+            "schedule": schedules.create(provider.id, "chat", None, future).id,
+        }
         headers = bearer(role) if role else {}
         models_before = AIModel.query.count()
 

@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from webapp import secrets
+from webapp.ai import policies
 from webapp.ai.errors import NoActiveModel, NoApiAccess, ProviderUnavailable
 from webapp.errors import NotFound
 from webapp.extensions import db
@@ -57,7 +58,7 @@ class Target:
     base_url: str
     model: str  # the provider's model id
     model_pk: int
-    route: str  # LIVE or EXPLICIT (later SPLIT, FALLBACK)
+    route: str  # LIVE, EXPLICIT, SPLIT or FALLBACK
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,42 @@ class CallPlan:
 
 
 def plan_call(
-    provider: str, capability: str, *, admin=None, model_name: str | None = None
+    provider: str,
+    capability: str,
+    *,
+    admin=None,
+    model_name: str | None = None,
+    sticky_key: str | None = None,
 ) -> CallPlan:
-    """The model and key for one call; raises (see the module) when there is none."""
-    target = (
-        explicit_target(provider, model_name)
-        if model_name is not None
-        else live_target(provider, capability)
-    )
-    # Traffic policies (DESIGN.md §9) go here: a split may replace a live target by one of
-    # its arms, fallbacks follow it as further plans; explicit targets bypass both.
+    """The model and key for one call; raises (see the module) when there is none.
+
+    ``sticky_key`` (the end user, else the token) picks the split arm of a live call."""
+    if model_name is not None:
+        return _with_key(explicit_target(provider, model_name), capability, admin)
+    # Traffic policies (docs/CONTRACTS.md §9): a split may replace the live target by one
+    # of its arms; fallbacks follow as further plans (``fallback_plans``).
+    target = policies.split_target(live_target(provider, capability), capability, sticky_key)
     return _with_key(target, capability, admin)
+
+
+def fallback_plans(primary: CallPlan, admin=None) -> list[CallPlan]:
+    """The group's fallbacks as plans, in order, each with its own provider's key; none
+    for an explicit call. A fallback this admin has no key for is left out."""
+    if primary.route == EXPLICIT:
+        return []
+
+    def target(slug, provider_id, base_url, model_id, pk) -> Target:
+        return Target(slug, provider_id, base_url, model_id, pk, policies.FALLBACK)
+
+    plans = []
+    for candidate in policies.fallback_targets(primary.provider_id, primary.capability, target):
+        if candidate.model_pk == primary.model_pk:
+            continue
+        try:
+            plans.append(_with_key(candidate, primary.capability, admin))
+        except (NoApiAccess, ProviderUnavailable, NoActiveModel):
+            continue
+    return plans
 
 
 def live_target(provider: str, capability: str) -> Target:
@@ -179,5 +205,6 @@ __all__ = [
     "Target",
     "UnknownModel",
     "UnknownProvider",
+    "fallback_plans",
     "plan_call",
 ]

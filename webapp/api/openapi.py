@@ -179,7 +179,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": READ,
-        "paths": paths(),
+        "paths": paths() | EXTRA_PATHS,
         "components": components(),
     }
 

@@ -25,7 +25,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from webapp import metering, secrets
-from webapp.ai import egress, routing
+from webapp.ai import egress, policies, routing
 from webapp.ai.egress import ProviderAddressRefused
 from webapp.ai.errors import (
     NoActiveModel,
@@ -172,9 +172,8 @@ def forward(endpoint: names.Endpoint):
         body = _json_body()
         name = names.parse(body.get("model"), endpoint)
         record.provider, record.capability = name.provider[:50], name.capability
-        plan = _plan(name, caller)
+        plan = _plan(name, caller, _sticky_key(body, caller))
         record.planned(plan)
-        body["model"] = plan.model
         stream = body.get("stream") is True
         client_wants_usage = True
         if stream and endpoint is names.CHAT:
@@ -182,10 +181,10 @@ def forward(endpoint: names.Endpoint):
             options = dict(options) if isinstance(options, dict) else {}
             client_wants_usage = options.get("include_usage") is True
             body["stream_options"] = options | {"include_usage": True}
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         settings = _settings()
         db.session.close()  # the wait below may last minutes: give the connection back
-        return _call(plan, endpoint, payload, stream, client_wants_usage, record, settings)
+        call = Attempt(endpoint, body, stream, client_wants_usage, settings)
+        return _call_with_fallbacks(plan, call, caller, record)
     except GatewayError as err:
         record.finish(err.kind, err.status)
         return err.response(panel_headers(plan))
@@ -202,12 +201,24 @@ def _json_body() -> dict:
     return body
 
 
-def _plan(name: names.ModelName, caller: Caller) -> routing.CallPlan:
+def _sticky_key(body: dict, caller: Caller) -> str:
+    """Who the split keeps on one arm: the end user the program names, else its token."""
+    user = body.get("user")
+    if isinstance(user, str) and user:
+        return f"user:{user}"
+    return f"token:{caller.token_id or caller.admin_id}"
+
+
+def _plan(name: names.ModelName, caller: Caller, sticky_key: str) -> routing.CallPlan:
     # Messages made while planning (no API access) are rendered in the caller's language.
     with force_locale(api_locale()):
         try:
             return routing.plan_call(
-                name.provider, name.capability, admin=caller.admin, model_name=name.model
+                name.provider,
+                name.capability,
+                admin=caller.admin,
+                model_name=name.model,
+                sticky_key=sticky_key,
             )
         except (routing.UnknownProvider, routing.UnknownModel) as exc:
             raise GatewayError(404, "model_not_found", exc.message, param="model") from None
@@ -239,7 +250,72 @@ def _settings() -> Settings:
     return Settings(httpx.Timeout(read, connect=connect), message)
 
 
-def _call(plan, endpoint, payload: bytes, stream: bool, wants_usage: bool, record, settings):
+# --- fallback: the next candidate after unreachable, timeout, 5xx or 429 -----------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What every attempt of one call sends (the body gets each candidate's model)."""
+
+    endpoint: names.Endpoint
+    body: dict
+    stream: bool
+    wants_usage: bool
+    settings: Settings
+
+    def payload(self, model: str) -> bytes:
+        body = self.body | {"model": model}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class FallBack(Exception):
+    """An attempt failed in a way the next candidate may fix; it is metered already."""
+
+    def __init__(self, error: GatewayError):
+        super().__init__(error.kind)
+        self.error = error
+
+
+FALLBACK_STATUSES = (429, 502, 504)  # rate limited, provider error or unreachable, timeout
+
+
+def _call_with_fallbacks(plan, call: Attempt, caller: Caller, record):
+    """Try the plan, then the group's fallbacks in order (docs/CONTRACTS.md §9): each
+    attempt metered, each with its own provider's key; a model whose circuit is open
+    goes last. An explicit call has no fallbacks; a stream falls back only before its
+    first chunk (later failures end the stream)."""
+    queue, loaded = [plan], plan.route == routing.EXPLICIT
+    if not loaded and policies.is_open(plan.model_pk):
+        queue, loaded = policies.ordered([plan, *_fallbacks(plan, caller)]), True
+    while True:
+        current = queue.pop(0)
+        try:
+            return _call(current, call, record, may_retry=True)
+        except FallBack as failed:
+            policies.record_failure(current.model_pk)
+            if not loaded:
+                queue, loaded = policies.ordered(_fallbacks(plan, caller)), True
+            if not queue:
+                return failed.error.response(panel_headers(current))
+        record = CallRecord(caller, time.perf_counter())
+        record.planned(queue[0])
+
+
+def _fallbacks(plan, caller: Caller) -> list:
+    try:
+        return routing.fallback_plans(plan, caller.admin)
+    finally:
+        db.session.close()  # as before the first attempt: no connection held while waiting
+
+
+def _call(plan, call: Attempt, record, *, may_retry: bool = False):
+    endpoint, stream, wants_usage, settings = (
+        call.endpoint,
+        call.stream,
+        call.wants_usage,
+        call.settings,
+    )
+    payload = call.payload(plan.model)
     headers = panel_headers(plan)
     client = http_client(guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"])
     upstream_request = client.build_request(
@@ -295,6 +371,8 @@ def _call(plan, endpoint, payload: bytes, stream: bool, wants_usage: bool, recor
         )
     except GatewayError as err:
         record.finish(err.kind, err.status)
+        if may_retry and err.status in FALLBACK_STATUSES:
+            raise FallBack(err) from None
         return err.response(headers)
     finally:
         if relay is None:  # else the relay lets go when the stream ends

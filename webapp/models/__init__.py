@@ -5,6 +5,7 @@ from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.models.policies import RoutingFallback, RoutingSplit, Schedule
 from webapp.models.session import LoginSession
 from webapp.models.usage import UsageCall
 
@@ -21,6 +22,9 @@ __all__ = [
     "LoginSession",
     "ModelCapability",
     "Provider",
+    "RoutingFallback",
+    "RoutingSplit",
+    "Schedule",
     "UsageCall",
     "utcnow",
 ]

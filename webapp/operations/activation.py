@@ -21,7 +21,7 @@ from webapp.db import transactional
 from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, utcnow
-from webapp.operations import audit
+from webapp.operations import audit, routing
 from webapp.operations.locks import get_model, lock_groups, lock_provider, locked_model, model_id_of
 from webapp.queries.groups import PendingConflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
@@ -204,6 +204,8 @@ def _switch(provider_id: int, model_id: int, losing, gaining, actor) -> None:
         )
         .values(is_active=True, activated_at=utcnow(), activated_by_id=getattr(actor, "id", None))
     )
+    # A live model is never its own split arm or fallback (traffic policies).
+    routing.leave_routing(provider_id, [r.capability for r in gaining], model_id)
 
 
 def _audit_activation(target, losers, losing, activated, before, after, actor) -> None:

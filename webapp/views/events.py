@@ -33,14 +33,19 @@ ACTIONS = {
     "auth.login": _l("Sign-in"),
     "auth.login_failed": _l("Failed sign-in attempt"),
     "ai.call": _l("AI call"),
+    # Traffic policies.
+    "schedule.create": _l("Switch scheduled"),
+    "schedule.cancel": _l("Scheduled switch cancelled"),
+    "schedule.apply": _l("Scheduled switch applied"),
+    "routing.update": _l("Fallbacks and split changed"),
 }
 
 # What everyone who may view models may read: the model and provider history. The
 # rest (sign-ins with their IP addresses and mistyped usernames, admins and roles,
 # personal keys, tokens, key rotation, calls) is the security trail, for admins with
 # ``manage_admins`` only. By prefix, so an action added later is hidden until listed.
-MODEL_HISTORY_PREFIXES = ("provider.", "model.")
-MODEL_HISTORY_TARGETS = ("provider", "aimodel")
+MODEL_HISTORY_PREFIXES = ("provider.", "model.", "schedule.", "routing.")
+MODEL_HISTORY_TARGETS = ("provider", "aimodel", "schedule")
 
 
 def is_model_history(action: str) -> bool:
@@ -54,6 +59,7 @@ TARGET_TYPES = {
     "adminprovidersettings": _l("Personal key settings"),
     "apitoken": _l("API token"),
     "keys": _l("Encryption keys"),
+    "schedule": _l("Scheduled switch"),
 }
 
 # Field labels, in the order they are listed; fields not named here come last.
