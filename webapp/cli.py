@@ -20,6 +20,7 @@ from webapp.capabilities import CAPABILITIES
 from webapp.errors import DomainError
 from webapp.extensions import cache, db
 from webapp.models import ROLES, AIModel, ModelCapability, Provider
+from webapp.usage_cli import usage_group
 
 CLI_ACTOR = "cli"
 
@@ -263,6 +264,7 @@ COMMANDS = (
     cache_clear_command,
     rotate_keys_command,
     ai_group,
+    usage_group,
 )
 
 

@@ -5,6 +5,7 @@ from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.models.rollup import UsageHourly
 from webapp.models.session import LoginSession
 from webapp.models.usage import UsageCall
 
@@ -22,5 +23,6 @@ __all__ = [
     "ModelCapability",
     "Provider",
     "UsageCall",
+    "UsageHourly",
     "utcnow",
 ]
