@@ -171,6 +171,7 @@ ROUTES = [
     ("GET", "/ai-providers/{slug}/", None, "view_models", 200),
     ("PATCH", "/ai-providers/{slug}/", {"name": "OR"}, "manage_providers", 200),
     ("DELETE", "/ai-providers/{slug}/", None, "manage_providers", 200),
+    ("GET", "/usage/?provider={slug}&bucket=day", None, "view_models", 200),
 ]
 CALLERS = ("viewer", "operator", "admin", "superadmin", "service", None)  # None: anonymous
 

@@ -11,4 +11,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from webapp.api import ai_models, ai_providers, errors, openapi  # noqa: E402,F401  (routes, handlers)
+from webapp.api import ai_models, ai_providers, errors, openapi, usage  # noqa: E402,F401  (routes, handlers)

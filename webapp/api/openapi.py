@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from webapp.api import bp
+from webapp.api import bp, usage
 from webapp.api.parsing import DEFAULT_PAGE_SIZE, MAX_INT32, MAX_PAGE, MAX_PAGE_SIZE
 from webapp.api.shapes import MODEL_KEYS
 from webapp.capabilities import CAPABILITIES
@@ -568,7 +568,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": READ,
-        "paths": paths(),
+        "paths": paths() | usage.openapi_paths(),
         "components": components(),
     }
 
