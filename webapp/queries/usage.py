@@ -324,3 +324,67 @@ def _name_switchers(rows: list[OverviewRow]) -> None:
     )
     for row in rows:
         row.switched_by = names.get(row.switched_by_id, "")
+
+
+# ---------------------------------------------------------------- the usage page's charts
+
+CHART_METRICS = (
+    ("calls", _l("Calls")),
+    ("errors", _l("Errors")),
+    ("p50_ms", _l("Median latency (p50, ms)")),
+    ("p95_ms", _l("Latency p95 (ms)")),
+    ("prompt_tokens", _l("Prompt tokens")),
+    ("completion_tokens", _l("Completion tokens")),
+)
+CSV_COLUMNS = (
+    "bucket_start",
+    "provider",
+    "capability",
+    "model",
+    "calls",
+    "errors",
+    "fallbacks",
+    "p50_ms",
+    "p95_ms",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One metric over time, one series per (provider, capability, model): what the chart
+    draws and what its table shows."""
+
+    metric: str
+    title: str
+    buckets: list[str]  # ISO instants, oldest first
+    series: list[dict]  # {"provider", "capability", "model", "values": [number | None]}
+
+    def as_json(self) -> dict:
+        return {"metric": self.metric, "buckets": self.buckets, "series": self.series}
+
+
+def charts(points: list[dict]) -> list[Chart]:
+    buckets = sorted({p["bucket_start"] for p in points})
+    keys = sorted({(p["provider"], p["capability"], p["model"]) for p in points})
+    at = {(p["bucket_start"], p["provider"], p["capability"], p["model"]): p for p in points}
+    out = []
+    for metric, title in CHART_METRICS:
+        series = []
+        for provider, capability, model in keys:
+            values = []
+            for bucket in buckets:
+                point = at.get((bucket, provider, capability, model))
+                values.append(point[metric] if point else (None if metric.endswith("_ms") else 0))
+            series.append(
+                {"provider": provider, "capability": capability, "model": model, "values": values}
+            )
+        out.append(Chart(metric, str(title), buckets, series))
+    return out
+
+
+def csv_rows(points: list[dict]) -> Iterable[list]:
+    yield list(CSV_COLUMNS)
+    for point in points:
+        yield [point[name] if point[name] is not None else "" for name in CSV_COLUMNS]
