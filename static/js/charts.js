@@ -43,7 +43,7 @@
           size: 60,
         }),
       ],
-      series: [{ label: "", value: function (u, i) { return labels[i] || ""; } }].concat(
+      series: [{ label: data.x_label || "", value: function (u, i) { return labels[i] || ""; } }].concat(
         data.series.map(function (s, n) {
           return {
             label: seriesName(s),

@@ -42,6 +42,7 @@ _COUNT = BigInteger().with_variant(Integer(), "sqlite")
 def _counter(name: str) -> Column:
     return Column(name, _COUNT, nullable=False, default=0)
 
+
 # The primary key leads with the hour: it serves the time-range reads, no other index.
 usage_hourly = Table(
     "usage_hourly",
