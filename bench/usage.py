@@ -108,13 +108,24 @@ def main() -> dict:
             now = datetime.now(UTC)
             month = usage.UsageQuery(now - timedelta(days=30), now, "hour")
             one = usage.UsageQuery(now - timedelta(days=30), now, "hour", provider="prov-00")
+            model = usage.UsageQuery(
+                now - timedelta(days=30), now, "hour", provider="prov-00", model="prov-00/model-000"
+            )
             client = app.test_client()
             sign_in(client, "bench", PASSWORD)
+            since = (now - timedelta(days=30)).isoformat().replace("+", "%2B")
+            path = f"/api/v1/usage/?provider=prov-00&model=prov-00/model-000&from={since}"
+
+            def api():
+                assert client.get(path).status_code == 200
+
             rows = [
                 ("overview query (usage.overview)", *timed(usage.overview, 20)),
                 ("GET / (overview page, signed in)", *timed(lambda: client.get("/"), 20)),
-                ("30-day hourly, every model (usage.series)", *timed(lambda: usage.series(month), 5)),
+                ("30-day hourly, every model", *timed(lambda: usage.series(month), 5)),
                 ("30-day hourly, one provider", *timed(lambda: usage.series(one), 10)),
+                ("30-day hourly, one model", *timed(lambda: usage.series(model), 20)),
+                ("GET /api/v1/usage/ 30 days hourly, one model", *timed(api, 20)),
                 ("metering.record (ms per call: p50, p99)", *record_cost(app)),
             ]  # fmt: skip
     finally:

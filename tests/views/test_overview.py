@@ -109,3 +109,17 @@ def test_the_navigation_links_the_overview_and_usage(login_as):
     tree = parse(login_as("viewer").get("/").data)
     hrefs = {a.get("href") for a in tree.find("nav").find_all("a", class_="nav-link")}
     assert {"/", "/usage"} <= hrefs
+
+
+def test_usage_page_takes_a_jalali_range_and_labels_tehran_days(
+    app, make_provider, make_model, login_as
+):
+    _, admin = catalogue(make_provider, make_model, login_as)
+    meter(datetime(2026, 3, 9, 21, 0, tzinfo=UTC), **call())  # 00:30, 19 Esfand 1404 (Tehran)
+    # 00:29 on the 20th, but its hour bucket starts at 23:30 on the 19th:
+    meter(datetime(2026, 3, 10, 20, 59, tzinfo=UTC), **call())
+    flush()
+    tree = parse(admin.get("/usage?from=۱۴۰۴/۱۲/۱۹&to=1404/12/19&bucket=day").data)
+    [row] = tree.find("table").find("tbody").find_all("tr")
+    assert row.find("th").text == "۱۴۰۴/۱۲/۱۹"
+    assert row.find("td").text == "۲"
