@@ -27,6 +27,7 @@ from webapp.operations.importer import ImportReport, run_import
 from webapp.operations.keys import rotate_all
 from webapp.queries.lookup import get_active_model
 from webapp.scheduler import scheduler_command
+from webapp.usage_cli import usage_group
 
 CLI_ACTOR = "cli"
 
@@ -261,6 +262,7 @@ COMMANDS = (
     rotate_keys_command,
     ai_group,
     scheduler_command,
+    usage_group,
 )
 
 

@@ -171,6 +171,8 @@ class Config:
     REMEMBER_COOKIE_DURATION: timedelta = timedelta(days=30)
     TRUSTED_PROXIES: int = 0
     PASSWORD_HASH_METHOD: str = "scrypt"
+    # Raw metered calls older than this are deleted by `usage prune` (rollups are kept).
+    USAGE_RAW_RETENTION_DAYS: int = 30
 
     @classmethod
     def from_env(cls, **overrides) -> Config:
@@ -188,6 +190,7 @@ class Config:
             APP_ENV=app_env,
             TRUSTED_PROXIES=_int_env("TRUSTED_PROXIES", 0),
             GATEWAY_TIMEOUT=_int_env("GATEWAY_TIMEOUT", 300),
+            USAGE_RAW_RETENTION_DAYS=_int_env("USAGE_RAW_RETENTION_DAYS", 30),
             CACHE_KEY_PREFIX=env.get("CACHE_KEY_PREFIX", "").strip() or "mcp:",
             PROVIDER_ALLOW_PRIVATE=_bool_env("PROVIDER_ALLOW_PRIVATE", app_env == "development"),
         )

@@ -26,6 +26,7 @@ from collections import deque
 from flask import Flask, current_app
 from sqlalchemy import insert
 
+from webapp import rollup
 from webapp.extensions import db
 from webapp.models import UsageCall, utcnow
 
@@ -131,6 +132,7 @@ class Meter:
                 try:
                     with self._app.app_context(), db.engine.begin() as conn:
                         conn.execute(insert(UsageCall.__table__), batch)
+                        rollup.roll_up(conn, batch)  # the hourly rollups, same transaction
                 except Exception:
                     log.exception(
                         "could not write %d usage rows; kept for the next try", len(batch)

@@ -204,6 +204,7 @@ ROUTES = [
     ("DELETE", "/schedules/{schedule}/", None, "manage_models", 200),
     ("GET", "/routing/{slug}/{capability}/", None, "view_models", 200),
     ("PUT", "/routing/{slug}/{capability}/", {"fallbacks": [], "split": []}, "manage_models", 200),
+    ("GET", "/usage/?provider={slug}&bucket=day", None, "view_models", 200),
 ]
 CALLERS = ("viewer", "operator", "admin", "superadmin", "service", None)  # None: anonymous
 

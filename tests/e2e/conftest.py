@@ -110,7 +110,8 @@ def sign_in(page, live_server, make_admin):
         page.fill("#username", admin.username)
         page.fill("#password", support.PASSWORD)
         page.click("#main button[type=submit]")
-        page.wait_for_url(live_server("/models"))
+        page.wait_for_url(live_server("/"))  # the overview
+        page.goto(live_server("/models"))
         return admin
 
     return go

@@ -22,7 +22,8 @@ def sign_in_demo(page, live_server, username: str) -> None:
     page.fill("#username", username)
     page.fill("#password", DEMO_PASSWORD)
     page.click("#main button[type=submit]")
-    page.wait_for_url(live_server("/models"))
+    page.wait_for_url(live_server("/"))  # the overview
+    page.goto(live_server("/models"))
 
 
 def test_login_and_models_pages(page, live_server, demo, screenshots):

@@ -85,11 +85,11 @@ def body(response) -> str:
 # --- the page's markup ------------------------------------------------------------------
 
 
-def test_home_goes_to_the_models_page(login_as):
+def test_home_is_the_overview_linking_the_models_page(login_as):
     client = login_as("viewer")
     response = client.get("/")
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith("/models")
+    assert response.status_code == 200
+    assert 'href="/models"' in response.get_data(as_text=True)
 
 
 def test_anonymous_is_sent_to_sign_in(client):

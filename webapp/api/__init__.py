@@ -8,7 +8,7 @@ Importing the route modules registers their routes and handlers on ``bp``.
 
 from __future__ import annotations
 
-from webapp.api import ai_models, ai_providers, errors, openapi, policies
+from webapp.api import ai_models, ai_providers, errors, openapi, policies, usage
 from webapp.api.blueprint import bp
 
-__all__ = ["ai_models", "ai_providers", "bp", "errors", "openapi", "policies"]
+__all__ = ["ai_models", "ai_providers", "bp", "errors", "openapi", "policies", "usage"]

@@ -6,6 +6,7 @@ from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
 from webapp.models.policies import RoutingFallback, RoutingSplit, Schedule
+from webapp.models.rollup import UsageHourly
 from webapp.models.session import LoginSession
 from webapp.models.usage import UsageCall
 
@@ -26,5 +27,6 @@ __all__ = [
     "RoutingSplit",
     "Schedule",
     "UsageCall",
+    "UsageHourly",
     "utcnow",
 ]

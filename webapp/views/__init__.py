@@ -14,10 +14,24 @@ from webapp.views import (
     playground,
     providers,
     tokens,
+    usage,
 )
 
 BLUEPRINTS = tuple(
-    m.bp for m in (health, auth, home, models, playground, providers, keys, tokens, admins, history)
+    m.bp
+    for m in (
+        health,
+        auth,
+        home,
+        models,
+        playground,
+        providers,
+        keys,
+        tokens,
+        admins,
+        history,
+        usage,
+    )
 )
 
 __all__ = ["BLUEPRINTS", "dates_init"]

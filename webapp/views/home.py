@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session
 
 from webapp.access import permission_required
 from webapp.capabilities import label
 from webapp.i18n import LANGUAGES, remember_language
+from webapp.queries import usage
 from webapp.views import errors
 from webapp.views.auth import _safe_next
 from webapp.views.navigation import navigation, role_label
@@ -25,7 +26,8 @@ def layout_context() -> dict:
 @bp.get("/")
 @permission_required("view_models")
 def index():
-    return redirect(url_for("models.index"))
+    """The overview: every group's live model, policies and last 24 hours of calls."""
+    return render_template("home/overview.html", rows=usage.overview())
 
 
 @bp.post("/language")

@@ -10,12 +10,14 @@ from flask_login import current_user
 
 # (endpoint, label); the permission comes from the view's @permission_required.
 NAVIGATION = (
+    ("dashboard.index", _l("Overview")),
     ("models.index", _l("Models")),
     ("providers.index", _l("Providers")),
     ("keys.index", _l("My keys")),
     ("tokens.index", _l("API tokens")),
     ("playground.index", _l("Playground")),
     ("history.index", _l("History")),
+    ("usage.index", _l("Usage")),
     ("admins.index", _l("Admins")),
 )
 
