@@ -3,6 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY      = $(VENV)/bin/python
 FLASK   = $(VENV)/bin/flask --app wsgi
+PYBABEL = $(VENV)/bin/pybabel
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -13,7 +14,7 @@ run: install db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 install: $(VENV)/.installed
-	@$(PY) translations/manage.py compile
+	@$(PYBABEL) -q compile -d translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,9 +42,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## Catalogues: extract the msgids, merge them into fa (then translate the new ones), compile
 i18n: install
-	$(PY) translations/manage.py update
-	$(PY) translations/manage.py check
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --width 100 --project model-control-panel -o translations/messages.pot webapp templates
+	$(PYBABEL) -q update -N --ignore-obsolete --width 100 \
+	  -i translations/messages.pot -d translations -l fa
+	$(PYBABEL) -q compile -d translations
+	$(PY) translations/check.py
 
 bench: install
 	$(PY) -m pip install --quiet -e ".[bench]"
