@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, csrf_header, envelope_error, envelope_ok
+from tests.support import API, csrf_header, envelope_error, envelope_ok
 from webapp.extensions import db
 from webapp.models import ROLES, AIModel, ApiToken
 from webapp.operations import admins
