@@ -7,7 +7,7 @@ PYBABEL = $(VENV)/bin/pybabel
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run install db demo test test-sqlite test-postgres services browser lint i18n bench clean
+.PHONY: run install db demo test test-fast services browser lint i18n bench clean
 
 ## Install, build the SQLite database, load the demo data, serve http://127.0.0.1:5000
 run: install db demo
@@ -31,6 +31,10 @@ demo: install
 ## The whole suite: SQLite, plus the PostgreSQL/Redis/browser tests (services started if down)
 test: install services browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The inner loop: no browser, no gunicorn, no fuzzing, on every core (SQLite)
+test-fast: install
+	$(PY) -m pytest -n auto -m "not e2e and not slow and not fuzz" $(PYTEST_ARGS)
 
 services:
 	@bash .ci/services

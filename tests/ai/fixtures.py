@@ -8,6 +8,7 @@ import pytest
 from tests.ai.fake_provider import FakeProvider
 from tests.support import FAST_PROVIDER_SETTINGS  # noqa: F401  (imported from here by tests)
 
+
 @pytest.fixture(scope="session")
 def _fake_server():
     server = FakeProvider().start()
