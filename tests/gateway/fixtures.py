@@ -45,8 +45,8 @@ def catalogue(provider, make_model):
 
 
 @pytest.fixture
-def admin_token(make_admin):
-    """``admin_token("operator")`` → (admin, plaintext token) of a new admin of that role."""
+def role_token(make_admin):
+    """``role_token("operator")`` → (admin, plaintext token) of a new admin of that role."""
 
     def make(role: str = "operator"):
         admin = make_admin(role=role)
@@ -57,12 +57,12 @@ def admin_token(make_admin):
 
 
 @pytest.fixture
-def sdk(base_url, admin_token):
+def sdk(base_url, role_token):
     """``sdk()`` → an ``openai.OpenAI`` client with a new operator's token (or ``token=``)."""
 
     def make(token: str | None = None, **kwargs) -> openai.OpenAI:
         if token is None:
-            _, token = admin_token("operator")
+            _, token = role_token("operator")
         options = {"max_retries": 0, "timeout": 10.0} | kwargs
         return openai.OpenAI(base_url=base_url, api_key=token, **options)
 
