@@ -3,17 +3,18 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY      = $(VENV)/bin/python
 FLASK   = $(VENV)/bin/flask --app wsgi
+PYBABEL = $(VENV)/bin/pybabel
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run install db demo test test-sqlite test-postgres services browser lint i18n bench clean
+.PHONY: run install db demo test test-fast services browser lint i18n bench clean
 
 ## Install, build the SQLite database, load the demo data, serve http://127.0.0.1:5000
 run: install db demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 install: $(VENV)/.installed
-	@$(PY) translations/manage.py compile
+	@$(PYBABEL) -q compile -d translations
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,10 @@ demo: install
 test: install services browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## The inner loop: no browser, no gunicorn, no fuzzing, on every core (SQLite)
+test-fast: install
+	$(PY) -m pytest -n auto -m "not e2e and not slow and not fuzz" $(PYTEST_ARGS)
+
 services:
 	@bash .ci/services
 
@@ -41,9 +46,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+## Catalogues: extract the msgids, merge them into fa (then translate the new ones), compile
 i18n: install
-	$(PY) translations/manage.py update
-	$(PY) translations/manage.py check
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --width 100 --project model-control-panel -o translations/messages.pot webapp templates
+	$(PYBABEL) -q update -N --ignore-obsolete --width 100 \
+	  -i translations/messages.pot -d translations -l fa
+	$(PYBABEL) -q compile -d translations
+	$(PY) translations/check.py
 
 bench: install
 	$(PY) -m pip install --quiet -e ".[bench]"

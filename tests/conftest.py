@@ -1,57 +1,74 @@
-"""Shared fixtures: a fresh application and database per test, factories, logins.
+"""The suite's fixtures: a fresh application and database per test, factories, logins, API
+tokens and one live server. The loopback provider is in tests/ai/fixtures.py, the gateway's
+SDK client in tests/gateway/fixtures.py and the browser in tests/e2e/browser.py.
 
 The database is SQLite (a new file per test) unless ``TEST_DATABASE_URL`` points
 at PostgreSQL; the cache is in-process unless ``TEST_CACHE_URL`` points at Redis.
 Tests marked ``postgres`` or ``redis`` always use the real servers on
 127.0.0.1 and fail, never skip, when those are down (``.ci/services`` starts them).
+
+A test body runs in its own app context (the ``app`` fixture), as a script would; each
+request of a test client runs in a fresh one, as on a real server, so nothing on ``g`` or
+in a database session passes between the test and its requests, or from one request to
+the next.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import subprocess
 import sys
+import threading
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from flask import g
+import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
-pytest_plugins = ["tests.ai.fixtures"]  # the loopback provider, for tests/ai and tests/e2e
+pytest_plugins = ["tests.ai.fixtures", "tests.gateway.fixtures", "tests.e2e.browser"]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import support  # noqa: E402
+from tests.ai.fake_provider import closed_port  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.config import Config  # noqa: E402
 from webapp.extensions import cache as cache_ext  # noqa: E402
 from webapp.extensions import db as _db  # noqa: E402
+from webapp.metering import current_meter  # noqa: E402
+from webapp.operations import admins  # noqa: E402
 
 FERNET_KEYS = (
     "Q2L6hSfLuZ-0o-0n7LhGmSTaAlvUuLk1jNnfrbxUzGk=,qCXs8rdZcmU1J9Gc9dHhhPpoK3l0Fv1qoK6l3y2pZ2Y="
 )
+# What `make test-fast` leaves out (-m "not e2e and not slow and not fuzz"), by path.
+MARKS = {
+    "tests/e2e/": "e2e",
+    "tests/api/test_fuzz.py": "fuzz",
+    "tests/test_multiprocess.py": "slow",
+}
 
 
 def pytest_sessionstart(session) -> None:
-    """Compile the catalogues so every test sees the real Persian text."""
+    """Compile the catalogue so every test sees the real Persian text (once, not per worker)."""
+    if hasattr(session.config, "workerinput"):
+        return
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "-q",
-            "compile",
-            "-d",
-            str(ROOT / "translations"),
-        ],
+        [sys.executable, "-m", "babel.messages.frontend", "-q", "compile", "-d", "translations"],
+        cwd=ROOT,
         check=False,
     )
 
 
 class Leakage:
-    """Everything the suite's apps answered and logged, scanned at the end for keys."""
+    """What this process's apps answered and logged during the current test."""
 
     bodies: list[str] = []
     log_lines: list[str] = []
@@ -69,19 +86,28 @@ def pytest_configure(config) -> None:
     logging.getLogger().addHandler(handler)
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by these marks
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """The leak scan runs last, over what every other test produced."""
-    last = [i for i in items if i.nodeid.startswith("tests/test_zz_leaks.py")]
-    items[:] = [i for i in items if i not in last] + last
+    for item in items:
+        for prefix, mark in MARKS.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(mark)
 
 
-def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+@pytest.fixture(autouse=True)
+def no_plaintext_key():
+    """No provider key in any page, API answer or log line of any test: a key is only ever
+    shown back as its hint (``…a1b2``)."""
+    Leakage.bodies.clear()
+    Leakage.log_lines.clear()
+    yield
+    leaks = support.plaintext_keys(Leakage.bodies + Leakage.log_lines)
+    assert leaks == [], f"plaintext keys leaked: {sorted(set(leaks))[:10]}"
 
 
 def run_id() -> str:
     """Unique per test process, so two suites running at once never share data."""
-    return f"{worker_id()}_{os.getpid()}"
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +131,8 @@ def cache_url() -> str:
 
 
 def make_config(db_url: str, cache_url: str = "", **overrides) -> Config:
-    settings = {
+    """Test settings; outbound calls get tiny back-off and short timeouts."""
+    settings = support.FAST_PROVIDER_SETTINGS | {
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": db_url,
         "FERNET_KEYS": FERNET_KEYS,
@@ -114,8 +141,65 @@ def make_config(db_url: str, cache_url: str = "", **overrides) -> Config:
         "TESTING": True,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_ENABLED": False,
+        "GATEWAY_TIMEOUT": 3.0,
     }
     return Config.from_env(**(settings | overrides))
+
+
+class RequestClient(FlaskClient):
+    """Runs each request in a fresh context, as a server's thread would. The test's own
+    session first commits what the test wrote (so the request sees those rows and meets
+    no lock of the test's), then re-reads what the request changed; a row the request
+    deleted is let go with its primary key, so the test can still name it."""
+
+    def open(self, *args, **kwargs):
+        if not has_app_context():
+            return contextvars.Context().run(super().open, *args, **kwargs)
+        session = _db.session()
+        _commit_keeping_rows(session)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        for row in _rows_gone(session):
+            if row in session:  # not already let go along a relationship
+                session.expunge(row)
+        _commit_keeping_rows(session)
+        for row in list(session.identity_map.values()):
+            mapper = sa.inspect(row).mapper
+            keys = {mapper.get_property_by_column(column).key for column in mapper.primary_key}
+            session.expire(row, [attr.key for attr in mapper.attrs if attr.key not in keys])
+        return response
+
+
+def _commit_keeping_rows(session) -> None:
+    """Commit and end the transaction without expiring what the session holds."""
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def _rows_gone(session) -> list:
+    """The rows of the session's identity map no longer in the database."""
+    by_class = defaultdict(list)
+    for (cls, ident, _), row in list(session.identity_map.items()):
+        by_class[cls].append((ident, row))
+    gone = []
+    for cls, rows in by_class.items():
+        keys = sa.inspect(cls).primary_key
+        query = sa.select(*keys).where(sa.tuple_(*keys).in_([ident for ident, _ in rows]))
+        present = {tuple(r) for r in session.execute(query, execution_options=support.UNCOUNTED)}
+        gone += [row for ident, row in rows if tuple(ident) not in present]
+    return gone
+
+
+def _keep_body(response):
+    if not response.direct_passthrough and response.mimetype in (
+        "text/html",
+        "application/json",
+        "text/plain",
+    ):
+        Leakage.bodies.append(response.get_data(as_text=True)[:200_000])
+    return response
 
 
 @pytest.fixture
@@ -126,24 +210,8 @@ def app_factory(tmp_path, database_url, cache_url):
     def build(**overrides):
         url = database_url or f"sqlite:///{tmp_path / 'test.db'}"
         app = create_app(make_config(url, cache_url, **overrides))
-
-        @app.teardown_request
-        def _forget_user(exc=None):
-            # Tests keep one app context open across requests, and flask-login caches
-            # the user on ``g`` (the app context's): forget it, as a real server would.
-            g.pop("_login_user", None)
-            g.pop("csrf_token", None)  # Flask-WTF caches the token there too
-
-        @app.after_request
-        def _keep_body(response):
-            if not response.direct_passthrough and response.mimetype in (
-                "text/html",
-                "application/json",
-                "text/plain",
-            ):
-                Leakage.bodies.append(response.get_data(as_text=True)[:200_000])
-            return response
-
+        app.test_client_class = RequestClient
+        app.after_request(_keep_body)
         if not apps:
             with app.app_context():
                 support.reset_schema(_db, url)
@@ -155,16 +223,19 @@ def app_factory(tmp_path, database_url, cache_url):
     yield build
     for app in apps:
         with app.app_context():
+            # Rows still buffered (or recorded late by a server thread) must not land in
+            # the next test's database (one PostgreSQL database serves the whole run).
+            current_meter().close()
             _db.session.remove()
             _db.engine.dispose()
 
 
 @pytest.fixture
 def app(app_factory):
+    """The test's app, with the test body's own app context pushed."""
     app = app_factory()
     with app.app_context():
         yield app
-        _db.session.remove()
 
 
 @pytest.fixture
@@ -209,3 +280,139 @@ def login_as(app, make_admin):
         return c
 
     return login
+
+
+@pytest.fixture
+def post(app):
+    """``post(client, url, data)``: a form post carrying a valid CSRF token."""
+
+    def send(client, url: str, data: dict | None = None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", support.csrf_from(client))
+        return client.post(url, data=data, **kw)
+
+    return send
+
+
+@pytest.fixture
+def fresh(db):
+    """Re-read a row from the database (the views commit in their own unit)."""
+
+    def reload(model, ident):
+        _db.session.expire_all()
+        return _db.session.get(model, ident)
+
+    return reload
+
+
+@pytest.fixture
+def count_queries(db):
+    """``with count_queries() as log: ...`` then ``log`` lists the statements run."""
+    return lambda: support.QueryLog(_db.engine)
+
+
+@pytest.fixture
+def token_for(make_admin):
+    """``token_for("viewer")`` → the plaintext bearer token of a new admin of that role."""
+
+    def make(role: str = "superadmin") -> str:
+        admin = make_admin(role=role)
+        _, plaintext = admins.create_token(admin, "tests")
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def bearer(token_for):
+    """``bearer("viewer")`` → the Authorization header of a new admin of that role."""
+
+    def make(role: str = "superadmin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(role)}"}
+
+    return make
+
+
+@pytest.fixture
+def api(client, bearer):
+    """A test client acting as a superadmin through a bearer token."""
+    headers = bearer("superadmin")
+
+    def call(method: str, path: str, **kwargs):
+        kwargs["headers"] = headers | kwargs.get("headers", {})
+        return client.open(support.API + path, method=method, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def group(make_provider, make_model):
+    """The seed's openrouter provider: GPT-4o live for chat and code, two chat rivals."""
+    openrouter = make_provider("openrouter", name="OpenRouter")
+    gpt = make_model(
+        openrouter,
+        "gpt-4o",
+        caps=["chat", "code"],
+        active=True,
+        model_id="openai/gpt-4o",
+        display_name="GPT-4o",
+    )
+    claude = make_model(openrouter, "claude-3.5", caps=["chat"], display_name="Claude 3.5")
+    llama = make_model(openrouter, "llama-3", caps=["chat", "code"], display_name="Llama 3")
+    return {"provider": openrouter, "gpt": gpt, "claude": claude, "llama": llama}
+
+
+class LiveServer:
+    """The app served by a threaded werkzeug server on 127.0.0.1, on a free port."""
+
+    def __init__(self, app):
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+
+@pytest.fixture
+def live_server(app):
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def provider(make_provider, fake_provider):
+    """OpenRouter at the loopback provider, with an enabled shared key."""
+    return make_provider(
+        "openrouter",
+        name="OpenRouter",
+        base_url=fake_provider.url,
+        shared_api_enabled=True,
+        shared_api_key=support.SHARED_KEY,
+    )
+
+
+@pytest.fixture
+def dead_url() -> str:
+    return f"http://127.0.0.1:{closed_port()}/v1"
+
+
+@pytest.fixture
+def give_personal_key():
+    def give(admin, provider, key=support.PERSONAL_KEY, use_shared_api=False):
+        return admins.save_provider_settings(
+            admin, provider, personal_api_key=key, use_shared_api=use_shared_api
+        )
+
+    return give

@@ -1,4 +1,5 @@
-"""Test helpers: databases on the real servers, factories, sign-in."""
+"""Test helpers: databases on the real servers, factories, sign-in, CSRF tokens, JSON
+envelopes, a query log and the key-leak scan."""
 
 from __future__ import annotations
 
@@ -7,12 +8,32 @@ import re
 
 import psycopg
 import pytest
-from sqlalchemy import text
+import redis
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from webapp.operations import activation, admins, catalog
 
 PASSWORD = "test-pass-1234"
+# Tiny back-off and short timeouts, so retry and timeout tests stay fast.
+FAST_PROVIDER_SETTINGS = {
+    "PROVIDER_RETRY_BACKOFF": 0.001,
+    "PROVIDER_TIMEOUT": 3.0,
+    "PROVIDER_CONNECT_TIMEOUT": 1.0,
+    "PROVIDER_RETRY_AFTER_MAX": 1.0,
+}
+API = "/api/v1"
+ROLES = ("viewer", "operator", "admin", "superadmin")
+SHARED_KEY = "sk-shared-0123456789abcdef"
+PERSONAL_KEY = "sk-personal-fedcba9876543210"
+UNCOUNTED = {"uncounted": True}  # the harness's own statements, left out of a QueryLog
+TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+CSRF = re.compile(
+    r'name="csrf-token" content="([^"]+)"|name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"'
+)
+# A provider key: ``sk-…`` not inside a longer token (a random API token, ``mcp_…`` in
+# URL-safe base64, can contain "sk-" by chance). Keys are only ever shown as their hint.
+KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{8,}")
 _counter = itertools.count(1)
 
 
@@ -43,8 +64,6 @@ def drop_database(url: str, own_url: str) -> None:
 
 
 def require_redis(url: str) -> None:
-    import redis
-
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
@@ -58,7 +77,7 @@ def reset_schema(db, url: str) -> None:
         return
     db.create_all()
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
     for table in db.metadata.sorted_tables:  # a test may have dropped one on purpose
         for index in table.indexes:
@@ -106,22 +125,88 @@ class ModelFactory:
         return model
 
 
-def sign_in(client, username: str, password: str = PASSWORD) -> None:
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data)
-    if token is None:
-        token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data)
-    response = client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": token.group(1).decode()},
-    )
-    assert response.status_code == 302, response.data[:500]
+def text(response) -> str:
+    return response.get_data(as_text=True)
 
 
 def csrf_token(client, path: str = "/") -> str:
-    page = client.get(path)
-    match = re.search(rb'name="csrf-token" content="([^"]+)"', page.data) or re.search(
-        rb'name="csrf_token"[^>]*value="([^"]+)"', page.data
-    )
+    """The CSRF token of the page at ``path`` (its meta tag, or a form's hidden field)."""
+    match = CSRF.search(text(client.get(path, follow_redirects=True)))
     assert match, f"no CSRF token on {path}"
-    return match.group(1).decode()
+    return match.group(1) or match.group(2)
+
+
+def csrf_from(client, path: str = "/tokens") -> str:
+    """``csrf_token``, read once per client (the token lasts as long as its session)."""
+    if not getattr(client, "csrf", None):
+        client.csrf = csrf_token(client, path)
+    return client.csrf
+
+
+def csrf_header(client) -> dict[str, str]:
+    """The ``X-CSRFToken`` header of a signed-in dashboard client."""
+    return {"X-CSRFToken": csrf_token(client)}
+
+
+def sign_in(client, username: str, password: str = PASSWORD) -> None:
+    data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, response.data[:500]
+
+
+def field_error(body: str, field_id: str) -> str | None:
+    """The text of the field's own error element (``<id>-error``), or None."""
+    match = re.search(rf'id="{re.escape(field_id)}-error">([^<]*)<', body)
+    return match.group(1) if match else None
+
+
+def envelope_ok(response, status: int = 200, message: str | None = None) -> dict:
+    """Assert a success envelope; return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["metaData"]["status"] == "success"
+    assert "data" in body
+    if message is not None:
+        assert body["metaData"]["message"] == message
+    return body
+
+
+def envelope_error(response, status: int, message: str | None = None) -> dict:
+    """Assert an error envelope (no data); return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json", response.get_data(as_text=True)[:300]
+    body = response.get_json()
+    assert body["metaData"]["status"] == "error"
+    assert isinstance(body["metaData"]["message"], str) and body["metaData"]["message"]
+    assert "data" not in body
+    if message is not None:
+        assert body["metaData"]["message"] == message
+    return body
+
+
+class QueryLog(list):
+    """``with QueryLog(engine) as log:`` … then ``log`` lists every SQL statement run
+    (transaction control aside: each request begins its own transaction)."""
+
+    def __init__(self, engine):
+        super().__init__()
+        self.engine = engine
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        if statement.split(" ", 1)[0].upper() in TRANSACTION_CONTROL:
+            return
+        if context is None or not context.execution_options.get("uncounted"):
+            self.append(statement)
+
+    def __enter__(self) -> QueryLog:
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def plaintext_keys(texts) -> list[str]:
+    """Every provider key (``sk-…``) written out in full in ``texts``."""
+    return [m.group(0) for chunk in texts for m in KEY.finditer(chunk)]

@@ -6,14 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ai.fake_provider import FakeProvider
-
-# Tiny back-off and short timeouts, so retry and timeout tests stay fast.
-FAST_PROVIDER_SETTINGS = {
-    "PROVIDER_RETRY_BACKOFF": 0.001,
-    "PROVIDER_TIMEOUT": 3.0,
-    "PROVIDER_CONNECT_TIMEOUT": 1.0,
-    "PROVIDER_RETRY_AFTER_MAX": 1.0,
-}
+from tests.support import FAST_PROVIDER_SETTINGS  # noqa: F401  (imported from here by tests)
 
 
 @pytest.fixture(scope="session")

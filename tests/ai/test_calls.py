@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.ai.conftest import PERSONAL_KEY, SHARED_KEY
 from tests.ai.fake_provider import Reply
+from tests.support import PERSONAL_KEY, SHARED_KEY
 from webapp.ai import calls, chat_service, content_generation_service, image_generation_service
 from webapp.ai.errors import (
     MalformedResponse,

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.ai.conftest import SHARED_KEY
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
-from tests.support import csrf_token
+from tests.support import SHARED_KEY, csrf_token
 from webapp.ai import calls, egress
 from webapp.ai.egress import ProviderAddressRefused
 from webapp.config import Config

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.ai.conftest import PERSONAL_KEY, SHARED_KEY
 from tests.ai.fake_provider import Reply
+from tests.support import PERSONAL_KEY, SHARED_KEY
 from webapp.ai import calls, sync
 from webapp.ai.client import parse_retry_after
 from webapp.ai.errors import ProviderAuthError

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.conftest import API, csrf_header, envelope_error, envelope_ok
+from tests.support import API, csrf_header, envelope_error, envelope_ok
 from webapp.extensions import db
 from webapp.models import ROLES, AIModel, ApiToken
 from webapp.operations import admins, schedules

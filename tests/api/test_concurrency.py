@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import API
 from tests.conftest import FERNET_KEYS
+from tests.support import API
 from webapp.capabilities import CAPABILITIES
 from webapp.extensions import db
 from webapp.models import ModelCapability

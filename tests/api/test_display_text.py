@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import support
-from tests.api.conftest import envelope_error, envelope_ok
+from tests.support import envelope_error, envelope_ok
 from webapp.extensions import db
 from webapp.models import AIModel
 

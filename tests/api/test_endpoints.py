@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, envelope_error, envelope_ok
+from tests.support import API, envelope_error, envelope_ok
 from webapp.api.schemas import Model, Provider
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent
@@ -314,29 +314,29 @@ def test_page_errors_stay_html(client):
 # --- the cached lookup's query budget -------------------------------------------------------------
 
 
-def test_cached_active_model_runs_no_query_beyond_authentication(api, group, query_log):
+def test_cached_active_model_runs_no_query_beyond_authentication(api, group, count_queries):
     path = "/ai-models/active_model/?provider=openrouter&capability=chat"
     envelope_ok(api("GET", path))  # fills the cache (and records the token's use)
 
-    with query_log() as log:
+    with count_queries() as log:
         envelope_ok(api("GET", path), 200, "مدل فعال دریافت شد")
 
     # Authentication by bearer token: the token, then its admin. Nothing else.
-    assert len(log.statements) <= 2, log.statements
-    for statement in log.statements:
+    assert len(log) <= 2, log
+    for statement in log:
         assert "api_token" in statement or "FROM admin" in statement, statement
 
 
-def test_uncached_active_model_is_one_query(api, group, query_log):
+def test_uncached_active_model_is_one_query(api, group, count_queries):
     from webapp.extensions import cache
 
     path = "/ai-models/active_model/?provider=openrouter&capability=chat"
     envelope_ok(api("GET", path))
     cache.clear()
-    with query_log() as log:
+    with count_queries() as log:
         envelope_ok(api("GET", path))
-    lookups = [s for s in log.statements if "model_capability" in s]
-    others = [s for s in log.statements if "model_capability" not in s]
+    lookups = [s for s in log if "model_capability" in s]
+    others = [s for s in log if "model_capability" not in s]
     assert len(lookups) == 1
     assert all("api_token" in s or "FROM admin" in s for s in others), others
 

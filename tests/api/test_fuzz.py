@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import API
+from tests.support import API
 from webapp.api.openapi import document
 
 MAX_EXAMPLES = 25

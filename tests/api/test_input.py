@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.api.conftest import envelope_error
+from tests.support import envelope_error
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent, Provider
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import envelope_error, envelope_ok
+from tests.support import envelope_error, envelope_ok
 
 
 def test_get_active_model_200(api, group):

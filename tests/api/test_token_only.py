@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, envelope_error
+from tests.support import API, envelope_error
 from webapp.extensions import db
 from webapp.models import AIModel
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.ai.fake_provider import Reply
-from tests.gateway.conftest import SHARED_KEY
+from tests.support import SHARED_KEY
 
 HI = [{"role": "user", "content": "سلام"}]
 
@@ -36,10 +36,10 @@ def test_chat_uses_the_live_model(sdk, catalogue, fake_provider):
     assert seen.authorization == f"Bearer {SHARED_KEY}"
 
 
-def test_the_answer_comes_back_unchanged(base_url, token_for, catalogue, fake_provider):
+def test_the_answer_comes_back_unchanged(base_url, role_token, catalogue, fake_provider):
     odd = {"id": "x-1", "object": "chat.completion", "choices": [], "extra": {"kept": [1, "۲"]}}
     fake_provider.script("POST", "/chat/completions", Reply(200, odd))
-    _, token = token_for()
+    _, token = role_token()
 
     response = httpx.post(
         f"{base_url}/chat/completions",
@@ -73,10 +73,10 @@ def test_a_streamed_chat_arrives_chunk_by_chunk(sdk, catalogue, fake_provider):
 
 
 def test_a_stream_reaches_the_client_before_the_provider_finishes(
-    base_url, token_for, catalogue, fake_provider
+    base_url, role_token, catalogue, fake_provider
 ):
     fake_provider.script("POST", "/chat/completions", Reply(chunks=["a", "b"], chunk_delay=1.0))
-    _, token = token_for()
+    _, token = role_token()
     body = {"model": "openrouter", "messages": HI, "stream": True}
 
     with httpx.stream(
@@ -153,10 +153,10 @@ def test_vision_by_name(sdk, provider, make_model, fake_provider):
     assert answer.headers["X-Panel-Model"] == "v/vision-1"
 
 
-def test_a_switch_takes_effect_on_the_next_call(sdk, base_url, token_for, catalogue):
+def test_a_switch_takes_effect_on_the_next_call(sdk, base_url, role_token, catalogue):
     client = sdk()
     assert client.chat.completions.create(model="openrouter", messages=HI).model == "openai/gpt-4o"
-    _, admin_token = token_for("superadmin")
+    _, admin_token = role_token("superadmin")
 
     switched = httpx.patch(
         f"{base_url.removesuffix('/v1')}/api/v1/ai-models/{catalogue['claude'].id}/",
@@ -199,9 +199,9 @@ def test_the_model_list(sdk, catalogue, make_provider, make_model, fake_provider
     assert fake_provider.seen() == []  # listing asks no provider
 
 
-def test_no_csrf_and_no_cookie_needed(live, base_url, token_for, catalogue):
+def test_no_csrf_and_no_cookie_needed(live_server, base_url, role_token, catalogue):
     """A POST with a token and no session works; a session without a token does not."""
-    _, token = token_for()
+    _, token = role_token()
     ok = httpx.post(
         f"{base_url}/chat/completions",
         json={"model": "openrouter", "messages": HI},
@@ -211,19 +211,19 @@ def test_no_csrf_and_no_cookie_needed(live, base_url, token_for, catalogue):
     assert "set-cookie" not in ok.headers
 
 
-def test_token_scheme_is_accepted(base_url, token_for, catalogue):
-    _, token = token_for()
+def test_token_scheme_is_accepted(base_url, role_token, catalogue):
+    _, token = role_token()
     response = httpx.get(f"{base_url}/models", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 200
     assert response.json()["object"] == "list"
 
 
 def test_a_stream_request_answered_with_one_json_body_is_passed_as_is(
-    base_url, token_for, catalogue, fake_provider
+    base_url, role_token, catalogue, fake_provider
 ):
     plain = {"id": "x", "object": "chat.completion", "choices": []}
     fake_provider.script("POST", "/chat/completions", Reply(200, plain))
-    _, token = token_for()
+    _, token = role_token()
     response = httpx.post(
         f"{base_url}/chat/completions",
         json={"model": "openrouter", "messages": HI, "stream": True},

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from tests import support
 from tests.ai.fake_provider import Reply
-from tests.gateway.conftest import SHARED_KEY
+from tests.support import SHARED_KEY
 from webapp.extensions import db
 from webapp.models import UsageCall
 from webapp.operations import admins

@@ -35,10 +35,10 @@ def hang_up(sock: socket.socket) -> float:
 
 
 def test_hanging_up_while_waiting_for_a_plain_answer(
-    base_url, token_for, catalogue, fake_provider, usage_rows
+    base_url, role_token, catalogue, fake_provider, usage_rows
 ):
     fake_provider.script("POST", "/chat/completions", Reply(delay=10.0))
-    _, token = token_for()
+    _, token = role_token()
     client = send_raw(base_url, token, {"model": "openrouter", "messages": HI})
     upstream = fake_provider.wait_for_request("/chat/completions")
     assert upstream.is_open
@@ -53,10 +53,10 @@ def test_hanging_up_while_waiting_for_a_plain_answer(
 
 
 def test_hanging_up_before_the_first_chunk(
-    base_url, token_for, catalogue, fake_provider, usage_rows
+    base_url, role_token, catalogue, fake_provider, usage_rows
 ):
     fake_provider.script("POST", "/chat/completions", Reply(first_delay=10.0))
-    _, token = token_for()
+    _, token = role_token()
     client = send_raw(base_url, token, {"model": "openrouter", "messages": HI, "stream": True})
     upstream = fake_provider.wait_for_request("/chat/completions")
     time.sleep(0.2)  # the provider's headers are in: the relay is waiting for a chunk

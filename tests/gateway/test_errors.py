@@ -8,7 +8,7 @@ import pytest
 
 from tests import support
 from tests.ai.fake_provider import Reply, closed_port
-from tests.gateway.conftest import SHARED_KEY
+from tests.support import SHARED_KEY
 
 HI = [{"role": "user", "content": "سلام"}]
 NO_ACTIVE_MODEL = "هیچ مدل فعالی برای این Provider+Capability وجود ندارد"
@@ -46,9 +46,9 @@ def test_no_token_is_401(base_url, catalogue, header):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_dashboard_session_is_not_a_token(app, live, base_url, make_admin, catalogue):
+def test_a_dashboard_session_is_not_a_token(app, live_server, base_url, make_admin, catalogue):
     admin = make_admin("superadmin")
-    with httpx.Client(base_url=live.url) as browser:
+    with httpx.Client(base_url=live_server.url) as browser:
         page = browser.get("/login")
         import re
 
@@ -64,10 +64,10 @@ def test_a_dashboard_session_is_not_a_token(app, live, base_url, make_admin, cat
     assert response.status_code == 401
 
 
-def test_a_revoked_token_is_401(sdk, token_for, catalogue):
+def test_a_revoked_token_is_401(sdk, role_token, catalogue):
     from webapp.operations import admins
 
-    admin, token = token_for()
+    admin, token = role_token()
     client = sdk(token)
     client.models.list()
     token_row = admin_token(admin)
@@ -173,8 +173,8 @@ def test_names_that_cannot_mean_anything_here_are_400(
     "raw",
     [b"{not json", b"[1, 2]", b'{"messages": []}', b'{"model": 42}', b""],
 )
-def test_malformed_requests_are_400(base_url, token_for, catalogue, fake_provider, raw):
-    _, token = token_for()
+def test_malformed_requests_are_400(base_url, role_token, catalogue, fake_provider, raw):
+    _, token = role_token()
     response = httpx.post(
         f"{base_url}/chat/completions",
         content=raw,
@@ -187,8 +187,8 @@ def test_malformed_requests_are_400(base_url, token_for, catalogue, fake_provide
     assert fake_provider.seen() == []
 
 
-def test_no_key_is_403_and_nothing_is_sent(sdk, token_for, catalogue, fake_provider):
-    _, token = token_for("viewer")  # no personal key, may not use the shared one
+def test_no_key_is_403_and_nothing_is_sent(sdk, role_token, catalogue, fake_provider):
+    _, token = role_token("viewer")  # no personal key, may not use the shared one
     with pytest.raises(openai.PermissionDeniedError) as caught:
         sdk(token).chat.completions.create(model="openrouter", messages=HI)
 
@@ -277,8 +277,8 @@ def test_another_provider_4xx_keeps_its_status_and_message_without_the_key(
     assert SHARED_KEY not in caught.value.response.text
 
 
-def test_unknown_gateway_urls_answer_in_openais_shape(base_url, token_for):
-    _, token = token_for()
+def test_unknown_gateway_urls_answer_in_openais_shape(base_url, role_token):
+    _, token = role_token()
     missing = httpx.post(f"{base_url}/completions", json={}, headers={"Authorization": token})
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "not_found_error"
@@ -287,9 +287,9 @@ def test_unknown_gateway_urls_answer_in_openais_shape(base_url, token_for):
     assert wrong_method.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_an_oversized_body_is_413(app, base_url, token_for, catalogue, fake_provider):
+def test_an_oversized_body_is_413(app, base_url, role_token, catalogue, fake_provider):
     app.config["GATEWAY_MAX_BODY"] = 1000
-    _, token = token_for()
+    _, token = role_token()
     response = httpx.post(
         f"{base_url}/chat/completions",
         json={"model": "openrouter", "messages": [{"role": "user", "content": "x" * 2000}]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.gateway.conftest import PERSONAL_KEY, SHARED_KEY
+from tests.support import PERSONAL_KEY, SHARED_KEY
 from webapp.operations import admins, catalog
 
 HI = [{"role": "user", "content": "سلام"}]
@@ -16,8 +16,8 @@ def seen_key(fake_provider) -> str:
     return seen.authorization
 
 
-def test_a_personal_key_comes_first(sdk, token_for, catalogue, provider, fake_provider):
-    admin, token = token_for("operator")
+def test_a_personal_key_comes_first(sdk, role_token, catalogue, provider, fake_provider):
+    admin, token = role_token("operator")
     admins.save_provider_settings(admin, provider, personal_api_key=PERSONAL_KEY)
 
     sdk(token).chat.completions.create(model="openrouter", messages=HI)
@@ -25,8 +25,8 @@ def test_a_personal_key_comes_first(sdk, token_for, catalogue, provider, fake_pr
     assert seen_key(fake_provider) == f"Bearer {PERSONAL_KEY}"
 
 
-def test_choosing_the_shared_key_over_ones_own(sdk, token_for, catalogue, provider, fake_provider):
-    admin, token = token_for("operator")
+def test_choosing_the_shared_key_over_ones_own(sdk, role_token, catalogue, provider, fake_provider):
+    admin, token = role_token("operator")
     admins.save_provider_settings(
         admin, provider, personal_api_key=PERSONAL_KEY, use_shared_api=True
     )
@@ -36,21 +36,21 @@ def test_choosing_the_shared_key_over_ones_own(sdk, token_for, catalogue, provid
     assert seen_key(fake_provider) == f"Bearer {SHARED_KEY}"
 
 
-def test_the_shared_key_for_an_admin_who_may_use_it(sdk, token_for, catalogue, fake_provider):
-    _, token = token_for("operator")
+def test_the_shared_key_for_an_admin_who_may_use_it(sdk, role_token, catalogue, fake_provider):
+    _, token = role_token("operator")
     sdk(token).chat.completions.create(model="openrouter", messages=HI)
     assert seen_key(fake_provider) == f"Bearer {SHARED_KEY}"
 
 
-def test_a_service_account_uses_the_shared_key(sdk, token_for, catalogue, fake_provider):
-    _, token = token_for("service")
+def test_a_service_account_uses_the_shared_key(sdk, role_token, catalogue, fake_provider):
+    _, token = role_token("service")
     answer = sdk(token).chat.completions.create(model="openrouter", messages=HI)
     assert answer.model == "openai/gpt-4o"
     assert seen_key(fake_provider) == f"Bearer {SHARED_KEY}"
 
 
-def test_a_viewer_with_a_personal_key_may_call(sdk, token_for, catalogue, provider, fake_provider):
-    admin, token = token_for("viewer")
+def test_a_viewer_with_a_personal_key_may_call(sdk, role_token, catalogue, provider, fake_provider):
+    admin, token = role_token("viewer")
     admins.save_provider_settings(admin, provider, personal_api_key=PERSONAL_KEY)
     sdk(token).chat.completions.create(model="openrouter", messages=HI)
     assert seen_key(fake_provider) == f"Bearer {PERSONAL_KEY}"
@@ -58,10 +58,10 @@ def test_a_viewer_with_a_personal_key_may_call(sdk, token_for, catalogue, provid
 
 @pytest.mark.parametrize("role", ["viewer", "operator", "service"])
 def test_no_usable_key_is_403_and_nothing_is_sent(
-    sdk, token_for, catalogue, provider, fake_provider, role
+    sdk, role_token, catalogue, provider, fake_provider, role
 ):
     catalog.update_provider(provider, {"shared_api_enabled": False}, actor="test")
-    _, token = token_for(role)
+    _, token = role_token(role)
 
     with pytest.raises(openai.PermissionDeniedError) as caught:
         sdk(token).chat.completions.create(model="openrouter", messages=HI)
@@ -70,8 +70,8 @@ def test_no_usable_key_is_403_and_nothing_is_sent(
     assert fake_provider.seen() == []
 
 
-def test_a_disabled_admins_token_is_refused(sdk, token_for, catalogue, fake_provider):
-    admin, token = token_for("service")
+def test_a_disabled_admins_token_is_refused(sdk, role_token, catalogue, fake_provider):
+    admin, token = role_token("service")
     admins.update_admin(admin, is_enabled=False)
     with pytest.raises(openai.AuthenticationError):
         sdk(token).chat.completions.create(model="openrouter", messages=HI)
@@ -88,9 +88,9 @@ def test_a_disabled_admins_token_is_refused(sdk, token_for, catalogue, fake_prov
         ("service", True),
     ],
 )
-def test_every_role_with_the_shared_key(sdk, token_for, catalogue, fake_provider, role, allowed):
+def test_every_role_with_the_shared_key(sdk, role_token, catalogue, fake_provider, role, allowed):
     """Calling needs an enabled admin's token; the key rule (use_shared_api) decides the rest."""
-    _, token = token_for(role)
+    _, token = role_token(role)
     client = sdk(token)
     assert client.models.list().data  # every role may list the names
     if allowed:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.ai.fake_provider import Reply
-from tests.gateway.conftest import SHARED_KEY
+from tests.support import SHARED_KEY
 from webapp import metering
 from webapp.extensions import db
 from webapp.models import ApiToken, UsageCall
@@ -23,8 +23,8 @@ def as_text(row: UsageCall) -> str:
     return " ".join(str(getattr(row, c.name)) for c in UsageCall.__table__.columns)
 
 
-def test_an_ok_call(sdk, token_for, catalogue, usage_rows):
-    admin, token = token_for("operator")
+def test_an_ok_call(sdk, role_token, catalogue, usage_rows):
+    admin, token = role_token("operator")
     sdk(token).chat.completions.create(model="openrouter", messages=HI)
 
     (row,) = usage_rows()
@@ -92,8 +92,8 @@ def test_error_calls(
     assert row.provider == (None if status == 400 else name.partition(":")[0])
 
 
-def test_no_api_access_is_metered_with_the_model(sdk, token_for, catalogue, usage_rows):
-    admin, token = token_for("viewer")
+def test_no_api_access_is_metered_with_the_model(sdk, role_token, catalogue, usage_rows):
+    admin, token = role_token("viewer")
     with pytest.raises(openai.PermissionDeniedError):
         sdk(token).chat.completions.create(model="openrouter", messages=HI)
     (row,) = usage_rows()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.gateway.conftest import SHARED_KEY
-from tests.views.conftest import csrf_from
+from tests.support import SHARED_KEY, csrf_from
 from webapp.extensions import db
 from webapp.models import ROLES, Admin
 

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.ai.conftest import SHARED_KEY
 from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
-from tests.support import csrf_token
+from tests.support import SHARED_KEY, csrf_token
 from webapp.ai import calls
 from webapp.errors import NoApiAccess
 from webapp.extensions import db as _db

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import support
-from tests.views.conftest import csrf_from, text
+from tests.support import csrf_from, text
 from webapp.extensions import db
 from webapp.models import Admin, AdminProviderSettings, ApiToken, AuditEvent, Provider
 from webapp.operations import admins

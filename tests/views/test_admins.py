@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import PASSWORD
-from tests.views.conftest import field_error, text
+from tests.support import PASSWORD, field_error, text
 from webapp.extensions import db
 from webapp.models import Admin
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.views.conftest import field_error, text
+from tests.support import field_error, text
 from webapp import dates
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -58,7 +58,7 @@ def test_dates_are_gregorian_with_ascii_digits_in_en(login_as):
     assert "۱۴۰۳" not in body
 
 
-def test_filter_for_dates():
+def test_filter_for_dates(app):
     from flask_babel import force_locale
 
     with force_locale("fa"):
@@ -142,7 +142,7 @@ def test_query_count_does_not_grow_with_the_page(login_as, count_queries):
     db.session.expire_all()
     with count_queries() as full:
         assert len(event_ids(text(client.get("/history")))) == 50
-    assert full[0] == small[0] <= 4  # (BEGIN,) the admin, the count, the page
+    assert len(full) == len(small) <= 4  # (BEGIN,) the admin, the count, the page
 
 
 def test_filters_and_paging_keep_each_other(login_as):

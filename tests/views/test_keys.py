@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.views.conftest import field_error, text
+from tests.support import field_error, text
 from webapp import secrets
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the loopback-provider fixtures are imported, then requested by name)
 """The playground, test connection and catalogue sync pages, through the loopback provider."""
 
 from __future__ import annotations
@@ -8,16 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.ai.conftest import (  # noqa: F401  (the loopback provider fixtures)
-    PERSONAL_KEY,
-    SHARED_KEY,
-    app,
-    dead_url,
-    give_personal_key,
-    provider,
-)
 from tests.ai.fake_provider import Reply
-from tests.support import csrf_token
+from tests.support import PERSONAL_KEY, SHARED_KEY, csrf_token
 from webapp.models import AIModel
 
 HTMX = {"HX-Request": "true"}

@@ -6,7 +6,7 @@ import pytest
 from flask import Blueprint
 from sqlalchemy import func, select
 
-from tests.views.conftest import field_error, text
+from tests.support import field_error, text
 from webapp import secrets
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent, Provider

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.html_tree import VOID
-from tests.views.conftest import text
+from tests.support import text
 from webapp.operations import activation, admins
 
 SHARED_KEY = "sk-shared-SECRET-aaaa1111"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from tests.views.conftest import field_error, text
+from tests.support import field_error, text
 from webapp.extensions import db
 from webapp.models import ApiToken
 from webapp.operations import admins

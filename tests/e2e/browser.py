@@ -1,14 +1,13 @@
-"""Browser tests: a live server on 127.0.0.1 (port 0) on the test's database, driven by
-Debian's Chromium through Playwright. One browser per session, a new context per test."""
+"""Browser tests: the live server on the test's database, driven by Debian's Chromium
+through Playwright. One browser per session, a new context per test (registered for the
+suite in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from playwright.sync_api import sync_playwright
 
 from tests import support
 from webapp.extensions import db as _db
@@ -29,50 +28,12 @@ VIEWPORT = {"width": 1366, "height": 768}
 TIMEOUT_MS = 5000
 
 
-def pytest_collection_modifyitems(items) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def __call__(self, path: str = "/") -> str:
-        return self.url + path
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[LiveServer]:
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
