@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, request, session, url_for
 
 from webapp.access import permission_required
 from webapp.capabilities import label
 from webapp.i18n import LANGUAGES, remember_language
+from webapp.models import role_label
 from webapp.views import errors
 from webapp.views.auth import _safe_next
-from webapp.views.navigation import navigation, role_label
+from webapp.views.navigation import navigation
 
 bp = Blueprint("dashboard", __name__)
 errors.register(bp)
@@ -43,8 +46,6 @@ def set_language():
 
 def _local(url: str) -> str:
     """The path part of a same-site referrer (anything else falls back to home)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.netloc and parts.netloc != request.host:
         return ""
