@@ -11,12 +11,43 @@
 
   var opener = null; // the id of the radio the open dialog is about
 
+  var pointerAt = 0; // when a pointer last pressed inside a group
+
+  // Whether the group's checked radio differs from its live model.
+  function pending(group) {
+    var checked = group.querySelector("input[type=radio]:checked");
+    return !!checked && checked.id !== group.getAttribute("data-selected");
+  }
+
   // Put a group's radios back to what the server last rendered; answer the checked one.
   function restoreGroup(group) {
     var radio = group && document.getElementById(group.getAttribute("data-selected"));
     if (radio) { radio.checked = true; }
+    if (group) { showApply(group); }
     return radio;
   }
+
+  function showApply(group) {
+    var apply = group.querySelector("[data-apply]");
+    if (apply) { apply.hidden = !pending(group); }
+  }
+
+  // A pointer click switches at once; arrow keys only move the selection and show «اعمال».
+  document.addEventListener("pointerdown", function (event) {
+    if (event.target.closest(".model-group")) { pointerAt = Date.now(); }
+  });
+  document.addEventListener("change", function (event) {
+    var group = event.target.type === "radio" && event.target.closest(".model-group");
+    if (!group) { return; }
+    if (Date.now() - pointerAt < 1000) { group.requestSubmit(); return; }
+    showApply(group);
+  });
+  document.addEventListener("keydown", function (event) {
+    var group = event.target.type === "radio" && event.target.closest(".model-group");
+    if (!group || (event.key !== "Enter" && event.key !== " ")) { return; }
+    if (event.key === "Enter" || pending(group)) { event.preventDefault(); }
+    if (pending(group)) { group.requestSubmit(); }
+  });
 
   function dialogGroup(dialog) {
     return document.getElementById(dialog.getAttribute("data-group"));

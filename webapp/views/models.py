@@ -42,7 +42,7 @@ from webapp.queries.groups import (
     load_providers,
 )
 from webapp.views.auth import _safe_next
-from webapp.views.forms import ConfirmForm, show_error
+from webapp.views.forms import ConfirmForm, isolated, show_error
 from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
 
 bp = Blueprint("models", __name__)
@@ -173,31 +173,18 @@ def choose():
     if not is_capability(capability):
         abort(400, description=_("Unknown capability: %(value)s", value=capability[:40] or "—"))
     filters = _filters_of_page()
+    confirmed = request.form.get("confirm") == "1"
     try:
         provider = catalog.get_provider(provider_id)
         if raw_model in ("", "none"):
-            result = activation.clear_group(provider.id, capability, actor=current_user)
-            said = [
-                messages.model_deactivated() if result else _("This group had no active model.")
-            ]
-            affected = {(provider.id, capability)}
+            outcome = _clear(provider, capability, confirmed)
         else:
-            model_id = _int(raw_model)
-            if model_id is None:
-                abort(400, description=_("The chosen model is not valid."))
-            model = catalog.get_model(model_id)
-            if model.provider_id != provider.id:
-                abort(400, description=_("This model does not belong to this provider."))
-            if request.form.get("confirm") != "1":
-                preview = activation.preview(model, [capability])
-                if preview.conflicts:
-                    return _confirmation(model, capability, preview)
-            result = activation.activate(model, [capability], actor=current_user)
-            said = result.messages() if result.changed else [_("This model was already active.")]
-            # A model loses an activation only in the groups being switched.
-            affected = set(result.affected_groups)
+            outcome = _activate(provider, capability, _int(raw_model), confirmed)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
+    if not isinstance(outcome, tuple):
+        return outcome  # the confirmation dialog
+    said, affected = outcome
     body = render_block(
         TEMPLATE,
         "changed",
@@ -209,7 +196,46 @@ def choose():
     return fragment(body + flash_oob(success=said))
 
 
-def _confirmation(model, capability: str, preview):
+def _clear(provider, capability: str, confirmed: bool):
+    """«هیچ‌کدام»: asks first when a model is live, since its calls will fail."""
+    if not confirmed:
+        group = next(iter(groups_for({(provider.id, capability)})), None)
+        if group is not None and group.active is not None:
+            return _confirmation(group.active, capability)
+    result = activation.clear_group(provider.id, capability, actor=current_user)
+    if result is None:
+        return [_("This group had no active model.")], {(provider.id, capability)}
+    said = [
+        messages.model_deactivated(),
+        _(
+            "%(model)s no longer serves %(capability)s of %(provider)s.",
+            model=isolated(result.model.display_name),
+            capability=label(capability),
+            provider=isolated(provider.name),
+        ),
+    ]
+    return said, {(provider.id, capability)}
+
+
+def _activate(provider, capability: str, model_id: int | None, confirmed: bool):
+    if model_id is None:
+        abort(400, description=_("The chosen model is not valid."))
+    model = catalog.get_model(model_id)
+    if model.provider_id != provider.id:
+        abort(400, description=_("This model does not belong to this provider."))
+    if not confirmed:
+        preview = activation.preview(model, [capability])
+        if preview.conflicts:
+            return _confirmation(model, capability, preview)
+    result = activation.activate(model, [capability], actor=current_user)
+    said = result.messages() if result.changed else [_("This model was already active.")]
+    # A model loses an activation only in the groups being switched.
+    return said, set(result.affected_groups)
+
+
+def _confirmation(model, capability: str, preview=None):
+    """The dialog: activating ``model`` (its ``preview``), or, without a preview,
+    taking the live ``model`` out of service («هیچ‌کدام»)."""
     body = render_block(
         TEMPLATE,
         "confirm_dialog",
