@@ -76,7 +76,6 @@ def day_end_utc(day: date) -> datetime:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = format_datetime
-    app.jinja_env.filters["local_date"] = lambda v: format_datetime(v, with_time=False)
     app.jinja_env.filters["iso_utc"] = iso_utc
 
 

@@ -1,164 +1,143 @@
-/* The dashboard's behaviour (no inline scripts: the CSP forbids them).
- * - the confirmation <dialog> the server sends becomes modal: focus on «تأیید»,
- *   Escape or «انصراف» closes it and puts the group's radios back as they were;
- * - a failed htmx request shows the server's message in the role="alert" area;
- * - keyboard focus survives a group being re-rendered;
- * - flash messages can be dismissed. */
+/* What htmx has no attribute for (no inline scripts: the CSP forbids them). htmx itself
+ * swaps the server's messages in (out of band, error answers included), keeps focus on a
+ * re-rendered radio and shows the busy indicators.
+ * - the confirmation <dialog> the server sends becomes modal with focus on «تأیید»;
+ *   Escape or «انصراف» closes it, puts the group's radios back and focus on the live one;
+ * - a failed request puts the group's radios back; an unreachable server gets the
+ *   layout's prepared message;
+ * - flash messages can be dismissed; the one-time API token is copied with a button. */
 (function () {
   "use strict";
 
-  var body = document.body;
-  var pendingFocus = null;
+  var opener = null; // the id of the radio the open dialog is about
 
-  function alertArea() { return document.getElementById("flash-alert"); }
-  function statusArea() { return document.getElementById("flash-status"); }
+  var pointerAt = 0; // when a pointer last pressed inside a group
 
-  function messageElement(text) {
-    var box = document.createElement("div");
-    box.className = "alert alert-danger flash-message d-flex align-items-start gap-2";
-    box.setAttribute("data-flash", "");
-    var icon = document.createElement("span");
-    icon.className = "flash-icon";
-    icon.setAttribute("aria-hidden", "true");
-    icon.textContent = "!";
-    var span = document.createElement("span");
-    span.className = "flex-grow-1";
-    span.textContent = text;
-    box.appendChild(icon);
-    box.appendChild(span);
-    return box;
+  // Whether the group's checked radio differs from its live model.
+  function pending(group) {
+    var checked = group.querySelector("input[type=radio]:checked");
+    return !!checked && checked.id !== group.getAttribute("data-selected");
   }
 
-  function showError(fragmentHtml, fallback) {
-    var area = alertArea();
-    if (!area) { return; }
-    var found = null;
-    if (fragmentHtml) {
-      var tpl = document.createElement("template");
-      tpl.innerHTML = fragmentHtml;
-      found = tpl.content.querySelector("[data-flash]");
-    }
-    var status = statusArea();
-    if (status) { status.replaceChildren(); }
-    area.replaceChildren(found ? document.importNode(found, true) : messageElement(fallback));
-  }
-
-  // Put a group's radios back to what the server last rendered.
-  function restoreGroup(groupId) {
-    var group = groupId && document.getElementById(groupId);
-    if (!group) { return; }
-    var selected = group.getAttribute("data-selected");
-    var radio = selected && document.getElementById(selected);
+  // Put a group's radios back to what the server last rendered; answer the checked one.
+  function restoreGroup(group) {
+    var radio = group && document.getElementById(group.getAttribute("data-selected"));
     if (radio) { radio.checked = true; }
+    if (group) { showApply(group); }
+    return radio;
+  }
+
+  function showApply(group) {
+    var apply = group.querySelector("[data-apply]");
+    if (apply) { apply.hidden = !pending(group); }
+  }
+
+  // A pointer click switches at once; arrow keys only move the selection and show «اعمال».
+  document.addEventListener("pointerdown", function (event) {
+    if (event.target.closest(".model-group")) { pointerAt = Date.now(); }
+  });
+  document.addEventListener("change", function (event) {
+    var group = event.target.type === "radio" && event.target.closest(".model-group");
+    if (!group) { return; }
+    if (Date.now() - pointerAt < 1000) { group.requestSubmit(); return; }
+    showApply(group);
+  });
+  document.addEventListener("keydown", function (event) {
+    var group = event.target.type === "radio" && event.target.closest(".model-group");
+    if (!group || (event.key !== "Enter" && event.key !== " ")) { return; }
+    if (event.key === "Enter" || pending(group)) { event.preventDefault(); }
+    if (pending(group)) { group.requestSubmit(); }
+  });
+
+  function dialogGroup(dialog) {
+    return document.getElementById(dialog.getAttribute("data-group"));
+  }
+
+  function dropDialog(dialog, restore) {
+    var radio = restore ? restoreGroup(dialogGroup(dialog)) : null;
+    if (dialog.open) { dialog.close(); }
+    dialog.remove();
+    return radio;
+  }
+
+  function cancelDialog(dialog) {
+    var radio = dropDialog(dialog, true);
+    opener = null;
+    if (radio) { radio.focus(); }
   }
 
   function openDialogs() {
     document.querySelectorAll("dialog.confirm-dialog[open]:not([data-ready])").forEach(function (dialog) {
       dialog.setAttribute("data-ready", "");
-      var opener = document.activeElement;
-      dialog.__opener = opener && opener.id ? opener.id : null;
-      // Re-open as a modal: focus is trapped inside, the page behind is inert,
-      // and Escape fires "cancel".
-      if (typeof dialog.showModal === "function") {
-        dialog.close();
-        dialog.showModal();
-      }
-      var confirm = dialog.querySelector("[data-dialog-confirm]");
-      if (confirm) { confirm.focus(); }
-      // Escape on a modal dialog fires "cancel": the same as «انصراف».
-      dialog.addEventListener("cancel", function (event) {
+      opener = dialog.getAttribute("data-choice"); // the radio it would make live
+      // Re-open as a modal: focus is trapped inside, the page behind is inert.
+      dialog.close();
+      dialog.showModal();
+      dialog.querySelector("[data-dialog-confirm]").focus();
+      dialog.addEventListener("cancel", function (event) { // Escape: the same as «انصراف»
         event.preventDefault();
         cancelDialog(dialog);
       });
     });
   }
 
-  function closeDialog(dialog, confirmed) {
-    if (!dialog) { return; }
-    if (confirmed) { dialog.setAttribute("data-confirmed", "1"); }
-    if (dialog.open) { dialog.close(); }
-  }
-
-  // Cancelled («انصراف» or Escape): nothing was written; put the radios back and the
-  // focus on the one that is checked again.
-  function cancelDialog(dialog) {
-    if (!dialog || dialog.getAttribute("data-confirmed") === "1") { return; }
-    var groupId = dialog.getAttribute("data-group");
-    restoreGroup(groupId);
-    var group = document.getElementById(groupId);
-    pendingFocus = (group && group.getAttribute("data-selected")) || dialog.__opener;
-    if (dialog.open) { dialog.close(); }
-    dialog.remove();
-    focusPending();
-  }
-
-  function focusPending() {
-    if (!pendingFocus) { return; }
-    var el = document.getElementById(pendingFocus);
-    pendingFocus = null;
-    if (el && document.activeElement !== el) { el.focus(); }
-  }
-
   document.addEventListener("click", function (event) {
     var cancel = event.target.closest("[data-dialog-cancel]");
-    if (cancel) {
-      event.preventDefault();
-      cancelDialog(cancel.closest("dialog"));
-      return;
-    }
+    if (cancel) { cancelDialog(cancel.closest("dialog")); }
     var dismiss = event.target.closest("[data-dismiss-flash]");
-    if (dismiss) {
-      var box = dismiss.closest("[data-flash]");
-      if (box) { box.remove(); }
-    }
+    if (dismiss) { dismiss.closest("[data-flash]").remove(); }
+    var copy = event.target.closest("[data-copy-target]");
+    if (copy) { copyToken(copy); }
   });
 
-  // The confirm form is about to post: the dialog closes without restoring.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches("[data-select-on-focus]")) { event.target.select(); }
+  });
+
+  // Confirmed: the dialog closes; focus goes back to the radio once its group is swapped in.
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var form = event.target;
-    if (form && form.hasAttribute && form.hasAttribute("data-confirm-form")) {
-      var dialog = form.closest("dialog");
-      if (dialog && dialog.__opener) { pendingFocus = dialog.__opener; }
-      closeDialog(dialog, true);
-    }
-  });
-
-  // Remember which radio had focus: the group it sits in is about to be replaced.
-  document.addEventListener("htmx:beforeSwap", function () {
-    var active = document.activeElement;
-    if (active && active.id && active.closest(".model-group")) { pendingFocus = active.id; }
+    var dialog = event.target.closest("dialog");
+    if (dialog && event.target.hasAttribute("data-confirm-form") && dialog.open) { dialog.close(); }
   });
 
   document.addEventListener("htmx:afterSettle", function () {
     openDialogs();
-    if (!document.querySelector("dialog.confirm-dialog[open]")) { focusPending(); }
+    if (!opener || document.querySelector("dialog[open]")) { return; }
+    var radio = document.getElementById(opener);
+    opener = null;
+    if (radio && document.activeElement !== radio) { radio.focus(); }
   });
 
-  document.addEventListener("htmx:responseError", function (event) {
-    var xhr = event.detail.xhr;
-    showError(xhr && xhr.responseText, body.getAttribute("data-msg-error"));
+  function failed(event) {
     var elt = event.detail.elt;
-    var group = elt && elt.closest && elt.closest(".model-group");
-    if (group) { restoreGroup(group.id); }
-    var dialog = elt && elt.closest && elt.closest("dialog");
-    if (dialog) { restoreGroup(dialog.getAttribute("data-group")); closeDialog(dialog, true); dialog.remove(); }
-    document.querySelectorAll("dialog.confirm-dialog[data-confirmed]").forEach(function (d) {
-      restoreGroup(d.getAttribute("data-group"));
-      d.remove();
-    });
-  });
+    var dialog = elt.closest("dialog");
+    if (dialog) { dropDialog(dialog, true); } else { restoreGroup(elt.closest(".model-group")); }
+  }
 
+  document.addEventListener("htmx:responseError", failed);
   document.addEventListener("htmx:sendError", function (event) {
-    showError(null, body.getAttribute("data-msg-network"));
-    var elt = event.detail.elt;
-    var group = elt && elt.closest && elt.closest(".model-group");
-    if (group) { restoreGroup(group.id); }
+    failed(event);
+    var message = document.getElementById("network-error");
+    document.getElementById("flash-alert").replaceChildren(message.content.cloneNode(true));
   });
 
-  // A page loaded with a dialog in it (never in practice, but keep it usable).
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", openDialogs);
-  } else {
-    openDialogs();
+  function copyToken(button) {
+    var field = document.querySelector(button.getAttribute("data-copy-target"));
+    field.focus();
+    field.select();
+    var original = button.textContent;
+    var done = function () {
+      button.textContent = button.getAttribute("data-copied-text") || original;
+      window.setTimeout(function () { button.textContent = original; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () {
+        document.execCommand("copy");
+        done();
+      });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
   }
 })();

@@ -98,9 +98,16 @@ def test_keyboard_alone_switches_and_escape_cancels(
         pytest.fail("Tab never reached the chat group's radios")
     expect(radio(page, p, "chat", gpt)).to_be_focused()  # Tab lands on the checked radio
 
-    # Claude comes before GPT-4o (display-name order): the previous radio.
+    # Claude comes before GPT-4o (display-name order): the previous radio. An arrow key
+    # only moves the selection: nothing is posted until Enter, Space or «اعمال».
     page.keyboard.press("ArrowUp")
     dialog = page.locator("dialog.confirm-dialog")
+    apply = page.locator(f"#{target_group} [data-apply]")
+    expect(apply).to_be_visible()
+    expect(radio(page, p, "chat", claude)).to_be_focused()
+    expect(dialog).to_have_count(0)
+    assert active_caps(fresh_db, gpt) == ["chat"]
+    page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("button", name="تأیید")).to_be_focused()
 
@@ -108,9 +115,12 @@ def test_keyboard_alone_switches_and_escape_cancels(
     expect(dialog).to_have_count(0)
     expect(radio(page, p, "chat", gpt)).to_be_checked()
     expect(radio(page, p, "chat", gpt)).to_be_focused()
+    expect(apply).to_be_hidden()
     assert active_caps(fresh_db, gpt) == ["chat"]
 
     page.keyboard.press("ArrowUp")
+    expect(dialog).to_have_count(0)
+    page.keyboard.press(" ")
     expect(dialog).to_be_visible()
     page.keyboard.press("Enter")  # the focused «تأیید»
 
@@ -121,13 +131,19 @@ def test_keyboard_alone_switches_and_escape_cancels(
     assert active_caps(fresh_db, gpt) == []
 
 
-def test_none_choice_and_a_free_group_need_no_dialog(
+def test_none_choice_asks_first_and_a_free_group_needs_no_dialog(
     page, live_server, sign_in, catalogue, fresh_db
 ):
     p, gpt = catalogue["provider"], catalogue["gpt"]
     sign_in("operator")
     page.locator(f"label[for=group-{p.id}-chat-none]").click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_contain_text("GPT-4o")
+    expect(dialog).to_contain_text("OpenRouter")
+    assert active_caps(fresh_db, gpt) == ["chat"]  # nothing written before confirming
+    dialog.get_by_role("button", name="تأیید").click()
     expect(page.locator("#flash-status")).to_contain_text("مدل غیرفعال شد")
+    expect(page.locator("#flash-status")).to_contain_text("GPT-4o")
     expect(page.locator(f"#group-{p.id}-chat")).to_contain_text("هیچ مدل فعالی")
     assert active_caps(fresh_db, gpt) == []
 

@@ -275,16 +275,23 @@ def test_a_free_group_switches_without_a_dialog(login_as, catalogue):
     assert "مدل فعال شد" in status and "غیرفعال شد" not in status.replace("مدل فعال شد", "")
 
 
-def test_none_clears_the_group(login_as, catalogue):
+def test_none_asks_first_then_clears_the_group(login_as, catalogue):
     p, gpt = catalogue["p"], catalogue["gpt"]
     client = login_as("operator")
 
-    response = choose(client, p, "chat", None)
+    asked = choose(client, p, "chat", None)
+
+    assert asked.status_code == 200
+    assert "<dialog open" in body(asked) and "GPT-4o" in body(asked)
+    assert (gpt.id, "chat") in state()  # nothing written before confirming
+
+    response = choose(client, p, "chat", None, confirm=True)
 
     assert response.status_code == 200
     assert (gpt.id, "chat") not in state()
     tree = parse(response.data)
     assert "مدل غیرفعال شد" in tree.by_id("flash-status").text
+    assert "GPT-4o" in tree.by_id("flash-status").text
     group = tree.by_id(f"group-{p.id}-chat")
     assert NO_ACTIVE_GROUP in group.text
     assert group.find("input", value="").has("checked")
@@ -415,7 +422,12 @@ def test_filters_survive_an_edit(login_as, catalogue):
     response = client.post(
         "/models/choose",
         headers=headers,
-        data={"provider": str(catalogue["p"].id), "capability": "chat", "model": ""},
+        data={
+            "provider": str(catalogue["p"].id),
+            "capability": "chat",
+            "model": "",
+            "confirm": "1",
+        },
     )
     assert "capability%3Dchat" in body(response)
 

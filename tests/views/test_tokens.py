@@ -29,11 +29,11 @@ def test_create_shows_the_token_once(login_as, post):
     assert admins.admin_for_token(plaintext).id == client.admin.id
     assert "کپی" in body and "فقط همین یک بار" in body
     assert "content service" in body
-    # Copying is done by static/js/pages.js (no inline script), wired by data attributes.
+    # Copying is done by static/js/app.js (no inline script), wired by data attributes.
     assert 'data-copy-target="#new-token-value"' in body
-    script = client.get("/static/js/pages.js")
+    script = client.get("/static/js/app.js")
     assert script.status_code == 200 and b"data-copy-target" in script.data
-    assert "/static/js/pages.js" in body
+    assert "/static/js/app.js" in body
 
     again = text(client.get("/tokens"))
     assert plaintext not in again

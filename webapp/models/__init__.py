@@ -1,6 +1,14 @@
 """The database mappings; import from here."""
 
-from webapp.models.admin import PERMISSIONS, ROLES, Admin, AdminProviderSettings, ApiToken
+from webapp.models.admin import (
+    PERMISSIONS,
+    ROLE_LABELS,
+    ROLES,
+    Admin,
+    AdminProviderSettings,
+    ApiToken,
+    role_label,
+)
 from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
@@ -14,6 +22,7 @@ __all__ = [
     "ACTIVE_ROW",
     "PERMISSIONS",
     "ROLES",
+    "ROLE_LABELS",
     "AIModel",
     "Admin",
     "AdminProviderSettings",
@@ -28,5 +37,6 @@ __all__ = [
     "Schedule",
     "UsageCall",
     "UsageHourly",
+    "role_label",
     "utcnow",
 ]

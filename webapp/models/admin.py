@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
@@ -38,6 +39,18 @@ ROLES: dict[str, frozenset[str]] = {
     # Programs: API tokens only (the gateway with the shared key); never a dashboard session.
     "service": frozenset({"use_shared_api"}),
 }
+# What the pages call each role (layout header, admins table, history values).
+ROLE_LABELS = {
+    "viewer": _l("Viewer"),
+    "operator": _l("Operator"),
+    "admin": _l("Administrator"),
+    "superadmin": _l("Super administrator"),
+    "service": _l("Service"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 class Admin(UserMixin, AuditMixin, db.Model):

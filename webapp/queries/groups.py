@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from webapp import messages
 from webapp.capabilities import CAPABILITIES, is_capability, label, sort_capabilities
 from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.operations.activation import Conflict
 
 SEARCH_MAX = 100
 
@@ -108,21 +108,32 @@ def _matches(model: AIModel, provider: Provider, q: str) -> bool:
     return any(needle in text.casefold() for text in haystack)
 
 
-def provider_groups(provider: Provider, q: str = "") -> list[Group]:
-    """Every capability that at least one of the provider's models has, vocabulary order."""
+def _groups(
+    provider: Provider, rows: Iterable[tuple[str, bool, AIModel]], q: str = ""
+) -> list[Group]:
+    """One group per capability of the (capability, is_active, model) rows, vocabulary order."""
     by_cap: dict[str, list[AIModel]] = {}
     active: dict[str, AIModel] = {}
-    for model in provider.models:
-        for row in model.capability_rows:
-            by_cap.setdefault(row.capability, []).append(model)
-            if row.is_active:
-                active[row.capability] = model
+    for cap, is_active, model in rows:
+        by_cap.setdefault(cap, []).append(model)
+        if is_active:
+            active[cap] = model
     groups = []
     for cap in sort_capabilities(by_cap):
         models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
         matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
         groups.append(Group(provider, cap, models, active.get(cap), matches))
     return groups
+
+
+def provider_groups(provider: Provider, q: str = "") -> list[Group]:
+    """Every capability that at least one of the provider's models has."""
+    rows = (
+        (row.capability, row.is_active, model)
+        for model in provider.models
+        for row in model.capability_rows
+    )
+    return _groups(provider, rows, q)
 
 
 def build_sections(providers: Iterable[Provider], filters: Filters) -> list[ProviderSection]:
@@ -164,32 +175,13 @@ def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:
             .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
             .execution_options(populate_existing=True)
         ).all()
-        by_cap: dict[str, list[AIModel]] = {}
-        active: dict[str, AIModel] = {}
-        for cap, is_active, model in rows:
-            by_cap.setdefault(cap, []).append(model)
-            if is_active:
-                active[cap] = model
-        for cap in sort_capabilities(by_cap):
-            models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
-            matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
-            groups.append(Group(provider, cap, models, active.get(cap), matches))
+        groups += _groups(provider, rows, q)
     return groups
-
-
-@dataclass(frozen=True)
-class PendingConflict:
-    model: AIModel
-    capabilities: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        return messages.conflicting_models(self.model.display_name)
 
 
 def conflicts_for(
     provider_id: int, capabilities: Iterable[str], exclude_model_id: int | None = None
-) -> list[PendingConflict]:
+) -> list[Conflict]:
     """Which models would lose an activation if a model (new, or with a new set of
     capabilities) were activated for ``capabilities`` — the form's preview."""
     caps = [c for c in capabilities if c in CAPABILITIES]
@@ -210,6 +202,6 @@ def conflicts_for(
     for row in db.session.scalars(stmt):
         by_model.setdefault(row.model_id, (row.model, []))[1].append(row.capability)
     return [
-        PendingConflict(model, tuple(sort_capabilities(caps)))
+        Conflict(model, tuple(sort_capabilities(caps)))
         for model, caps in sorted(by_model.values(), key=lambda mc: mc[0].display_name)
     ]

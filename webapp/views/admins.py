@@ -21,25 +21,19 @@ from webapp.extensions import db
 from webapp.i18n import local_digits
 from webapp.models import ROLES, Admin
 from webapp.operations import admins, sessions
-from webapp.views.common import get_or_404, isolated, show_error
+from webapp.views.forms import isolated, show_error
 
 bp = Blueprint("admins", __name__, url_prefix="/admins")
 
 PERMISSION = "manage_admins"
 
-ROLE_LABELS = {
+# The role select says what each role may do.
+ROLE_CHOICES = {
     "viewer": _l("Viewer (sees the models)"),
     "operator": _l("Operator (manages models, may use the shared key)"),
     "admin": _l("Administrator (everything but admins)"),
     "superadmin": _l("Super administrator (everything)"),
     "service": _l("Service (a program: calls the gateway with API tokens, cannot sign in)"),
-}
-ROLE_NAMES = {
-    "viewer": _l("Viewer"),
-    "operator": _l("Operator"),
-    "admin": _l("Administrator"),
-    "superadmin": _l("Super administrator"),
-    "service": _l("Service"),
 }
 
 
@@ -57,7 +51,7 @@ _MIN_LENGTH = _LocalNumber(admins.MIN_PASSWORD_LENGTH)
 
 
 def _role_choices() -> list[tuple[str, str]]:
-    return [(role, str(ROLE_LABELS[role])) for role in ROLES]
+    return [(role, str(ROLE_CHOICES[role])) for role in ROLES]
 
 
 class NewAdminForm(FlaskForm):
@@ -91,15 +85,6 @@ class PasswordForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """Only the CSRF token."""
-
-
-@bp.app_template_filter("role_name")
-def role_name(role: str) -> str:
-    return str(ROLE_NAMES.get(role, role))
-
-
 @bp.get("")
 @permission_required(PERMISSION)
 def index():
@@ -121,7 +106,6 @@ def create():
                 actor=current_user._get_current_object(),
             )
         except DomainError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(
@@ -153,7 +137,7 @@ def _render_edit(admin: Admin, *, form=None, password_form=None, status: int = 2
 @bp.route("/<int:admin_id>/edit", methods=["GET", "POST"])
 @permission_required(PERMISSION)
 def edit(admin_id: int):
-    admin = get_or_404(Admin, admin_id)
+    admin = db.get_or_404(Admin, admin_id)
     if request.method == "GET":
         return _render_edit(admin)
     form = EditAdminForm()
@@ -166,7 +150,6 @@ def edit(admin_id: int):
             actor=current_user._get_current_object(),
         )
     except DomainError as error:
-        db.session.rollback()
         show_error(form, error)
         return _render_edit(admin, form=form, status=400)
     name = isolated(admin.username)
@@ -183,11 +166,10 @@ def edit(admin_id: int):
 
 
 def _set_enabled(admin_id: int, enabled: bool):
-    admin = get_or_404(Admin, admin_id)
+    admin = db.get_or_404(Admin, admin_id)
     try:
         admins.update_admin(admin, is_enabled=enabled, actor=current_user._get_current_object())
     except DomainError as error:
-        db.session.rollback()
         flash(str(error.message), "error")
         return _render_edit(admin, status=400)
     if enabled:
@@ -222,7 +204,7 @@ def disable(admin_id: int):
 @bp.post("/<int:admin_id>/password")
 @permission_required(PERMISSION)
 def reset_password(admin_id: int):
-    admin = get_or_404(Admin, admin_id)
+    admin = db.get_or_404(Admin, admin_id)
     password_form = PasswordForm(prefix="reset")
     password_form.validate_on_submit()
     try:
@@ -232,7 +214,6 @@ def reset_password(admin_id: int):
             actor=current_user._get_current_object(),
         )
     except DomainError as error:
-        db.session.rollback()
         show_error(password_form, error)
         return _render_edit(admin, password_form=password_form, status=400)
     if admin.id == current_user.id:

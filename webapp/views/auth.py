@@ -16,7 +16,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
 
 from webapp.access import find_admin
 from webapp.extensions import limiter
@@ -29,11 +34,18 @@ from webapp.security import (
     login_user_limit,
     login_username_key,
 )
-from webapp.views.auth_forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 
 MAX_NEXT_LENGTH = 2000
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Remember me"))
+
+
 _CONTROL = ("\r", "\n", "\0", "\\")
 
 
@@ -53,8 +65,6 @@ _DUMMY_HASH: dict[str, str] = {}
 
 
 def _spend_hash_time(password: str) -> None:
-    from werkzeug.security import check_password_hash, generate_password_hash
-
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     if method not in _DUMMY_HASH:
         _DUMMY_HASH[method] = generate_password_hash("not-a-password", method=method)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.access import is_api_request
-from webapp.views.htmx import fragment, is_htmx
+from webapp.views.htmx import flash_oob, fragment, is_htmx
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def render_error(exc: HTTPException):
     code = exc.code or 500
     message = message_for(exc)
     if is_htmx():
-        body = render_template("errors/_message.html", message=message)
-        return fragment(body, code, HX_Reswap="none")
+        # Only the message, out of band into the role="alert" area.
+        return fragment(flash_oob(errors=[message]), code, HX_Reswap="none")
     title = TITLES.get(code, TITLES[500 if code >= 500 else 400])
     response = render_template("errors/error.html", code=code, title=title, message=message)
     return response, code, exc.get_headers() if code == 405 else {}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, render_template, request, session
 
 from webapp.access import permission_required
 from webapp.capabilities import label
 from webapp.i18n import LANGUAGES, remember_language
+from webapp.models import role_label
 from webapp.queries import usage
 from webapp.views import errors
 from webapp.views.auth import _safe_next
-from webapp.views.navigation import navigation, role_label
+from webapp.views.navigation import navigation
 
 bp = Blueprint("dashboard", __name__)
 errors.register(bp)
@@ -45,8 +48,6 @@ def set_language():
 
 def _local(url: str) -> str:
     """The path part of a same-site referrer (anything else falls back to home)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.netloc and parts.netloc != request.host:
         return ""

@@ -25,7 +25,7 @@ from webapp.models import AdminProviderSettings, Provider
 from webapp.operations import admins
 from webapp.queries import credentials
 from webapp.queries.credentials import Resolution
-from webapp.views.common import get_or_404, isolated, show_error
+from webapp.views.forms import isolated, show_error
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -98,7 +98,7 @@ def index():
 @bp.post("/<int:provider_id>")
 @permission_required("view_models")
 def save(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     form = PersonalKeyForm(prefix=f"p{provider.id}")
     form.validate_on_submit()
     changes: dict = {"use_shared_api": bool(form.use_shared_api.data)}
@@ -107,7 +107,6 @@ def save(provider_id: int):
     try:
         admins.save_provider_settings(current_user._get_current_object(), provider, **changes)
     except DomainError as error:
-        db.session.rollback()
         show_error(form, error)
         return _page(_rows(form, provider.id), 400)
     flash(
@@ -119,7 +118,7 @@ def save(provider_id: int):
 @bp.post("/<int:provider_id>/clear")
 @permission_required("view_models")
 def clear(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     admins.save_provider_settings(
         current_user._get_current_object(), provider, personal_api_key=None
     )
@@ -134,11 +133,10 @@ def clear(provider_id: int):
 @permission_required("view_models")
 def confirm(provider_id: int):
     """Bind the personal key to the provider's present address (its owner vouches for it)."""
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     try:
         credentials.confirm_personal_key(current_user._get_current_object(), provider)
     except DomainError as error:
-        db.session.rollback()
         flash(str(error), "error")
     else:
         flash(

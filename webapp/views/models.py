@@ -14,19 +14,24 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms.fields import TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp import messages, validation
 from webapp.access import permission_required
-from webapp.capabilities import CAPABILITIES, is_capability, label
-from webapp.errors import DomainError
+from webapp.capabilities import CAPABILITIES, LABELS, is_capability, label
+from webapp.errors import DomainError, ValidationError
 from webapp.operations import activation, catalog
 from webapp.queries.groups import (
     Filters,
@@ -37,13 +42,76 @@ from webapp.queries.groups import (
     load_providers,
 )
 from webapp.views.auth import _safe_next
-from webapp.views.htmx import flash_oob, fragment, hx_target, render_block, vary
-from webapp.views.model_forms import DeleteForm, ModelForm, choices
+from webapp.views.forms import ConfirmForm, isolated, show_error
+from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
 
 bp = Blueprint("models", __name__)
 
 TEMPLATE = "models/index.html"
 FORM_FIELDS = {"is_active": "activate"}
+
+try:  # WTForms ≥ 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _Choice
+except ImportError:  # pragma: no cover - older WTForms
+
+    def _Choice(value, label):
+        return (value, label)
+
+
+def choices(pairs) -> list:
+    return [_Choice(value, label) for value, label in pairs]
+
+
+REQUIRED = _l("This field is required.")
+
+
+def _length(max_length: int) -> Length:
+    return Length(max=max_length, message=_l("At most %(max)d characters are allowed."))
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ModelForm(FlaskForm):
+    provider = SelectField(
+        _l("Provider"), validators=[InputRequired(REQUIRED)], choices=[], validate_choice=False
+    )
+    name = StringField(
+        _l("Name"),
+        validators=[InputRequired(REQUIRED), _length(100)],
+        description=_l("A short unique name in Latin letters, for example gpt-4o."),
+    )
+    model_id = StringField(
+        _l("Model id at the provider"),
+        validators=[InputRequired(REQUIRED), _length(200)],
+        description=_l("Exactly as the provider's API expects it, for example openai/gpt-4o."),
+    )
+    display_name = StringField(
+        _l("Display name"), validators=[InputRequired(REQUIRED), _length(200)]
+    )
+    description = TextAreaField(_l("Description"), validators=[Optional(), _length(2000)])
+    capabilities = CheckboxesField(
+        _l("Capabilities"),
+        choices=choices((c, LABELS[c]) for c in CAPABILITIES),
+        validate_choice=False,
+    )
+    activate = BooleanField(_l("Make it the active model for all its capabilities now"))
+    # Set by the confirmation step: the admin has seen which models activation deactivates.
+    confirmed = HiddenField()
+
+    def data_for_service(self) -> dict:
+        data = {
+            "name": self.name.data or "",
+            "model_id": self.model_id.data or "",
+            "display_name": self.display_name.data or "",
+            "description": self.description.data or "",
+            "capabilities": list(self.capabilities.data or []),
+        }
+        if self.activate.data:
+            data["is_active"] = True
+        return data
 
 
 def _can_manage() -> bool:
@@ -90,9 +158,7 @@ def index():
             "empty": sum(1 for g in all_groups if g.active is None),
         },
     }
-    if hx_target() == "model-results":
-        return fragment(render_block(TEMPLATE, "results", **context))
-    return vary(make_response(render_template(TEMPLATE, **context)), "HX-Target")
+    return page(TEMPLATE, "results" if hx_target() == "model-results" else None, **context)
 
 
 @bp.post("/models/choose")
@@ -107,31 +173,18 @@ def choose():
     if not is_capability(capability):
         abort(400, description=_("Unknown capability: %(value)s", value=capability[:40] or "—"))
     filters = _filters_of_page()
+    confirmed = request.form.get("confirm") == "1"
     try:
         provider = catalog.get_provider(provider_id)
         if raw_model in ("", "none"):
-            result = activation.clear_group(provider.id, capability, actor=current_user)
-            said = [
-                messages.model_deactivated() if result else _("This group had no active model.")
-            ]
-            affected = {(provider.id, capability)}
+            outcome = _clear(provider, capability, confirmed)
         else:
-            model_id = _int(raw_model)
-            if model_id is None:
-                abort(400, description=_("The chosen model is not valid."))
-            model = catalog.get_model(model_id)
-            if model.provider_id != provider.id:
-                abort(400, description=_("This model does not belong to this provider."))
-            if request.form.get("confirm") != "1":
-                preview = activation.preview(model, [capability])
-                if preview.conflicts:
-                    return _confirmation(model, capability, preview)
-            result = activation.activate(model, [capability], actor=current_user)
-            said = result.messages() if result.changed else [_("This model was already active.")]
-            # A model loses an activation only in the groups being switched.
-            affected = set(result.affected_groups)
+            outcome = _activate(provider, capability, _int(raw_model), confirmed)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
+    if not isinstance(outcome, tuple):
+        return outcome  # the confirmation dialog
+    said, affected = outcome
     body = render_block(
         TEMPLATE,
         "changed",
@@ -143,7 +196,46 @@ def choose():
     return fragment(body + flash_oob(success=said))
 
 
-def _confirmation(model, capability: str, preview):
+def _clear(provider, capability: str, confirmed: bool):
+    """«هیچ‌کدام»: asks first when a model is live, since its calls will fail."""
+    if not confirmed:
+        group = next(iter(groups_for({(provider.id, capability)})), None)
+        if group is not None and group.active is not None:
+            return _confirmation(group.active, capability)
+    result = activation.clear_group(provider.id, capability, actor=current_user)
+    if result is None:
+        return [_("This group had no active model.")], {(provider.id, capability)}
+    said = [
+        messages.model_deactivated(),
+        _(
+            "%(model)s no longer serves %(capability)s of %(provider)s.",
+            model=isolated(result.model.display_name),
+            capability=label(capability),
+            provider=isolated(provider.name),
+        ),
+    ]
+    return said, {(provider.id, capability)}
+
+
+def _activate(provider, capability: str, model_id: int | None, confirmed: bool):
+    if model_id is None:
+        abort(400, description=_("The chosen model is not valid."))
+    model = catalog.get_model(model_id)
+    if model.provider_id != provider.id:
+        abort(400, description=_("This model does not belong to this provider."))
+    if not confirmed:
+        preview = activation.preview(model, [capability])
+        if preview.conflicts:
+            return _confirmation(model, capability, preview)
+    result = activation.activate(model, [capability], actor=current_user)
+    said = result.messages() if result.changed else [_("This model was already active.")]
+    # A model loses an activation only in the groups being switched.
+    return said, set(result.affected_groups)
+
+
+def _confirmation(model, capability: str, preview=None):
+    """The dialog: activating ``model`` (its ``preview``), or, without a preview,
+    taking the live ``model`` out of service («هیچ‌کدام»)."""
     body = render_block(
         TEMPLATE,
         "confirm_dialog",
@@ -168,16 +260,6 @@ def _fingerprint(provider: str, caps: list[str]) -> str:
     return f"{provider}|{','.join(sorted(caps))}"
 
 
-def _apply_error(form: ModelForm, exc: DomainError) -> None:
-    errors = exc.errors or {None: [str(exc.message)]}
-    for field_name, texts in errors.items():
-        field = form._fields.get(FORM_FIELDS.get(field_name, field_name or ""))
-        if field is None:
-            form.form_errors.extend(texts)
-        else:
-            field.errors = [*field.errors, *texts]
-
-
 def _precheck(form: ModelForm, data: dict) -> bool:
     """Every field's own check up front (all errors at once, before any preview step);
     the service checks again, with the rules that need the database."""
@@ -187,17 +269,18 @@ def _precheck(form: ModelForm, data: dict) -> bool:
         ("display_name", lambda v: validation.text(v, "display_name", max_length=200)),
         ("capabilities", validation.capabilities),
     )
-    ok = True
+    refused: dict[str, list[str]] = {}
     for key, check in checks:
         if form[key].errors:
-            ok = False
             continue  # one message per field: the form's own check already spoke
         try:
             check(data[key])
         except DomainError as exc:
-            _apply_error(form, exc)
-            ok = False
-    return ok
+            for name, texts in exc.errors.items():
+                refused.setdefault(name or "", []).extend(texts)
+    if refused:
+        show_error(form, ValidationError(next(iter(refused.values()))[0], errors=refused))
+    return not refused and not any(form[key].errors for key, _check in checks)
 
 
 def _flash_all(texts: list[str]) -> None:
@@ -266,7 +349,7 @@ def create():
     try:
         model, result = catalog.create_model(provider, data, actor=current_user)
     except DomainError as exc:
-        _apply_error(form, exc)
+        show_error(form, exc, aliases=FORM_FIELDS)
         return _form_page(form, status=400)
     said = [_("The model %(name)s was created.", name=model.display_name)]
     if result is not None:
@@ -297,7 +380,7 @@ def edit(model_id: int):
     try:
         model, result = catalog.update_model(model.id, data, actor=current_user)
     except DomainError as exc:
-        _apply_error(form, exc)
+        show_error(form, exc, aliases=FORM_FIELDS)
         # The failed transaction expired the model: load it again here, not in the template.
         return _form_page(form, model=_model_or_404(model_id), status=400)
     _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
@@ -308,7 +391,7 @@ def edit(model_id: int):
 @permission_required("manage_models")
 def delete(model_id: int):
     model = _model_or_404(model_id)
-    form = DeleteForm()
+    form = ConfirmForm()
     if form.validate_on_submit():
         name = model.display_name
         try:

@@ -47,15 +47,3 @@ def navigation() -> list[NavItem]:
         for endpoint, label in NAVIGATION
         if _allowed(endpoint)
     ]
-
-
-ROLE_LABELS = {
-    "viewer": _l("Viewer"),
-    "operator": _l("Operator"),
-    "admin": _l("Admin"),
-    "superadmin": _l("Super admin"),
-}
-
-
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -25,11 +25,16 @@ from wtforms import BooleanField, PasswordField, StringField
 
 from webapp import secrets
 from webapp.access import permission_required
-from webapp.errors import DomainError
+from webapp.ai import calls
+from webapp.ai import sync as model_sync
+from webapp.ai.sync import SyncEntry
+from webapp.capabilities import CAPABILITIES, LABELS
+from webapp.errors import DomainError, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
 from webapp.operations import catalog
-from webapp.views.common import get_or_404, isolated, show_error
+from webapp.views.forms import ConfirmForm, isolated, show_error
+from webapp.views.htmx import fragment, is_htmx
 
 bp = Blueprint("providers", __name__, url_prefix="/providers")
 
@@ -67,19 +72,6 @@ class SharedKeyForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """Only the CSRF token: a confirmation step."""
-
-
-def _playground_actions() -> dict[str, bool]:
-    # Another part of the dashboard provides these endpoints; show the buttons once it exists.
-    views = current_app.view_functions
-    return {
-        "test_connection": "playground.test_connection" in views,
-        "sync": "playground.sync" in views,
-    }
-
-
 def _providers_with_counts() -> list[tuple[Provider, int]]:
     counts = (
         select(AIModel.provider_id, func.count(AIModel.id).label("n"))
@@ -101,7 +93,6 @@ def index():
         "providers/index.html",
         rows=_providers_with_counts(),
         can_manage=current_user.can(WRITE),
-        playground=_playground_actions(),
     )
 
 
@@ -134,7 +125,6 @@ def _render_edit(provider: Provider, form: ProviderForm, key_form: SharedKeyForm
             provider=provider,
             form=form,
             key_form=key_form,
-            playground=_playground_actions(),
         ),
         status,
     )
@@ -143,13 +133,12 @@ def _render_edit(provider: Provider, form: ProviderForm, key_form: SharedKeyForm
 @bp.route("/<int:provider_id>/edit", methods=["GET", "POST"])
 @permission_required(WRITE)
 def edit(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     form = ProviderForm(obj=provider)
     if form.validate_on_submit():
         try:
             change = catalog.change_provider(provider, form.data_for_service(), actor=current_user)
         except DomainError as error:
-            db.session.rollback()
             show_error(form, error)
         else:
             flash(
@@ -166,7 +155,7 @@ def edit(provider_id: int):
 @bp.post("/<int:provider_id>/shared-key")
 @permission_required(WRITE)
 def set_shared_key(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     key_form = SharedKeyForm(prefix="key")
     key_form.validate_on_submit()
     try:
@@ -174,9 +163,8 @@ def set_shared_key(provider_id: int):
         key = secrets.clean_key(key_form.shared_api_key.data or "", "shared_api_key")
         catalog.update_provider(provider, {"shared_api_key": key}, actor=current_user)
     except DomainError as error:
-        db.session.rollback()
         show_error(key_form, error)
-        form = ProviderForm(obj=get_or_404(Provider, provider_id), formdata=None)
+        form = ProviderForm(obj=db.get_or_404(Provider, provider_id), formdata=None)
         return _render_edit(provider, form, key_form, 400)
     flash(
         Markup(_("The shared key of %(name)s was saved.", name=isolated(provider.name))), "success"
@@ -187,7 +175,7 @@ def set_shared_key(provider_id: int):
 @bp.post("/<int:provider_id>/shared-key/clear")
 @permission_required(WRITE)
 def clear_shared_key(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"shared_api_key": None}, actor=current_user)
     flash(
         Markup(_("The shared key of %(name)s was removed.", name=isolated(provider.name))),
@@ -199,7 +187,7 @@ def clear_shared_key(provider_id: int):
 @bp.post("/<int:provider_id>/enable")
 @permission_required(WRITE)
 def enable(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"is_enabled": True}, actor=current_user)
     flash(Markup(_("The provider %(name)s was enabled.", name=isolated(provider.name))), "success")
     return redirect(url_for(".index"))
@@ -208,7 +196,7 @@ def enable(provider_id: int):
 @bp.post("/<int:provider_id>/disable")
 @permission_required(WRITE)
 def disable(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"is_enabled": False}, actor=current_user)
     flash(Markup(_("The provider %(name)s was disabled.", name=isolated(provider.name))), "success")
     return redirect(url_for(".index"))
@@ -217,7 +205,7 @@ def disable(provider_id: int):
 @bp.route("/<int:provider_id>/delete", methods=["GET", "POST"])
 @permission_required(WRITE)
 def delete(provider_id: int):
-    provider = get_or_404(Provider, provider_id)
+    provider = db.get_or_404(Provider, provider_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = provider.name
@@ -229,4 +217,108 @@ def delete(provider_id: int):
     )
     return render_template(
         "providers/delete.html", provider=provider, form=form, model_count=model_count
+    )
+
+
+# --- test connection (with the admin's key) ------------------------------------------
+
+
+@bp.post("/<slug>/test-connection")
+@permission_required(WRITE)
+def test_connection(slug: str):
+    provider = _by_slug_or_404(slug)
+    check = calls.check_connection(provider, current_user._get_current_object())
+    if is_htmx():
+        return fragment(render_template("providers/_connection.html", check=check))
+    flash(_connection_summary(check), "success" if check.ok else "error")
+    return redirect(url_for(".index"))
+
+
+def _by_slug_or_404(slug: str) -> Provider:
+    return db.first_or_404(select(Provider).where(Provider.slug == slug))
+
+
+def _connection_summary(check: calls.ConnectionCheck) -> str:
+    if not check.ok:
+        return check.message
+    return _(
+        "%(message)s %(count)s models, %(ms)s ms.",
+        message=check.message,
+        count=check.model_count,
+        ms=check.latency_ms,
+    )
+
+
+# --- catalogue sync ---------------------------------------------------------------------
+
+
+def _rows_from_form(form) -> tuple[list[dict], list[SyncEntry]]:
+    """The posted table: what was chosen (for add_models) and every row (to show again)."""
+    chosen, rows = [], []
+    picked = set(form.getlist("add"))
+    try:
+        count = min(int(form.get("rows", "0")), 2000)
+    except ValueError:
+        count = 0
+    for i in range(count):
+        model_id = form.get(f"model_id-{i}", "").strip()
+        if not model_id:
+            continue
+        caps = [c for c in form.getlist(f"caps-{i}") if c in CAPABILITIES]
+        display_name = form.get(f"display_name-{i}", "").strip() or model_id
+        rows.append(SyncEntry(model_id, display_name, tuple(caps), "form"))
+        if str(i) in picked:
+            chosen.append(
+                {"model_id": model_id, "display_name": display_name, "capabilities": caps}
+            )
+    return chosen, rows
+
+
+@bp.route("/<slug>/sync", methods=["GET", "POST"])
+@permission_required(WRITE)
+def sync(slug: str):
+    provider = _by_slug_or_404(slug)
+    admin = current_user._get_current_object()
+    error, picked, fetched = None, set(), False
+    if request.method == "GET":
+        rows, status = [], 200
+    elif request.form.get("action") == "fetch":
+        rows, status = [], 200
+        try:
+            rows = model_sync.missing_models(provider, admin)
+        except DomainError as exc:
+            error = str(exc)
+        else:
+            fetched = True
+    else:
+        chosen, rows = _rows_from_form(request.form)
+        picked = set(request.form.getlist("add"))
+        try:
+            if not chosen:
+                raise ValidationError(_l("Choose at least one model to add."), field="add")
+            created = model_sync.add_models(provider, chosen, actor=admin)
+        except DomainError as exc:
+            error = str(exc)
+        else:
+            flash(
+                ngettext(
+                    "%(num)d model was added, inactive.",
+                    "%(num)d models were added, inactive.",
+                    len(created),
+                ),
+                "success",
+            )
+            return redirect(url_for(".sync", slug=provider.slug))
+        status = 400
+    return (
+        render_template(
+            "providers/sync.html",
+            provider=provider,
+            rows=rows,
+            picked=picked,
+            error=error,
+            capabilities=[(c, LABELS[c]) for c in CAPABILITIES],
+            fetched=fetched,
+        ),
+        status,
     )

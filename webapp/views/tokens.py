@@ -24,7 +24,7 @@ from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import ApiToken
 from webapp.operations import admins, sessions
-from webapp.views.common import show_error
+from webapp.views.forms import ConfirmForm, show_error
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 
@@ -43,10 +43,6 @@ class TokenForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
-    """Only the CSRF token: a confirmation step."""
-
-
 def _own_tokens() -> list[ApiToken]:
     return list(
         db.session.scalars(
@@ -58,12 +54,9 @@ def _own_tokens() -> list[ApiToken]:
 
 
 def _own_token_or_404(token_id: int) -> ApiToken:
-    token = db.session.scalar(
+    return db.first_or_404(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.admin_id == current_user.id)
     )
-    if token is None:
-        abort(404)
-    return token
 
 
 def _page(form: TokenForm, *, new_token: str | None = None, status: int = 200):
@@ -96,7 +89,6 @@ def create():
             expires_days=form.expires_days.data or None,
         )
     except DomainError as error:
-        db.session.rollback()
         show_error(form, error)
         return _page(form, status=400)
     flash(_("The token was created. Copy it now: it will not be shown again."), "success")

@@ -1,0 +1,39 @@
+"""Form pieces every page module shares: the confirmation step's form, a service's
+refusal shown next to its field, and a Latin name isolated inside a Persian message."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+
+from webapp.errors import DomainError
+
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: a confirmation step's button."""
+
+
+def show_error(form: FlaskForm, error: DomainError, *, aliases: dict | None = None) -> None:
+    """Put each of the service's messages under its field when the form has that field
+    (``aliases`` maps a service field to the form's name for it); flash the rest, and
+    flash a hint when a field was marked, so the ``role="alert"`` area announces it."""
+    errors = error.errors or {error.field: [str(error.message)]}
+    marked = False
+    for name, texts in errors.items():
+        field = form._fields.get((aliases or {}).get(name, name or "")) if name else None
+        if field is None:
+            for text in texts:
+                flash(str(text), "error")
+        else:
+            field.errors = [*field.errors, *map(str, texts)]
+            marked = True
+    if marked:
+        flash(_("The form was not saved: please correct the marked field."), "error")
+
+
+def isolated(value: object) -> Markup:
+    """A name that may be Latin, isolated so it never reorders the Persian sentence
+    around it (for messages built in Python, e.g. flashes)."""
+    return Markup("<bdi>{}</bdi>").format(value)
