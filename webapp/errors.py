@@ -30,6 +30,12 @@ class PermissionDenied(DomainError):
     status = 403
 
 
+class Conflict(DomainError):
+    """The object's state forbids the change (e.g. a schedule that already ran)."""
+
+    status = 409
+
+
 class NoApiAccess(DomainError):
     """Neither a personal key nor a usable shared key: no request may be sent."""
 

@@ -205,3 +205,29 @@ def test_promoting_an_arm_ends_its_share(api, group, db):
     activation.activate(claude, ["chat"])
     assert get_active_model("openrouter", "chat").id == claude
     assert api("GET", "/routing/openrouter/chat/").json["data"] == {"fallbacks": [], "split": []}
+
+
+def test_the_openapi_document_describes_the_policies(api):
+    doc = api("GET", "/openapi.json").get_json()
+    routing_path = doc["paths"]["/routing/{slug}/{capability}/"]
+    assert [p["name"] for p in routing_path["parameters"]] == ["slug", "capability"]
+    assert routing_path["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Routing"
+    }
+    assert "409" in doc["paths"]["/schedules/{schedule_id}/"]["delete"]["responses"]
+    create = doc["components"]["schemas"]["ScheduleCreate"]
+    assert set(create["required"]) == {"provider", "capability", "model", "run_at"}
+    listed = doc["paths"]["/schedules/"]["get"]["parameters"]
+    status = next(p for p in listed if p["name"] == "status")
+    assert status["schema"]["enum"] == ["pending", "done", "failed", "cancelled"]
+
+
+def test_a_repeated_or_unknown_list_parameter_is_refused(api, group):
+    for query, field, message in (
+        ("status=pending&status=done", "status", "این پارامتر را فقط یک بار بفرستید."),
+        ("status=later", "status", "وضعیت ناشناخته است."),
+        ("when=now", "when", "پارامتر ناشناخته."),
+    ):
+        response = api("GET", f"/schedules/?{query}")
+        assert response.status_code == 400, query
+        assert response.json["errors"][field] == [message], response.json

@@ -33,6 +33,7 @@ bp = Blueprint("api", __name__, url_prefix=PREFIX)
 class Route:
     endpoint: str
     summary: str  # the first line of the view's docstring
+    details: str  # its other paragraphs, joined
     permission: str
     query: type[Query]
     body: type[Body] | None
@@ -53,8 +54,9 @@ def route(
     checked first and, when ``query`` declares parameters, passed as ``args``."""
 
     def register(view: Callable) -> Callable:
-        summary = (view.__doc__ or "").strip().splitlines()[0]
-        ROUTES[(method, rule)] = Route(view.__name__, summary, permission, query, body)
+        summary, *details = (view.__doc__ or "").strip().split("\n\n")
+        details = " ".join(" ".join(d.split()) for d in details)
+        ROUTES[(method, rule)] = Route(view.__name__, summary, details, permission, query, body)
 
         @wraps(view)
         def checked(**kwargs):

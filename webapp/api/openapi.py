@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from webapp.api import schemas as s
+from webapp.api import schemas_policies as sp
 from webapp.api.blueprint import ROUTES, Route, bp
 from webapp.db import MAX_ID
 
@@ -37,10 +38,21 @@ OPERATIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "provider_update": ("updateProvider", s.ProviderEnvelope),
     "provider_replace": ("replaceProvider", s.ProviderEnvelope),
     "provider_delete": ("deleteProvider", s.EmptyEnvelope),
+    "schedule_list": ("listSchedules", sp.SchedulePageEnvelope),
+    "schedule_create": ("createSchedule", sp.ScheduleEnvelope),
+    "schedule_detail": ("getSchedule", sp.ScheduleEnvelope),
+    "schedule_cancel": ("cancelSchedule", sp.ScheduleEnvelope),
+    "routing_detail": ("getRouting", sp.RoutingEnvelope),
+    "routing_update": ("setRouting", sp.RoutingEnvelope),
+    "usage_series": ("getUsage", sp.UsageEnvelope),
 }
+# endpoint → the errors beyond those ``operation`` finds from the route
+MORE_ERRORS = {"schedule_create": {404}, "schedule_cancel": {404, 409}}
 PATH_PARAMETERS = {
     "model_id": ({"type": "integer", "minimum": 0, "maximum": MAX_ID}, "Model id", 1),
     "slug": ({"type": "string"}, "The provider's slug", "openrouter"),
+    "schedule_id": (sp.ROW_ID, "Schedule id", 1),
+    "capability": (s.CAPABILITY_SCHEMA, "A capability identifier", "chat"),
 }
 ERROR_DESCRIPTIONS = {
     400: "Bad input (unknown field or parameter, wrong type, unknown capability, missing "
@@ -48,6 +60,7 @@ ERROR_DESCRIPTIONS = {
     401: "No credentials, or a wrong or revoked token",
     403: "The admin lacks the permission",
     404: "Not found",
+    409: "The object's state forbids it (e.g. a schedule that already ran or was cancelled)",
     413: "The body is larger than 256 KiB",
     500: "Internal error",
 }
@@ -116,6 +129,7 @@ def operation(method: str, route: Route) -> dict:
         ("detail", "update", "replace", "delete", "conflicts")
     )
     codes = {400, 401, 403, 500} | ({404} if names else set()) | ({413} if route.body else set())
+    codes |= MORE_ERRORS.get(route.endpoint, set())
     status = "201" if method == "POST" else "200"
     answer = {
         "description": ok.__doc__,
@@ -124,7 +138,7 @@ def operation(method: str, route: Route) -> dict:
     out = {
         "operationId": op_id,
         "summary": route.summary,
-        "description": f"Needs the `{route.permission}` permission.",
+        "description": f"Needs the `{route.permission}` permission. {route.details}".strip(),
         "parameters": [*query_parameters(route.query), LANGUAGE],
         "security": READ if method == "GET" else WRITE,
         "responses": {status: answer | ({"headers": LOCATION} if status == "201" else {})}
@@ -141,12 +155,14 @@ def paths() -> dict:
     for (method, rule), route in ROUTES.items():
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
         item = out.setdefault(path, {})
-        for name in re.findall(r"{(\w+)}", path):
-            schema, description, example = PATH_PARAMETERS[name]
-            item["parameters"] = [
-                {"name": name, "in": "path", "required": True, "schema": schema}
-                | {"description": description, "example": example}
-            ]
+        item["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": schema}
+            | {"description": description, "example": example}
+            for name in re.findall(r"{(\w+)}", path)
+            for schema, description, example in [PATH_PARAMETERS[name]]
+        ]
+        if not item["parameters"]:
+            del item["parameters"]
         item[method.lower()] = operation(method, route)
     return out
 
@@ -179,7 +195,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": READ,
-        "paths": paths() | EXTRA_PATHS,
+        "paths": paths(),
         "components": components(),
     }
 

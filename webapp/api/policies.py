@@ -16,50 +16,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from webapp.access import permission_required
-from webapp.api import bp, policies_openapi  # noqa: F401  (describes these routes)
-from webapp.api.ai_models import actor
-from webapp.api.parsing import (
-    MAX_INT32,
-    Field,
-    capability_param,
-    invalid,
-    json_body,
-    page_params,
-    provider_slug,
-    query,
-)
-from webapp.api.responses import localized, success
-from webapp.api.shapes import find_provider, page_of
+from webapp.api.blueprint import actor, provider_or_404, read_body, route
+from webapp.api.responses import success
+from webapp.api.schemas import invalid
+from webapp.api.schemas_policies import Routing, Schedule, ScheduleCreate, ScheduleListQuery
+from webapp.capabilities import is_capability
 from webapp.dates import iso_utc
-from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.models import Admin, Provider, Schedule
+from webapp.models import Admin, Provider
+from webapp.models import Schedule as ScheduleRow
 from webapp.operations import routing, schedules
-from webapp.operations.schedules import SCHEDULE_STATUSES
+from webapp.queries.listing import page_of
 
-SCHEDULE_FIELDS = {
-    "provider": Field("string", required=True),
-    "capability": Field("string", required=True),
-    "model": Field("id_or_null", required=True),
-    "run_at": Field("string", required=True),
-    "after_calls": Field("id_or_null"),
-}
-ROUTING_FIELDS = {"fallbacks": Field("list", required=True), "split": Field("list", required=True)}
-NOT_AN_ID = _l("Give a model id (a whole number).")
 RUN_AT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
-
-
-def _is_id(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_INT32
-
-
-def _known_provider(slug: str) -> Provider:
-    provider = find_provider(provider_slug(slug))
-    if provider is None:
-        raise NotFound(_("The provider was not found."), field="provider")
-    return provider
 
 
 def _run_at(text: str) -> datetime:
@@ -77,10 +47,10 @@ def _run_at(text: str) -> datetime:
         raise invalid({"run_at": _l("Give the time as ISO 8601 with its offset.")}) from None
 
 
-def schedule_json(row: Schedule, names: dict[int, str] | None = None) -> dict:
+def schedule_json(row: ScheduleRow, names: dict[int, str] | None = None) -> dict:
     if names is None:
         names = _authors([row])
-    data = {
+    values = {
         "id": row.id,
         "provider": row.provider.slug,
         "capability": row.capability,
@@ -93,8 +63,8 @@ def schedule_json(row: Schedule, names: dict[int, str] | None = None) -> dict:
         "applied_at": iso_utc(row.applied_at) or None,
     }
     if row.after_calls is not None:
-        data["after_calls"] = row.after_calls
-    return data
+        values["after_calls"] = row.after_calls
+    return Schedule.of(values)
 
 
 def _authors(rows) -> dict[int, str]:
@@ -104,51 +74,34 @@ def _authors(rows) -> dict[int, str]:
     return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
 
 
-@bp.get("/schedules/", strict_slashes=False)
-@localized
-@permission_required("view_models")
-def schedule_list():
-    args = query(("page", "page_size", "status", "provider", "capability"))
-    page, page_size = page_params(args)
-    statement = select(Schedule)
-    if "status" in args:
-        if args["status"] not in SCHEDULE_STATUSES:
-            raise invalid({"status": _l("Unknown status.")})
-        statement = statement.where(Schedule.status == args["status"])
-    if "provider" in args:
-        statement = statement.where(Schedule.provider_id == _known_provider(args["provider"]).id)
-    if capability := capability_param(args.get("capability")):
-        statement = statement.where(Schedule.capability == capability)
-    rows, pagination = page_of(
-        statement, (Schedule.run_at.desc(), Schedule.id.desc()), page, page_size
-    )
+@route("GET", "/schedules/", "view_models", ScheduleListQuery)
+def schedule_list(args: ScheduleListQuery):
+    """Scheduled switches, newest run_at first, paged."""
+    statement = select(ScheduleRow)
+    if args.status is not None:
+        statement = statement.where(ScheduleRow.status == args.status)
+    if args.provider is not None:
+        statement = statement.where(ScheduleRow.provider_id == provider_or_404(args.provider).id)
+    if args.capability is not None:
+        statement = statement.where(ScheduleRow.capability == args.capability)
+    order = (ScheduleRow.run_at.desc(), ScheduleRow.id.desc())
+    rows, pagination = page_of(statement, order, args.page, args.page_size)
     names = _authors(rows)
     data = [schedule_json(row, names) for row in rows]
     return success(data, _("Schedules retrieved"), pagination=pagination)
 
 
-@bp.post("/schedules/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("POST", "/schedules/", "manage_models", body=ScheduleCreate)
 def schedule_create():
-    query(())
-    body = json_body(SCHEDULE_FIELDS)
-    errors = {}
-    if body["model"] is not None and not _is_id(body["model"]):
-        errors["model"] = NOT_AN_ID
-    after_calls = body.get("after_calls")
-    if after_calls is not None and not _is_id(after_calls):
-        errors["after_calls"] = _l("Give a whole number of calls above zero.")
-    if errors:
-        raise invalid(errors)
-    capability = capability_param(body["capability"])
-    provider = _known_provider(body["provider"])
+    """Schedule a group's switch to a model (or to none)."""
+    body = read_body()
+    provider = provider_or_404(body["provider"])
     row = schedules.create(
         provider.id,
-        capability,
+        body["capability"],
         body["model"],
         _run_at(body["run_at"]),
-        after_calls=after_calls,
+        after_calls=body.get("after_calls"),
         actor=actor(),
     )
     row = schedules.get_schedule(row.id)
@@ -160,62 +113,38 @@ def schedule_create():
     )
 
 
-@bp.get("/schedules/<int:schedule_id>/", strict_slashes=False)
-@localized
-@permission_required("view_models")
+@route("GET", "/schedules/<int:schedule_id>/", "view_models")
 def schedule_detail(schedule_id: int):
-    query(())
+    """One schedule."""
     return success(schedule_json(schedules.get_schedule(schedule_id)), _("Schedule retrieved"))
 
 
-@bp.delete("/schedules/<int:schedule_id>/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("DELETE", "/schedules/<int:schedule_id>/", "manage_models")
 def schedule_cancel(schedule_id: int):
-    query(())
+    """Cancel a pending schedule."""
     schedules.cancel(schedule_id, actor=actor())
     return success(schedule_json(schedules.get_schedule(schedule_id)), _("Schedule cancelled"))
 
 
 def _group(slug: str, capability: str) -> tuple[Provider, str]:
-    return _known_provider(slug), capability_param(capability)
+    provider = provider_or_404(slug)
+    if not is_capability(capability):
+        raise invalid({"capability": _l("Unknown capability: %(value)s", value=capability[:50])})
+    return provider, capability
 
 
-@bp.get("/routing/<slug>/<capability>/", strict_slashes=False)
-@localized
-@permission_required("view_models")
+@route("GET", "/routing/<slug>/<capability>/", "view_models")
 def routing_detail(slug: str, capability: str):
-    query(())
+    """A group's fallbacks and split."""
     provider, capability = _group(slug, capability)
     return success(routing.get_routing(provider.id, capability).as_json(), _("Routing retrieved"))
 
 
-def _arms(split: list) -> list[routing.Arm]:
-    arms = []
-    for item in split:
-        if (
-            not isinstance(item, dict)
-            or set(item) != {"model", "percent"}
-            or not _is_id(item["model"])
-            or not isinstance(item["percent"], int)
-            or isinstance(item["percent"], bool)
-        ):
-            raise invalid({"split": _l('Each arm is {"model": <model id>, "percent": <1–50>}.')})
-        arms.append(routing.Arm(item["model"], item["percent"]))
-    return arms
-
-
-@bp.put("/routing/<slug>/<capability>/", strict_slashes=False)
-@localized
-@permission_required("manage_models")
+@route("PUT", "/routing/<slug>/<capability>/", "manage_models", body=Routing)
 def routing_update(slug: str, capability: str):
-    query(())
+    """Replace a group's fallbacks and split."""
     provider, capability = _group(slug, capability)
-    body = json_body(ROUTING_FIELDS)
-    fallbacks, split = body["fallbacks"], body["split"]
-    if not isinstance(fallbacks, list) or not all(_is_id(v) for v in fallbacks):
-        raise invalid({"fallbacks": _l("Give a list of model ids.")})
-    if not isinstance(split, list):
-        raise invalid({"split": _l('Each arm is {"model": <model id>, "percent": <1–50>}.')})
-    result = routing.set_routing(provider.id, capability, fallbacks, _arms(split), actor=actor())
+    body = read_body()
+    arms = [routing.Arm(arm["model"], arm["percent"]) for arm in body["split"]]
+    result = routing.set_routing(provider.id, capability, body["fallbacks"], arms, actor=actor())
     return success(result.as_json(), _("Routing updated"))

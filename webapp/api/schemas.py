@@ -71,6 +71,10 @@ BODY_MESSAGES = {
     "bool_type": _l("This field must be true or false."),
     "capability_list": _l("Capabilities must be a list of capability names."),
     "unknown_capability": _l("Unknown capability: %(value)s"),
+    "model_ref": _l("Give a model id (a whole number)."),
+    "call_count": _l("Give a whole number of calls above zero."),
+    "model_ids": _l("Give a list of model ids."),
+    "arms": _l('Each arm is {"model": <model id>, "percent": <1–50>}.'),
 }
 QUERY_MESSAGES = {
     "extra_forbidden": _l("Unknown parameter."),
@@ -80,6 +84,7 @@ QUERY_MESSAGES = {
     "whole_number": _l("Use a whole number from %(low)d to %(high)d."),
     "unknown_capability": _l("Unknown capability: %(value)s"),
     "json_format": _l("Only the json format is available."),
+    "unknown_status": _l("Unknown status."),
 }
 
 
