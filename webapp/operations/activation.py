@@ -23,7 +23,7 @@ from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, utcnow
 from webapp.operations import audit, routing
 from webapp.operations.locks import get_model, lock_groups, lock_provider, locked_model, model_id_of
-from webapp.queries.groups import PendingConflict, conflicts_for
+from webapp.queries.groups import Conflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
 
@@ -83,7 +83,7 @@ class DeactivationResult:
 class Preview:
     model: AIModel
     requested: tuple[str, ...]
-    conflicts: tuple[PendingConflict, ...]  # one per other model that would lose one
+    conflicts: tuple[Conflict, ...]  # one per other model that would lose one
 
     @property
     def deactivated_count(self) -> int:

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from webapp import messages
 from webapp.capabilities import CAPABILITIES, is_capability, label, sort_capabilities
 from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider
-from webapp.operations.activation import Conflict
 
 SEARCH_MAX = 100
 
@@ -177,6 +177,18 @@ def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:
         ).all()
         groups += _groups(provider, rows, q)
     return groups
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A model that would lose its activation for ``capabilities``."""
+
+    model: AIModel
+    capabilities: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return messages.conflicting_models(self.model.display_name)
 
 
 def conflicts_for(
