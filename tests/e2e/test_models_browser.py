@@ -50,7 +50,7 @@ def test_switch_with_confirmation_no_reload(page, live_server, sign_in, catalogu
 
     status = page.locator("#flash-status[role=status]")
     expect(status).to_contain_text("مدل فعال شد")
-    expect(status).to_contain_text("1 مدل دیگر غیرفعال شد")
+    expect(status).to_contain_text("۱ مدل دیگر غیرفعال شد")
     expect(dialog).to_have_count(0)
     expect(radio(page, p, "chat", claude)).to_be_checked()
     assert page.evaluate("window.__marker") == 1, "the page reloaded"
@@ -124,7 +124,7 @@ def test_keyboard_alone_switches_and_escape_cancels(
     expect(dialog).to_be_visible()
     page.keyboard.press("Enter")  # the focused «تأیید»
 
-    expect(page.locator("#flash-status")).to_contain_text("1 مدل دیگر غیرفعال شد")
+    expect(page.locator("#flash-status")).to_contain_text("۱ مدل دیگر غیرفعال شد")
     expect(radio(page, p, "chat", claude)).to_be_checked()
     expect(radio(page, p, "chat", claude)).to_be_focused()
     assert active_caps(fresh_db, claude) == ["chat"]

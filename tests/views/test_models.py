@@ -243,7 +243,7 @@ def test_confirm_activates_and_answers_with_only_the_affected_groups(login_as, c
     status = tree.by_id("flash-status")
     assert status.get("hx-swap-oob") == "innerHTML"
     assert "مدل فعال شد" in status.text
-    assert "1 مدل دیگر غیرفعال شد" in status.text
+    assert "۱ مدل دیگر غیرفعال شد" in status.text
     assert tree.by_id("flash-alert").text == ""
     assert tree.by_id("dialog-area").children == [] or tree.by_id("dialog-area").text == ""
     assert "<html" not in body(response)
@@ -551,7 +551,7 @@ def test_create_with_activation_previews_then_confirms(login_as, catalogue):
     model = _db.session.scalar(select(AIModel).where(AIModel.name == "gpt-5"))
     assert model.active_capabilities == ["chat", "code"]
     page = body(client.get("/models"))
-    assert "مدل فعال شد" in page and "2 مدل دیگر غیرفعال شد" in page
+    assert "مدل فعال شد" in page and "۲ مدل دیگر غیرفعال شد" in page
 
 
 def test_edit_then_activate_says_model_updated_with_the_count(login_as, catalogue):
@@ -575,7 +575,7 @@ def test_edit_then_activate_says_model_updated_with_the_count(login_as, catalogu
 
     assert done.status_code == 302
     assert done.headers["Location"] == "/models?provider=openrouter"
-    assert "مدل به‌روزرسانی شد. 2 مدل دیگر غیرفعال شد" in body(client.get("/models"))
+    assert "مدل به‌روزرسانی شد. ۲ مدل دیگر غیرفعال شد" in body(client.get("/models"))
     assert (claude.id, "chat") in state() and (claude.id, "code") in state()
 
 

@@ -13,10 +13,11 @@ from webapp.models import role_label
 from webapp.queries import usage
 from webapp.views import errors
 from webapp.views.auth import _safe_next
-from webapp.views.navigation import navigation
+from webapp.views.navigation import message_digits, navigation
 
 bp = Blueprint("dashboard", __name__)
 errors.register(bp)
+bp.add_app_template_filter(message_digits)
 
 LANG_COOKIE_AGE = 365 * 24 * 3600
 

@@ -1,12 +1,17 @@
-"""The layout's navigation: only pages that exist and that the admin may open."""
+"""The layout's navigation (only pages that exist and that the admin may open) and its
+messages' numbers in the page's digits."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup, escape
+
+from webapp.i18n import current_lang, local_digits
 
 # (endpoint, label); the permission comes from the view's @permission_required.
 NAVIGATION = (
@@ -47,3 +52,17 @@ def navigation() -> list[NavItem]:
         for endpoint, label in NAVIGATION
         if _allowed(endpoint)
     ]
+
+
+# A number standing on its own; names and addresses (gpt-4o, 3.5, :8080) and anything
+# isolated in <bdi> keep their Latin digits.
+_NUMBER = re.compile(r"(<bdi\b.*?</bdi>)|(?<![\w.:/-])(\d+)(?![\w.:/-])", re.S)
+
+
+def message_digits(message: object) -> Markup:
+    """A flash message with its counts in Persian digits on a Persian page (the JSON API
+    and the CLI keep ASCII digits: they never render this)."""
+    text = str(message if isinstance(message, Markup) else escape(message))
+    if current_lang() != "fa":
+        return Markup(text)
+    return Markup(_NUMBER.sub(lambda m: m.group(1) or local_digits(m.group(2)), text))
