@@ -19,7 +19,6 @@ from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
 from webapp.operations import audit, sessions
 from webapp.queries import tokens
-from webapp.queries.lookup import move_generation_on_commit
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "mcp_"
@@ -190,7 +189,6 @@ def change_admin(
     if revoked:
         after["tokens_revoked"] = revoked
     admin.stamp(actor)
-    move_generation_on_commit()  # cached tokens carry the admin's role and state
     audit.record("admin.update", admin, actor=actor, before=before, after=after)
     return AdminChange(admin, role_changed, ended, revoked)
 
@@ -335,7 +333,6 @@ def revoke_token(token: ApiToken | int, *, actor=None) -> ApiToken:
         raise NotFound(_l("The token was not found."), field="token")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        move_generation_on_commit()  # every worker's token cache drops it
         audit.record("token.revoke", token, actor=actor, target_repr=token.name or token.prefix)
     return token
 

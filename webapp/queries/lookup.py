@@ -269,10 +269,10 @@ def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     return model
 
 
-def move_generation_on_commit() -> Session:
+def move_generation_on_commit(session: Session | None = None) -> Session:
     """Move the database generation when the current transaction commits: every cached
     answer (active models, tokens) is dropped by every worker within GENERATION_MAX_AGE."""
-    session = db.session()
+    session = session or db.session()
     session.info[_BUMP_PENDING] = True
     return session
 
@@ -293,11 +293,12 @@ def invalidate_provider(*slugs: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _bump_database_generation(session: Session) -> None:
+    # Flushed first (flushing may ask for the bump, see queries.tokens), so the
+    # generation row is the last lock the transaction takes and held only for the
+    # commit: two changes never deadlock over it.
+    session.flush()
     if not session.info.pop(_BUMP_PENDING, False):
         return
-    # Flushed first, so the generation row is the last lock the transaction takes
-    # and held only for the commit: two changes never deadlock over it.
-    session.flush()
     value = session.connection().execute(_BUMP).scalar_one()
     clock = _clock()
     after_commit(session, lambda: clock.seen(value))

@@ -2,8 +2,9 @@
 
 Each process keeps a small map from a token's hash to a snapshot of the token and its
 admin. An entry is trusted while the database generation (``queries.lookup``) has not
-moved and for at most ``TOKEN_CACHE_TTL`` seconds. Revoking a token and every change
-to an admin (role, password, enabled) move that generation in their transaction, and
+moved and for at most ``TOKEN_CACHE_TTL`` seconds. Any change to a token or an admin
+row through the ORM (revocation, expiry, role, password, enabled) moves that generation
+in its transaction, and
 every worker re-reads it at most ``GENERATION_MAX_AGE`` later: a revoked token is
 refused within about a second in every worker (docs/CONTRACTS.md §5). Expiry is
 checked on every call. Only live tokens are cached; an unknown one costs a query.
@@ -17,14 +18,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 
 from flask import current_app
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from webapp.extensions import db
 from webapp.models import Admin, ApiToken, utcnow
-from webapp.queries.lookup import database_generation
+from webapp.queries.lookup import database_generation, move_generation_on_commit
 
 TOKEN_CACHE_TTL = 300.0
 MAX_ENTRIES = 10_000
@@ -66,6 +68,12 @@ def _load(digest: str, generation: int) -> TokenEntry | None:
         generation,
         time.monotonic(),
     )
+
+
+@event.listens_for(Session, "before_flush")
+def _tokens_or_admins_changed(session: Session, flush_context, instances) -> None:
+    if any(isinstance(o, ApiToken | Admin) for o in chain(session.dirty, session.deleted)):
+        move_generation_on_commit(session)
 
 
 def live_token(digest: str) -> TokenEntry | None:
