@@ -60,8 +60,8 @@ ACTIONS = {
 # rest (sign-ins with their IP addresses and mistyped usernames, admins and roles,
 # personal keys, tokens, key rotation, calls) is the security trail, for admins with
 # ``manage_admins`` only. By prefix, so an action added later is hidden until listed.
-MODEL_HISTORY_PREFIXES = ("provider.", "model.", "schedule.", "routing.")
-MODEL_HISTORY_TARGETS = ("provider", "aimodel", "schedule")
+MODEL_HISTORY_PREFIXES = ("provider.", "model.")
+MODEL_HISTORY_TARGETS = ("provider", "aimodel")
 
 
 def is_model_history(action: str) -> bool:
