@@ -44,6 +44,10 @@ def upgrade():
             name=op.f("pk_usage_hourly"),
         ),
     )
+    with op.batch_alter_table("usage_hourly", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_usage_hourly_provider_model", ["provider", "model", "bucket_start"], unique=False
+        )
     # Calls metered before this revision are folded in once, hour by hour.
     _backfill()
 
@@ -75,4 +79,6 @@ def _backfill():
 
 
 def downgrade():
+    with op.batch_alter_table("usage_hourly", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_hourly_provider_model")
     op.drop_table("usage_hourly")

@@ -9,7 +9,7 @@ buckets (columns ``lat_00`` … ``lat_29``): percentiles are estimated from the 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table
 
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime
@@ -43,7 +43,7 @@ def _counter(name: str) -> Column:
     return Column(name, _COUNT, nullable=False, default=0)
 
 
-# The primary key leads with the hour: it serves the time-range reads, no other index.
+# The primary key leads with the hour: it serves the unfiltered time-range reads.
 usage_hourly = Table(
     "usage_hourly",
     db.metadata,
@@ -54,6 +54,8 @@ usage_hourly = Table(
     Column("route", String(16), primary_key=True, default=""),
     Column("key_source", String(16), primary_key=True, default=""),
     *(_counter(name) for name in SUM_COLUMNS),
+    # Reads filtered by provider (and model) over a range: the API's usual question.
+    Index("ix_usage_hourly_provider_model", "provider", "model", "bucket_start"),
 )
 
 
