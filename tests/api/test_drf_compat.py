@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.api.conftest import API, envelope_error, envelope_ok
+from tests.support import API, envelope_error, envelope_ok
 
 RETRIEVED = '{"metaData":{"status":"success","message":"مدل فعال دریافت شد"},"data":{'
 NO_ACTIVE = (

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from tests.ai.fake_provider import Reply, closed_port
-from tests.gateway.conftest import SHARED_KEY
+from tests.support import SHARED_KEY
 from webapp.ai import policies
 from webapp.operations import routing
 
@@ -114,7 +114,7 @@ def test_an_open_circuit_sends_the_call_to_the_fallback_first(sdk, routed, fake_
     assert sent(fake_provider) == [(f"Bearer {BACKUP_KEY}", "mistral/large")]
 
 
-def test_failures_open_the_circuit_only_within_the_window():
+def test_failures_open_the_circuit_only_within_the_window(app):
     model = 987654
     for i in range(policies.BREAKER_FAILURES - 1):
         assert not policies.record_failure(model, now=1000.0 + i)

@@ -70,9 +70,20 @@ def _load(digest: str, generation: int) -> TokenEntry | None:
     )
 
 
+# Bookkeeping that decides nothing about access: writing it must not throw away every
+# worker's cached answers (a sign-in or a token's use would otherwise do so).
+BOOKKEEPING = frozenset({"last_login_at", "last_used_at", "updated_at"})
+
+
+def _changes_access(obj) -> bool:
+    changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+    return bool(changed - BOOKKEEPING)
+
+
 @event.listens_for(Session, "before_flush")
 def _tokens_or_admins_changed(session: Session, flush_context, instances) -> None:
-    if any(isinstance(o, ApiToken | Admin) for o in chain(session.dirty, session.deleted)):
+    ours = [o for o in chain(session.dirty, session.deleted) if isinstance(o, ApiToken | Admin)]
+    if any(o in session.deleted or _changes_access(o) for o in ours):
         move_generation_on_commit(session)
 
 
