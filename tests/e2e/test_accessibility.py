@@ -50,7 +50,7 @@ def test_login_and_models_pages(page, live_server, demo, screenshots):
     assert_accessible(page, "models page with the confirmation dialog")
     shoot(page, screenshots, "04-models-dialog")
     dialog.get_by_role("button", name="تأیید").click()
-    expect(page.locator("#flash-status")).to_contain_text("1 مدل دیگر غیرفعال شد")
+    expect(page.locator("#flash-status")).to_contain_text("۱ مدل دیگر غیرفعال شد")
     shoot(page, screenshots, "05-models-after-change")
 
     page.goto(live_server("/models?capability=image&q=diffusion"))
