@@ -119,12 +119,12 @@ def test_the_api_and_the_gateway_answer_503_in_their_shapes(app, client, monkeyp
     assert gateway.json["error"]["message"] == PERSIAN
 
 
-def test_a_locked_sqlite_database_answers_503(app_factory, database_url, monkeypatch, tmp_path):
-    if database_url:
-        pytest.skip("SQLite's own lock")
+def test_a_locked_sqlite_database_answers_503(monkeypatch, tmp_path):
+    # Always SQLite (its own lock), whatever database the rest of the suite runs on.
     monkeypatch.setattr(webapp_db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
-    app = app_factory()
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'test.db'}"))
     with app.app_context():
+        db.create_all()
         model_id, plaintext = _catalog_and_token()
         db.session.remove()
     client = app.test_client()
@@ -156,6 +156,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pg_tool(name: str) -> str | None:
+    """PostgreSQL's server tools: on PATH, else where Debian keeps them."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
 class PrivatePostgres:
     def __init__(self, root) -> None:
         self.data = root / "data"
@@ -166,8 +175,9 @@ class PrivatePostgres:
         if self.prefix:
             shutil.chown(root, "postgres")
 
-    def run(self, *args: str) -> None:
-        subprocess.run([*self.prefix, *args], check=True, capture_output=True, timeout=60)
+    def run(self, tool: str, *args: str) -> None:
+        command = [*self.prefix, _pg_tool(tool) or tool, *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
 
     def init(self) -> None:
         self.run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
@@ -183,8 +193,8 @@ class PrivatePostgres:
 
 @pytest.fixture
 def private_postgres():
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        pytest.skip("initdb and pg_ctl are not installed")
+    missing = [name for name in ("initdb", "pg_ctl") if not _pg_tool(name)]
+    assert not missing, f"{missing} not found: install Debian's postgresql package"
     # Not under pytest's tmp_path: as root that sits in a directory ``postgres`` cannot enter.
     root = Path(tempfile.mkdtemp(prefix="mcp-private-pg-"))
     server = PrivatePostgres(root)
@@ -194,7 +204,15 @@ def private_postgres():
         yield server
     finally:
         subprocess.run(
-            [*server.prefix, "pg_ctl", "-D", str(server.data), "-m", "immediate", "stop"],
+            [
+                *server.prefix,
+                _pg_tool("pg_ctl") or "pg_ctl",
+                "-D",
+                str(server.data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
