@@ -38,12 +38,10 @@ class ProviderAddressRefused(AIServiceError):
     kind = "address_refused"
     status = 403
 
-    @classmethod
-    def default_message(cls):
-        return _l(
-            "The provider's address points to a local or private network address; "
-            "requests to it are not allowed."
-        )
+    default_text = _l(
+        "The provider's address points to a local or private network address; "
+        "requests to it are not allowed."
+    )
 
 
 class AddressRefused(Exception):

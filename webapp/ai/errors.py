@@ -25,9 +25,11 @@ class AIServiceError(DomainError):
         self.detail = detail
         self.status_code = status_code
 
+    default_text = _l("The AI provider could not answer.")
+
     @classmethod
     def default_message(cls):
-        return _l("The AI provider could not answer.")
+        return cls.default_text
 
 
 class NoActiveModel(AIServiceError):
@@ -45,34 +47,26 @@ class ProviderUnavailable(AIServiceError):
     kind = "provider_unavailable"
     status = 409
 
-    @classmethod
-    def default_message(cls):
-        return _l("This provider is disabled or has no API address.")
+    default_text = _l("This provider is disabled or has no API address.")
 
 
 class ProviderAuthError(AIServiceError):
     kind = "auth"
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider refused the API key (it is wrong, expired or not allowed).")
+    default_text = _l("The provider refused the API key (it is wrong, expired or not allowed).")
 
 
 class ProviderRateLimited(AIServiceError):
     kind = "rate_limited"
     status = 429
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider is limiting requests; try again in a little while.")
+    default_text = _l("The provider is limiting requests; try again in a little while.")
 
 
 class ProviderServerError(AIServiceError):
     kind = "provider_error"
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider had an internal error and could not answer.")
+    default_text = _l("The provider had an internal error and could not answer.")
 
 
 class ProviderRequestRejected(AIServiceError):
@@ -80,35 +74,29 @@ class ProviderRequestRejected(AIServiceError):
 
     kind = "rejected"
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider rejected the request (for example an unknown model).")
+    default_text = _l("The provider rejected the request (for example an unknown model).")
 
 
 class ProviderUnreachable(AIServiceError):
     kind = "unreachable"
     status = 503
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider cannot be reached (the address is wrong or the server is down).")
+    default_text = _l(
+        "The provider cannot be reached (the address is wrong or the server is down)."
+    )
 
 
 class ProviderTimeout(AIServiceError):
     kind = "timeout"
     status = 504
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider did not answer in time.")
+    default_text = _l("The provider did not answer in time.")
 
 
 class MalformedResponse(AIServiceError):
     kind = "malformed"
 
-    @classmethod
-    def default_message(cls):
-        return _l("The provider's answer could not be understood.")
+    default_text = _l("The provider's answer could not be understood.")
 
 
 def error_kind(exc: BaseException) -> str:
