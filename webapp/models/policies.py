@@ -74,14 +74,8 @@ class Schedule(db.Model):
         return f"<Schedule {self.id} {self.capability} -> {self.model_id} {self.status}>"
 
 
-class RoutingFallback(db.Model):
-    """One fallback of a group, tried in ``position`` order; a model of any provider."""
-
-    __tablename__ = "routing_fallback"
-    __table_args__ = (
-        CheckConstraint(f"capability IN ({_CAPABILITY_SQL})", name="capability_known"),
-        UniqueConstraint("provider_id", "capability", "model_id"),
-    )
+class _GroupEntry:
+    """The columns a group's ordered list of other models shares: the group, the place, the model."""
 
     provider_id: Mapped[int] = mapped_column(
         ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True
@@ -93,7 +87,17 @@ class RoutingFallback(db.Model):
     )
 
 
-class RoutingSplit(db.Model):
+class RoutingFallback(_GroupEntry, db.Model):
+    """One fallback of a group, tried in ``position`` order; a model of any provider."""
+
+    __tablename__ = "routing_fallback"
+    __table_args__ = (
+        CheckConstraint(f"capability IN ({_CAPABILITY_SQL})", name="capability_known"),
+        UniqueConstraint("provider_id", "capability", "model_id"),
+    )
+
+
+class RoutingSplit(_GroupEntry, db.Model):
     """One arm of a group's split: another model of the same group and its percent."""
 
     __tablename__ = "routing_split"
@@ -103,12 +107,4 @@ class RoutingSplit(db.Model):
         UniqueConstraint("provider_id", "capability", "model_id"),
     )
 
-    provider_id: Mapped[int] = mapped_column(
-        ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True
-    )
-    capability: Mapped[str] = mapped_column(String(20), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    model_id: Mapped[int] = mapped_column(
-        ForeignKey("ai_model.id", ondelete="CASCADE"), nullable=False, index=True
-    )
     percent: Mapped[int] = mapped_column(Integer, nullable=False)
