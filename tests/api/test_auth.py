@@ -15,6 +15,13 @@ UNAUTHORIZED = "احراز هویت لازم است: وارد شوید یا یک
 FORBIDDEN = "اجازهٔ انجام این کار را ندارید."
 
 
+def switch_claude(client, group, headers=None):
+    """PATCH the group's Claude live: the write every authentication case here tries."""
+    return client.patch(
+        f"{API}/ai-models/{group['claude'].id}/", json={"is_active": True}, headers=headers or {}
+    )
+
+
 def is_active(model) -> bool:
     db.session.expire_all()
     return db.session.get(AIModel, model.id).is_active
@@ -45,11 +52,7 @@ def test_no_credentials_is_401(client, group, method):
     ],
 )
 def test_wrong_token_is_401(client, group, header):
-    response = client.patch(
-        f"{API}/ai-models/{group['claude'].id}/",
-        json={"is_active": True},
-        headers={"Authorization": header},
-    )
+    response = switch_claude(client, group, {"Authorization": header})
     envelope_error(response, 401, UNAUTHORIZED)
     assert not is_active(group["claude"])
 
@@ -63,9 +66,7 @@ def test_revoked_token_is_401(client, group, make_admin):
     admins.revoke_token(token)
 
     envelope_error(client.get(f"{API}/ai-models/", headers=headers), 401, UNAUTHORIZED)
-    response = client.patch(
-        f"{API}/ai-models/{group['claude'].id}/", json={"is_active": True}, headers=headers
-    )
+    response = switch_claude(client, group, headers)
     envelope_error(response, 401)
     assert not is_active(group["claude"])
 
@@ -88,10 +89,10 @@ def test_token_use_is_recorded(client, group, token_for):
 
 
 def test_viewer_token_cannot_patch(client, group, bearer):
-    response = client.patch(
-        f"{API}/ai-models/{group['claude'].id}/",
-        json={"is_active": True},
-        headers=bearer("viewer"),
+    response = switch_claude(
+        client,
+        group,
+        bearer("viewer"),
     )
     envelope_error(response, 403, FORBIDDEN)
     assert not is_active(group["claude"])
@@ -108,7 +109,7 @@ def test_session_reads_without_csrf(login_as, group):
 
 def test_session_write_without_csrf_header_is_refused(login_as, group):
     client = login_as("operator")
-    response = client.patch(f"{API}/ai-models/{group['claude'].id}/", json={"is_active": True})
+    response = switch_claude(client, group)
     body = envelope_error(response, 400)
     assert "X-CSRFToken" in body["metaData"]["message"]
     assert not is_active(group["claude"])
@@ -116,21 +117,17 @@ def test_session_write_without_csrf_header_is_refused(login_as, group):
 
 def test_session_write_with_wrong_csrf_header_is_refused(login_as, group):
     client = login_as("operator")
-    response = client.patch(
-        f"{API}/ai-models/{group['claude'].id}/",
-        json={"is_active": True},
-        headers={"X-CSRFToken": "forged"},
-    )
+    response = switch_claude(client, group, {"X-CSRFToken": "forged"})
     envelope_error(response, 400)
     assert not is_active(group["claude"])
 
 
 def test_session_write_with_csrf_header_is_accepted(login_as, group):
     client = login_as("operator")
-    response = client.patch(
-        f"{API}/ai-models/{group['claude'].id}/",
-        json={"is_active": True},
-        headers=csrf_header(client),
+    response = switch_claude(
+        client,
+        group,
+        csrf_header(client),
     )
     envelope_ok(response, 200, "مدل به‌روزرسانی شد. 1 مدل دیگر غیرفعال شد")
     assert is_active(group["claude"])
