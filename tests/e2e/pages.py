@@ -56,6 +56,7 @@ def dashboard_pages(app: Flask, ids: dict[str, object]) -> list[tuple[str, str]]
             missing = rule.arguments - ids.keys()
             assert not missing, f"{rule.rule}: give tests/e2e/pages.py a value for {missing}"
             values = {arg: ids[arg] for arg in rule.arguments}
-            pages.append((endpoint.replace(".", "-").replace("_", "-"), url_for(endpoint, **values)))
+            name = endpoint.replace(".", "-").replace("_", "-")
+            pages.append((name, url_for(endpoint, **values)))
     pages.append(("error-404", "/no-such-page"))
     return sorted(set(pages), key=lambda page: page[1])

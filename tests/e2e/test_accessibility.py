@@ -131,7 +131,15 @@ DESKTOP = {"width": 1366, "height": 768}
     [(DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark"), (PHONE, "dark")],
     ids=["desktop", "phone", "desktop-dark", "phone-dark"],
 )
-def test_every_page_at_both_sizes_and_in_dark_mode(app, page, live_server, sign_in, busy, viewport, scheme):  # noqa: F811
+def test_every_page_at_both_sizes_and_in_dark_mode(
+    app,
+    page,
+    live_server,
+    sign_in,
+    busy,  # noqa: F811
+    viewport,
+    scheme,
+):
     """Every page the blueprints register (tests/e2e/pages.py), the sign-in page and the
     phone's open menu: no serious or critical axe-core violation (colour contrast included)."""
     page.set_viewport_size(viewport)

@@ -22,7 +22,9 @@ BODY_LUMINANCE = """() => {
 
 @pytest.fixture
 def dark_context(browser):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fa-IR", color_scheme="dark")
+    ctx = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="fa-IR", color_scheme="dark"
+    )
     ctx.set_default_timeout(5000)
     yield ctx
     ctx.close()
@@ -83,8 +85,8 @@ def test_dark_choice_on_a_light_system(page, live_server, sign_in, busy):  # noq
     assert page.evaluate(BODY_LUMINANCE) < 0.2
     page.goto(live_server("/providers"))
     assert page.evaluate(THEME) == "dark"
-    card = page.locator("#main table").first
-    assert card.evaluate("t => getComputedStyle(t).color") != "rgb(33, 37, 41)"  # not Bootstrap's dark ink
+    ink = page.locator("#main table").first.evaluate("t => getComputedStyle(t).color")
+    assert ink != "rgb(33, 37, 41)"  # not Bootstrap's light-theme ink
 
 
 def test_the_navbar_focus_ring_shows_on_the_dark_header(page, live_server, sign_in, busy):  # noqa: F811
