@@ -10,6 +10,7 @@ Looked at, not compared: the browser tests assert what matters."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,6 +55,7 @@ def shoot(page, name: str) -> Path:
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'screenshots.db'}"
