@@ -143,3 +143,15 @@ def test_filters_fold_behind_a_button_on_a_phone(page, live_server, sign_in, bus
     page.goto(live_server("/history"))
     expect(page.locator("#main form[role=search]")).to_be_visible()
     expect(page.get_by_role("button", name="فیلترها")).to_be_hidden()
+
+
+@pytest.mark.parametrize("width", [768, 1024, 1280])
+def test_the_navbar_fits_the_widths_between(page, live_server, sign_in, busy, width):  # noqa: F811
+    """A tablet, a small laptop: the links wrap or fold, the page never scrolls sideways."""
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in("superadmin")
+    for path in ("/models", "/history"):
+        page.goto(live_server(path))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        header = page.locator("header.app-header").bounding_box()["height"]
+        assert header <= 140, (width, path, header)
