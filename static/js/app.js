@@ -123,13 +123,21 @@
     document.getElementById("flash-alert").replaceChildren(message.content.cloneNode(true));
   });
 
-  // The navbar's menu button (small screens; CSS shows the menu open on wide ones).
-  document.addEventListener("click", function (event) {
-    var toggle = event.target.closest("[data-nav-toggle]");
-    if (!toggle) { return; }
-    var open = toggle.getAttribute("aria-expanded") !== "true";
+  // The navbar's menu button (small screens; CSS shows the menu open on wide ones);
+  // Escape inside the open menu closes it and puts focus back on the button.
+  function setMenu(toggle, open) {
     toggle.setAttribute("aria-expanded", String(open));
     document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("is-open", open);
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) { setMenu(toggle, toggle.getAttribute("aria-expanded") !== "true"); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector("[data-nav-toggle][aria-expanded=true]");
+    if (event.key !== "Escape" || !toggle || !event.target.closest(".app-nav-collapse")) { return; }
+    setMenu(toggle, false);
+    toggle.focus();
   });
 
   // Search forms fold behind a button on small screens (CSS hides the button on wide ones).

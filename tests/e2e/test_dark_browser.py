@@ -63,6 +63,7 @@ def test_the_choice_overrides_the_system_and_is_remembered(dark_context, live_se
     choice.select_option("light")
     expect(page.locator("html")).to_have_attribute("data-bs-theme", "light")
     assert page.evaluate("localStorage.getItem('theme')") == "light"
+    expect(page.locator("#username")).to_have_css("color-scheme", "light")  # the widgets too
     # Another page, then a new tab: light from the first paint, the select says so.
     assert theme_before_body(page, live_server("/no-such-page")) == "light"
     other = dark_context.new_page()

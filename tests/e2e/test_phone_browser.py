@@ -91,6 +91,12 @@ def test_the_menu_opens_and_closes_with_its_button(page, live_server, sign_in, b
     page.get_by_role("button", name="منو").click()
     page.get_by_role("button", name="منو").click()
     expect(page.locator("#app-nav")).to_be_hidden()
+    # Escape in the open menu folds it and gives focus back to the button.
+    page.get_by_role("button", name="منو").click()
+    page.locator("#app-nav .nav-link").first.focus()
+    page.keyboard.press("Escape")
+    expect(page.locator("#app-nav")).to_be_hidden()
+    expect(page.get_by_role("button", name="منو")).to_be_focused()
 
     # A wide screen has no menu button: the links are always there.
     page.set_viewport_size({"width": 1366, "height": 768})
