@@ -7,7 +7,7 @@ PYBABEL = $(VENV)/bin/pybabel
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run install db demo test test-fast services browser lint i18n bench clean
+.PHONY: run install db demo test test-fast services browser lint i18n bench screenshots clean
 
 ## Install, build the SQLite database, load the demo data, serve http://127.0.0.1:5000
 run: install db demo
@@ -58,6 +58,10 @@ i18n: install
 bench: install
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) bench/run.py
+
+## Every page at 1366×768 and 390×844 (light, a few dark) into artifacts/screenshots/
+screenshots: install browser
+	$(PY) -m tests.e2e.screenshots
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

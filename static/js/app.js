@@ -5,7 +5,9 @@
  *   Escape or «انصراف» closes it, puts the group's radios back and focus on the live one;
  * - a failed request puts the group's radios back; an unreachable server gets the
  *   layout's prepared message;
- * - flash messages can be dismissed; the one-time API token is copied with a button. */
+ * - flash messages can be dismissed; the one-time API token is copied with a button;
+ * - on a small screen the navbar's menu opens with its button, and each search form
+ *   (role=search) folds behind a «فیلترها» button (open when a filter is set). */
 (function () {
   "use strict";
 
@@ -120,6 +122,52 @@
     var message = document.getElementById("network-error");
     document.getElementById("flash-alert").replaceChildren(message.content.cloneNode(true));
   });
+
+  // The navbar's menu button (small screens; CSS shows the menu open on wide ones);
+  // Escape inside the open menu closes it and puts focus back on the button.
+  function setMenu(toggle, open) {
+    toggle.setAttribute("aria-expanded", String(open));
+    document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("is-open", open);
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) { setMenu(toggle, toggle.getAttribute("aria-expanded") !== "true"); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector("[data-nav-toggle][aria-expanded=true]");
+    if (event.key !== "Escape" || !toggle || !event.target.closest(".app-nav-collapse")) { return; }
+    setMenu(toggle, false);
+    toggle.focus();
+  });
+
+  // Search forms fold behind a button on small screens (CSS hides the button on wide ones).
+  function foldFilters() {
+    var label = document.body.getAttribute("data-fold-label");
+    document.querySelectorAll("form[role=search]:not([data-folded])").forEach(function (form, index) {
+      form.setAttribute("data-folded", "");
+      if (!form.id) { form.id = "search-form-" + index; }
+      var set = Array.prototype.some.call(form.elements, function (field) {
+        if (field.type === "checkbox" || field.type === "radio") { return field.checked; }
+        return field.type !== "hidden" && field.type !== "submit" && field.type !== "button" &&
+          field.value !== "" && (field.tagName !== "SELECT" || field.selectedIndex > 0);
+      });
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-outline-secondary filters-toggle";
+      button.textContent = label;
+      button.setAttribute("aria-controls", form.id);
+      button.setAttribute("aria-expanded", String(set));
+      form.classList.toggle("is-folded", !set);
+      button.addEventListener("click", function () {
+        var open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        form.classList.toggle("is-folded", !open);
+        if (open) { var first = form.querySelector("input:not([type=hidden]), select"); if (first) { first.focus(); } }
+      });
+      form.parentNode.insertBefore(button, form);
+    });
+  }
+  foldFilters();
 
   function copyToken(button) {
     var field = document.querySelector(button.getAttribute("data-copy-target"));

@@ -1,5 +1,6 @@
-"""axe-core scans (no serious or critical violation) and review screenshots at 1366×768
-(written to artifacts/screenshots/, git-ignored; looked at, not compared)."""
+"""axe-core scans (no serious or critical violation): every page at 1366×768 and at 390×844,
+light and dark; and review screenshots at 1366×768 (written to artifacts/screenshots/;
+looked at, not compared)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import assert_accessible, shoot
+from tests.e2e.pages import dashboard_pages, page_ids
+from tests.e2e.test_pages_browser import busy  # noqa: F401 - the same demo data
 from webapp.operations.demo import DEMO_PASSWORD, seed_demo
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +120,47 @@ def test_viewer_sees_a_read_only_page(page, live_server, demo, screenshots):
     expect(page.locator("#read-only-note")).to_be_visible()
     assert page.locator("input[type=radio]:not([disabled])").count() == 0
     shoot(page, screenshots, "40-models-viewer")
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 768}
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [(DESKTOP, "light"), (PHONE, "light"), (DESKTOP, "dark"), (PHONE, "dark")],
+    ids=["desktop", "phone", "desktop-dark", "phone-dark"],
+)
+def test_every_page_at_both_sizes_and_in_dark_mode(
+    app,
+    page,
+    live_server,
+    sign_in,
+    busy,  # noqa: F811
+    viewport,
+    scheme,
+):
+    """Every page the blueprints register (tests/e2e/pages.py), the sign-in page and the
+    phone's open menu: no serious or critical axe-core violation (colour contrast included)."""
+    page.set_viewport_size(viewport)
+    page.emulate_media(color_scheme=scheme)
+    page.goto(live_server("/login"))
+    expect(page.locator("html")).to_have_attribute("data-bs-theme", scheme)
+    failures = []
+
+    def scan(what: str) -> None:
+        try:
+            assert_accessible(page, what)
+        except AssertionError as error:
+            failures.append(str(error))
+
+    scan("/login")
+    sign_in("superadmin")
+    for _name, path in dashboard_pages(app, page_ids(busy["provider_id"], busy["admin_id"])):
+        page.goto(live_server(path))
+        expect(page.locator("html")).to_have_attribute("data-bs-theme", scheme)
+        scan(path)
+    if viewport is PHONE:
+        page.get_by_role("button", name="منو").click()
+        scan("the phone's open menu")
+    assert not failures, "\n\n".join(failures)
