@@ -38,7 +38,14 @@ def catalogue(make_provider, make_model):
     mini = make_model(openrouter, "gpt-4o-mini", caps=["chat"], display_name="GPT-4o mini")
     other = make_provider("stability", name="Stability AI")
     sdxl = make_model(other, "sdxl", caps=["image"], display_name="Stable Diffusion XL")
-    return {"p": openrouter, "gpt": gpt, "claude": claude, "mini": mini, "other": other, "sdxl": sdxl}
+    return {
+        "p": openrouter,
+        "gpt": gpt,
+        "claude": claude,
+        "mini": mini,
+        "other": other,
+        "sdxl": sdxl,
+    }
 
 
 def state() -> set[tuple[int, str]]:
@@ -109,9 +116,11 @@ def test_large_catalogue_collapses_groups_and_opens_one_in_place(login_as, large
     assert not tree.find_all("input", type="radio")  # no radios on the first screen
     line = tree.by_id(f"group-{large['a'].id}-chat")
     assert "model-group-line" in line.get("class")
-    assert "A 0" in line.text and f"{COMPACT_LIMIT // 2 + 1:d}".translate(
-        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-    ) in line.text
+    assert (
+        "A 0" in line.text
+        and f"{COMPACT_LIMIT // 2 + 1:d}".translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        in line.text
+    )
     url = line.find("button").get("hx-get")
     assert url == f"/models/groups/{large['a'].id}/chat"
 
@@ -159,9 +168,7 @@ def test_empty_groups_link_filters_to_those_groups(login_as, catalogue):
 def test_switch_answers_with_totals_out_of_band_and_a_toast_in_words(login_as, catalogue):
     client = login_as("operator")
     p, gpt, claude = catalogue["p"], catalogue["gpt"], catalogue["claude"]
-    response = post_choose(
-        client, {"provider": p.id, "capability": "code", "model": claude.id}
-    )
+    response = post_choose(client, {"provider": p.id, "capability": "code", "model": claude.id})
     tree = parse(response.data)
     totals = tree.by_id("model-totals")
     assert totals.get("hx-swap-oob") == "true"
@@ -247,7 +254,10 @@ def test_undo_with_a_forged_model_changes_nothing(login_as, catalogue):
     assert "این مدل متعلق به این ارائه‌دهنده نیست" in response.get_data(as_text=True)
     assert state() == before
     viewer = login_as("viewer")
-    assert post_choose(viewer, {"provider": p.id, "capability": "chat", "undo": "none"}).status_code == 403
+    assert (
+        post_choose(viewer, {"provider": p.id, "capability": "chat", "undo": "none"}).status_code
+        == 403
+    )
 
 
 # --- keyboard: one tab stop per group -------------------------------------------------
