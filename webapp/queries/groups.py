@@ -193,10 +193,104 @@ def is_compact(sections: list[ProviderSection]) -> bool:
 
 
 @dataclass(frozen=True)
+class GroupSummary:
+    """One group counted by the database: how many models, which one is live."""
+
+    provider_id: int
+    provider_slug: str
+    capability: str
+    total: int
+    active_id: int | None
+
+
+def group_summaries() -> tuple[list[GroupSummary], int]:
+    """Every group's count and live model, and the number of models: one query, without
+    loading a model (the compact view's first screen at any catalogue size)."""
+    live = func.max(case((ModelCapability.is_active, ModelCapability.model_id), else_=None))
+    model_count = select(func.count()).select_from(AIModel).scalar_subquery()
+    rows = db.session.execute(
+        select(
+            ModelCapability.provider_id,
+            Provider.slug,
+            ModelCapability.capability,
+            func.count(),
+            live,
+            model_count,
+        )
+        .join(Provider, Provider.id == ModelCapability.provider_id)
+        .group_by(ModelCapability.provider_id, Provider.slug, ModelCapability.capability)
+    ).all()
+    models = rows[0][5] if rows else 0
+    return [GroupSummary(*row[:5]) for row in rows], models
+
+
+def summaries_shown(summaries: list[GroupSummary], filters: Filters) -> list[GroupSummary]:
+    """The groups the filters leave (a search needs the names: not here)."""
+    return [
+        s
+        for s in summaries
+        if (not filters.provider or s.provider_slug == filters.provider)
+        and (not filters.capability or s.capability == filters.capability)
+        and (filters.state != "empty" or s.active_id is None)
+    ]
+
+
+def summaries_compact(shown: list[GroupSummary]) -> bool:
+    return len(shown) > 1 and sum(s.total for s in shown) > COMPACT_LIMIT
+
+
+def compact_sections(
+    shown: list[GroupSummary], filters: Filters
+) -> tuple[list[Provider], list[ProviderSection]]:
+    """Sections of one-line groups (no model loaded but the live ones): the providers,
+    their model counts and the live models, one query each."""
+    providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+    counts = dict(
+        db.session.execute(
+            select(AIModel.provider_id, func.count()).group_by(AIModel.provider_id)
+        ).all()
+    )
+    live_ids = {s.active_id for s in shown if s.active_id is not None}
+    live = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(live_ids)))}
+    by_provider: dict[int, list[GroupSummary]] = {}
+    for summary in shown:
+        by_provider.setdefault(summary.provider_id, []).append(summary)
+    sections = []
+    for provider in providers:
+        if filters.provider and provider.slug != filters.provider:
+            continue
+        mine = by_provider.get(provider.id, [])
+        if filters.active and not mine:
+            continue
+        order = {cap: i for i, cap in enumerate(sort_capabilities(s.capability for s in mine))}
+        groups = [
+            Group(provider, s.capability, (), live.get(s.active_id), total=s.total)
+            for s in sorted(mine, key=lambda s: order[s.capability])
+        ]
+        sections.append(
+            ProviderSection(
+                provider,
+                groups,
+                model_count=counts.get(provider.id, 0),
+                active_count=sum(1 for g in groups if g.active is not None),
+            )
+        )
+    return providers, sections
+
+
+@dataclass(frozen=True)
 class Totals:
     models: int
     groups: int
     empty: int
+
+
+def totals_of_summaries(summaries: list[GroupSummary], models: int) -> Totals:
+    return Totals(
+        models=models,
+        groups=len(summaries),
+        empty=sum(1 for s in summaries if s.active_id is None),
+    )
 
 
 def totals_of(providers: Iterable[Provider]) -> Totals:

@@ -40,17 +40,21 @@ from webapp.queries import listing
 from webapp.queries.groups import (
     Filters,
     build_sections,
+    compact_sections,
     conflicts_for,
     found_count,
     group_dom_id,
     group_stamp,
+    group_summaries,
     groups_for,
     is_compact,
     load_provider_names,
     load_providers,
     page_groups,
+    summaries_compact,
+    summaries_shown,
     totals,
-    totals_of,
+    totals_of_summaries,
 )
 from webapp.views.auth import _safe_next
 from webapp.views.forms import ConfirmForm, isolated, show_error
@@ -150,21 +154,32 @@ def _back_url(filters: Filters) -> str:
 
 
 def page_context() -> dict:
-    """Everything the page (or its results block) shows, for the request's filters."""
+    """Everything the page (or its results block) shows, for the request's filters.
+
+    Without a search, the groups are first counted by the database; when the page would
+    show more than ``COMPACT_LIMIT`` models it lists one line per group and loads no
+    model but the live ones, so the first screen stays small at any catalogue size."""
     filters = Filters.from_args(request.args)
-    providers = load_providers()
-    sections = build_sections(providers, filters)
+    summaries, model_count = group_summaries()
+    shown = summaries_shown(summaries, filters)
+    if not filters.q and summaries_compact(shown):
+        providers, sections = compact_sections(shown, filters)
+        compact = True
+    else:
+        providers = load_providers()
+        sections = build_sections(providers, filters)
+        compact = is_compact(sections)
     return {
         "sections": sections,
         "groups": page_groups(sections),
-        "compact": is_compact(sections),
+        "compact": compact,
         "found": found_count(sections) if filters.q else None,
         "filters": filters,
         "providers": providers,
         "capabilities": [(c, label(c)) for c in CAPABILITIES],
         "can_manage": _can_manage(),
         "back_url": _back_url(filters),
-        "totals": totals_of(providers),
+        "totals": totals_of_summaries(summaries, model_count),
     }
 
 
