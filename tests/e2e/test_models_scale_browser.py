@@ -158,3 +158,23 @@ def test_compact_view_opens_a_group_in_place(page, live_server, sign_in, big, fr
     other = page.locator(f"form#group-{other_provider.id}-{other_cap}")
     expect(other.locator("input[type=radio]:checked")).to_be_focused()
     assert_accessible(page, "the compact models page with two groups open")
+
+
+def test_model_list_bulk_disable_through_the_confirmation(
+    page, live_server, sign_in, ten, fresh_db
+):
+    p, models = ten
+    sign_in("operator")
+    page.goto(live_server("/models/list?sort=name&order=desc"))
+    assert_accessible(page, "the model list")
+    page.check(f"#select-{models[0].id}")
+    page.check(f"#select-{models[1].id}")
+    page.select_option("#bulk-action", "disable")
+    page.get_by_role("button", name="انجام", exact=True).click()
+    expect(page.locator("#bulk-models li")).to_have_count(2)
+    assert active_in(fresh_db, p.id, "chat") == models[0].id  # nothing before «بله»
+    assert_accessible(page, "the bulk confirmation page")
+    page.get_by_role("button", name="بله، انجام شود").click()
+    expect(page.locator("#flash-status")).to_contain_text("۱ مدل از کار خارج شد")
+    assert page.url.endswith("/models/list?order=desc")  # back where it was (name: the default)
+    assert active_in(fresh_db, p.id, "chat") is None

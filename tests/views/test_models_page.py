@@ -281,3 +281,34 @@ def test_dialog_names_the_provider(login_as, catalogue):
     response = post_choose(client, {"provider": p.id, "capability": "chat", "model": claude.id})
     dialog = parse(response.data).find("dialog")
     assert "OpenRouter" in dialog.text and "Claude 3.5 Sonnet" in dialog.text
+
+
+def test_compact_first_screen_loads_no_model_but_the_live_ones(login_as, large, make_model):
+    from sqlalchemy import event
+
+    client = login_as("operator")
+    provider_b = large["b"].id
+
+    def statements() -> list[str]:
+        seen: list[str] = []
+
+        def before(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        _db.session.remove()
+        event.listen(_db.engine, "before_cursor_execute", before)
+        try:
+            assert client.get("/models").status_code == 200
+        finally:
+            event.remove(_db.engine, "before_cursor_execute", before)
+        return seen
+
+    client.get("/models")
+    first = statements()
+    for i in range(30):
+        make_model(provider_b, f"more-{i}", caps=["image"], active=i == 0)
+    second = statements()
+    assert len(first) == len(second) <= 6
+    # No statement reads every model's row: the live ones are asked for by id.
+    reads = [s for s in second if "FROM ai_model" in s and "count(" not in s]
+    assert reads and all("IN (" in s or "WHERE ai_model.id IN" in s for s in reads), reads
