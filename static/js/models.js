@@ -3,7 +3,8 @@
  * - the "go to group" list moves focus to the chosen group (opening it in the compact view);
  * - a group opened from its one-line summary gets focus on its live radio;
  * - a search submitted with Enter (or a page loaded with one) puts focus on the first match;
- * - after «برگرداندن» focus returns to the group's live radio.
+ * - after «برگرداندن» focus returns to the group's live radio;
+ * - the model list's heading checkbox selects every row of the page.
  * Switching itself (pointer, arrows, Enter/Space, the dialog) lives in app.js. */
 (function () {
   "use strict";
@@ -43,6 +44,12 @@
   });
 
   document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      event.target.form.querySelectorAll("input[name=ids]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+      return;
+    }
     if (!event.target.matches("[data-goto-group]")) { return; }
     var group = document.getElementById(event.target.value);
     if (!group) { return; }

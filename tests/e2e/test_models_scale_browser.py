@@ -178,3 +178,7 @@ def test_model_list_bulk_disable_through_the_confirmation(
     expect(page.locator("#flash-status")).to_contain_text("۱ مدل از کار خارج شد")
     assert page.url.endswith("/models/list?order=desc")  # back where it was (name: the default)
     assert active_in(fresh_db, p.id, "chat") is None
+
+    # The heading's box selects every row of the page.
+    page.check("#select-all")
+    expect(page.locator("input[name=ids]:checked")).to_have_count(10)
