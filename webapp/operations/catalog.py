@@ -14,14 +14,20 @@ from sqlalchemy import delete, func, or_, select
 
 from webapp import secrets, validation
 from webapp.ai import egress
-from webapp.capabilities import sort_capabilities
+from webapp.capabilities import label, sort_capabilities
 from webapp.db import transactional, unique_message
-from webapp.errors import ValidationError
+from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings, AIModel, ModelCapability, Provider
 from webapp.operations import audit
 from webapp.operations.activation import ActivationResult, activate, deactivate
-from webapp.operations.locks import get_model, get_provider, locked_model, locked_provider
+from webapp.operations.locks import (
+    MODEL_NOT_FOUND,
+    get_model,
+    get_provider,
+    locked_model,
+    locked_provider,
+)
 from webapp.queries.lookup import invalidate_provider
 
 __all__ = ["get_model", "get_provider"]  # the reads every caller of this module needs too
@@ -361,3 +367,73 @@ def delete_model(model: AIModel | int, *, actor=None) -> None:
     audit.record("model.delete", model, actor=actor, before=model_snapshot(model))
     invalidate_provider(provider.slug)
     db.session.delete(model)
+
+
+# --- many models at once (the model list's bulk actions) ------------------------------
+
+BULK_ACTIONS = ("enable", "disable", "delete")
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    action: str
+    changed: int  # models whose state changed
+    deactivated: int = 0  # other models that lost an activation (enable)
+
+
+def _models_in_order(model_ids) -> list[AIModel]:
+    ids = sorted({int(i) for i in model_ids})
+    found = list(db.session.scalars(select(AIModel).where(AIModel.id.in_(ids))))
+    if len(found) != len(ids):
+        raise NotFound(MODEL_NOT_FOUND)
+    return sorted(found, key=lambda m: (m.provider_id, m.id))
+
+
+def refuse_shared_groups(models: list[AIModel]) -> None:
+    """Enabling makes a model live for all its capabilities: two selected models of one
+    (provider, capability) would take it from each other."""
+    seen: dict[tuple[int, str], AIModel] = {}
+    for model in models:
+        for cap in model.capabilities:
+            first = seen.setdefault((model.provider_id, cap), model)
+            if first is not model:
+                raise ValidationError(
+                    _l(
+                        "%(first)s and %(second)s are in the same group (%(capability)s of"
+                        " %(provider)s): only one of them can be active. Select one of them.",
+                        first=first.display_name,
+                        second=model.display_name,
+                        capability=label(cap),
+                        provider=model.provider.name,
+                    )
+                )
+
+
+@transactional
+def bulk_models(action: str, model_ids, *, actor=None) -> BulkResult:
+    """Enable (make live for every capability), disable (take out of service) or delete
+    the models, all or none, each through the single-model operation (its lock, its
+    audit event)."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError(_l("Unknown action."), field="action")
+    models = _models_in_order(model_ids)
+    if not models:
+        raise ValidationError(_l("Select at least one model."), field="ids")
+    changed = deactivated_ids = 0
+    if action == "enable":
+        refuse_shared_groups(models)
+        selected = {m.id for m in models}
+        others: set[int] = set()
+        for model in models:
+            result = activate(model.id, actor=actor)
+            changed += bool(result.changed)
+            others |= {mid for mid, _cap in result.deactivated_ids if mid not in selected}
+        deactivated_ids = len(others)
+    elif action == "disable":
+        for model in models:
+            changed += bool(deactivate(model.id, actor=actor).changed)
+    else:
+        for model in models:
+            delete_model(model.id, actor=actor)
+        changed = len(models)
+    return BulkResult(action, changed, deactivated_ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,6 +19,9 @@ from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider
 
 SEARCH_MAX = 100
+# Up to this many models on the page, every group shows its radios at once; above it, each
+# group is one line that opens in place (the page stays small at any catalogue size).
+COMPACT_LIMIT = 60
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Filters:
     provider: str = ""
     capability: str = ""
     q: str = ""
+    state: str = ""  # "empty": only the groups with no active model
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> Filters:
@@ -33,23 +37,25 @@ class Filters:
         provider = (args.get("provider") or "").strip()[:50]
         capability = (args.get("capability") or "").strip()
         q = " ".join((args.get("q") or "").split())[:SEARCH_MAX]
-        return cls(provider, capability if is_capability(capability) else "", q)
+        state = "empty" if args.get("state") == "empty" else ""
+        return cls(provider, capability if is_capability(capability) else "", q, state)
 
     @property
     def active(self) -> bool:
-        return bool(self.provider or self.capability or self.q)
+        return bool(self.provider or self.capability or self.q or self.state)
 
-    def as_args(self) -> dict[str, str]:
-        return {k: v for k, v in vars(self).items() if v}
+    def as_args(self, without: str = "") -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v and k != without}
 
 
 @dataclass(frozen=True)
 class Group:
     provider: Provider
     capability: str
-    models: tuple[AIModel, ...]
+    models: tuple[AIModel, ...]  # the ones shown: with a search, its matches and the live one
     active: AIModel | None
     matches: frozenset[int] = frozenset()
+    total: int = 0  # every model of the group, shown or not
 
     @property
     def dom_id(self) -> str:
@@ -102,6 +108,11 @@ def load_providers(provider_id: int | None = None) -> list[Provider]:
     return found
 
 
+def load_provider_names() -> list[Provider]:
+    """Providers alone, by name (a filter's choices)."""
+    return list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+
+
 def _matches(model: AIModel, provider: Provider, q: str) -> bool:
     needle = q.casefold()
     haystack = (model.display_name, model.name, model.model_id, provider.name, provider.slug)
@@ -122,7 +133,11 @@ def _groups(
     for cap in sort_capabilities(by_cap):
         models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
         matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
-        groups.append(Group(provider, cap, models, active.get(cap), matches))
+        live = active.get(cap)
+        shown = models
+        if q:  # a search shows its matches, and the live model for context
+            shown = tuple(m for m in models if m.id in matches or m is live)
+        groups.append(Group(provider, cap, shown, live, matches, total=len(models)))
     return groups
 
 
@@ -146,6 +161,8 @@ def build_sections(providers: Iterable[Provider], filters: Filters) -> list[Prov
             groups = [g for g in groups if g.capability == filters.capability]
         if filters.q:
             groups = [g for g in groups if g.matches]
+        if filters.state == "empty":
+            groups = [g for g in groups if g.active is None]
         if filters.active and not groups:
             continue
         sections.append(
@@ -157,6 +174,163 @@ def build_sections(providers: Iterable[Provider], filters: Filters) -> list[Prov
             )
         )
     return sections
+
+
+def page_groups(sections: Iterable[ProviderSection]) -> list[Group]:
+    return [g for s in sections for g in s.groups]
+
+
+def found_count(sections: Iterable[ProviderSection]) -> int:
+    """How many models a search found (each model once, whatever its groups)."""
+    return len({m for g in page_groups(sections) for m in g.matches})
+
+
+def is_compact(sections: list[ProviderSection]) -> bool:
+    """Collapse the groups when the page would show more than ``COMPACT_LIMIT`` models;
+    a page left with one group always shows it open."""
+    groups = page_groups(sections)
+    return len(groups) > 1 and sum(len(g.models) for g in groups) > COMPACT_LIMIT
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One group counted by the database: how many models, which one is live."""
+
+    provider_id: int
+    provider_slug: str
+    capability: str
+    total: int
+    active_id: int | None
+
+
+def group_summaries() -> tuple[list[GroupSummary], int]:
+    """Every group's count and live model, and the number of models: one query, without
+    loading a model (the compact view's first screen at any catalogue size)."""
+    live = func.max(case((ModelCapability.is_active, ModelCapability.model_id), else_=None))
+    model_count = select(func.count()).select_from(AIModel).scalar_subquery()
+    rows = db.session.execute(
+        select(
+            ModelCapability.provider_id,
+            Provider.slug,
+            ModelCapability.capability,
+            func.count(),
+            live,
+            model_count,
+        )
+        .join(Provider, Provider.id == ModelCapability.provider_id)
+        .group_by(ModelCapability.provider_id, Provider.slug, ModelCapability.capability)
+    ).all()
+    models = rows[0][5] if rows else 0
+    return [GroupSummary(*row[:5]) for row in rows], models
+
+
+def summaries_shown(summaries: list[GroupSummary], filters: Filters) -> list[GroupSummary]:
+    """The groups the filters leave (a search needs the names: not here)."""
+    return [
+        s
+        for s in summaries
+        if (not filters.provider or s.provider_slug == filters.provider)
+        and (not filters.capability or s.capability == filters.capability)
+        and (filters.state != "empty" or s.active_id is None)
+    ]
+
+
+def summaries_compact(shown: list[GroupSummary]) -> bool:
+    return len(shown) > 1 and sum(s.total for s in shown) > COMPACT_LIMIT
+
+
+def compact_sections(
+    shown: list[GroupSummary], filters: Filters
+) -> tuple[list[Provider], list[ProviderSection]]:
+    """Sections of one-line groups (no model loaded but the live ones): the providers,
+    their model counts and the live models, one query each."""
+    providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+    counts = dict(
+        db.session.execute(
+            select(AIModel.provider_id, func.count()).group_by(AIModel.provider_id)
+        ).all()
+    )
+    live_ids = {s.active_id for s in shown if s.active_id is not None}
+    live = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(live_ids)))}
+    by_provider: dict[int, list[GroupSummary]] = {}
+    for summary in shown:
+        by_provider.setdefault(summary.provider_id, []).append(summary)
+    sections = []
+    for provider in providers:
+        if filters.provider and provider.slug != filters.provider:
+            continue
+        mine = by_provider.get(provider.id, [])
+        if filters.active and not mine:
+            continue
+        order = {cap: i for i, cap in enumerate(sort_capabilities(s.capability for s in mine))}
+        groups = [
+            Group(provider, s.capability, (), live.get(s.active_id), total=s.total)
+            for s in sorted(mine, key=lambda s: order[s.capability])
+        ]
+        sections.append(
+            ProviderSection(
+                provider,
+                groups,
+                model_count=counts.get(provider.id, 0),
+                active_count=sum(1 for g in groups if g.active is not None),
+            )
+        )
+    return providers, sections
+
+
+@dataclass(frozen=True)
+class Totals:
+    models: int
+    groups: int
+    empty: int
+
+
+def totals_of_summaries(summaries: list[GroupSummary], models: int) -> Totals:
+    return Totals(
+        models=models,
+        groups=len(summaries),
+        empty=sum(1 for s in summaries if s.active_id is None),
+    )
+
+
+def totals_of(providers: Iterable[Provider]) -> Totals:
+    """The summary from providers already loaded (no query)."""
+    groups = [g for p in providers for g in provider_groups(p)]
+    return Totals(
+        models=sum(len(p.models) for p in providers),
+        groups=len(groups),
+        empty=sum(1 for g in groups if g.active is None),
+    )
+
+
+def totals() -> Totals:
+    """The summary counted by the database (after a change, without loading the catalogue)."""
+    models = db.session.scalar(select(func.count()).select_from(AIModel)) or 0
+    per_group = (
+        select(func.max(case((ModelCapability.is_active, 1), else_=0)).label("live"))
+        .group_by(ModelCapability.provider_id, ModelCapability.capability)
+        .subquery()
+    )
+    groups, live = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(per_group.c.live), 0))
+    ).one()
+    return Totals(models=models, groups=groups, empty=groups - int(live))
+
+
+def group_stamp(provider_id: int, capability: str) -> str:
+    """The group's state as a switch left it: the live model and when it became live
+    ("none" when empty). An undo is offered only while the stamp is unchanged."""
+    row = db.session.execute(
+        select(ModelCapability.model_id, ModelCapability.activated_at).where(
+            ModelCapability.provider_id == provider_id,
+            ModelCapability.capability == capability,
+            ACTIVE_ROW,
+        )
+    ).first()
+    if row is None:
+        return "none"
+    when = row.activated_at.isoformat() if row.activated_at else ""
+    return f"{row.model_id}@{when}"
 
 
 def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:

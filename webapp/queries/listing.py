@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -57,3 +57,42 @@ def usernames(rows: Iterable) -> dict[int, str]:
     if not ids:
         return {}
     return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
+
+
+# --- the dashboard's model list (sortable, filterable, paged) ---------------------------
+
+LIST_SORTS = {
+    "name": (AIModel.display_name, AIModel.id),
+    "provider": (Provider.name, AIModel.display_name, AIModel.id),
+    "updated": (AIModel.updated_at, AIModel.id),
+}
+LIST_PAGE_SIZE = 50
+
+
+def model_list(
+    *,
+    provider: str = "",
+    capability: str = "",
+    status: str = "",
+    q: str = "",
+    sort: str = "name",
+    descending: bool = False,
+    page: int = 1,
+) -> tuple[list[AIModel], dict]:
+    """One page of models for the list screen: ``status`` is "active" (live for at least
+    one capability) or "inactive"; ``q`` matches the names, the model id and the provider."""
+    stmt = model_query(
+        capability=capability or None,
+        is_active={"active": True, "inactive": False}.get(status),
+    ).join(Provider, Provider.id == AIModel.provider_id)
+    if provider:
+        stmt = stmt.where(Provider.slug == provider)
+    if q:
+        # "/" escapes LIKE's wildcards: a "%" or "_" typed in the search is that character.
+        escaped = q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+        needle = f"%{escaped}%"
+        columns = (AIModel.display_name, AIModel.name, AIModel.model_id, Provider.name)
+        stmt = stmt.where(or_(*(func.lower(c).like(needle, escape="/") for c in columns)))
+    columns = LIST_SORTS.get(sort, LIST_SORTS["name"])
+    order = [c.desc() if descending else c.asc() for c in columns]
+    return page_of(stmt, order, max(page, 1), LIST_PAGE_SIZE)

@@ -8,6 +8,7 @@ and answers with the affected groups and the flash messages, all out of band.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import (
@@ -21,8 +22,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -32,14 +35,26 @@ from webapp import messages, validation
 from webapp.access import permission_required
 from webapp.capabilities import CAPABILITIES, LABELS, is_capability, label
 from webapp.errors import DomainError, ValidationError
-from webapp.operations import activation, catalog
+from webapp.operations import activation, catalog, undo
+from webapp.queries import listing
 from webapp.queries.groups import (
     Filters,
     build_sections,
+    compact_sections,
     conflicts_for,
+    found_count,
     group_dom_id,
+    group_stamp,
+    group_summaries,
     groups_for,
+    is_compact,
+    load_provider_names,
     load_providers,
+    page_groups,
+    summaries_compact,
+    summaries_shown,
+    totals,
+    totals_of_summaries,
 )
 from webapp.views.auth import _safe_next
 from webapp.views.forms import ConfirmForm, isolated, show_error
@@ -138,33 +153,69 @@ def _back_url(filters: Filters) -> str:
 # --- the page --------------------------------------------------------------------------
 
 
-@bp.get("/models")
-@permission_required("view_models")
-def index():
+def page_context() -> dict:
+    """Everything the page (or its results block) shows, for the request's filters.
+
+    Without a search, the groups are first counted by the database; when the page would
+    show more than ``COMPACT_LIMIT`` models it lists one line per group and loads no
+    model but the live ones, so the first screen stays small at any catalogue size."""
     filters = Filters.from_args(request.args)
-    providers = load_providers()
-    sections = build_sections(providers, filters)
-    all_groups = [g for s in build_sections(providers, Filters()) for g in s.groups]
-    context = {
+    summaries, model_count = group_summaries()
+    shown = summaries_shown(summaries, filters)
+    if not filters.q and summaries_compact(shown):
+        providers, sections = compact_sections(shown, filters)
+        compact = True
+    else:
+        providers = load_providers()
+        sections = build_sections(providers, filters)
+        compact = is_compact(sections)
+    return {
         "sections": sections,
+        "groups": page_groups(sections),
+        "compact": compact,
+        "found": found_count(sections) if filters.q else None,
         "filters": filters,
         "providers": providers,
         "capabilities": [(c, label(c)) for c in CAPABILITIES],
         "can_manage": _can_manage(),
         "back_url": _back_url(filters),
-        "totals": {
-            "models": sum(len(p.models) for p in providers),
-            "groups": len(all_groups),
-            "empty": sum(1 for g in all_groups if g.active is None),
-        },
+        "totals": totals_of_summaries(summaries, model_count),
     }
+
+
+@bp.get("/models")
+@permission_required("view_models")
+def index():
+    context = page_context()
     return page(TEMPLATE, "results" if hx_target() == "model-results" else None, **context)
+
+
+@bp.get("/models/groups/<int:provider_id>/<capability>")
+@permission_required("view_models")
+def group(provider_id: int, capability: str):
+    """One group, opened in place from its one-line summary (the compact view)."""
+    if not is_capability(capability):
+        abort(404)
+    filters = Filters.from_args(request.args)
+    found = groups_for({(provider_id, capability)}, filters.q)
+    if not found:
+        abort(404)
+    body = render_block(
+        TEMPLATE,
+        "one_group",
+        group=found[0],
+        can_manage=_can_manage(),
+        filters=filters,
+        back_url=_back_url(filters),
+    )
+    return fragment(body)
 
 
 @bp.post("/models/choose")
 @permission_required("manage_models")
 def choose():
-    """One group's radio changed: a model id, or empty for «هیچ‌کدام»."""
+    """One group's radio changed: a model id, or empty for «هیچ‌کدام»; with ``undo``,
+    the toast's «برگرداندن» (the switch back, if the group is as that switch left it)."""
     provider_id = _int(request.form.get("provider"))
     capability = request.form.get("capability", "")
     raw_model = (request.form.get("model") or "").strip()
@@ -174,26 +225,69 @@ def choose():
         abort(400, description=_("Unknown capability: %(value)s", value=capability[:40] or "—"))
     filters = _filters_of_page()
     confirmed = request.form.get("confirm") == "1"
+    stamp = request.form.get("undo")
     try:
         provider = catalog.get_provider(provider_id)
-        if raw_model in ("", "none"):
+        if stamp is not None:
+            outcome = _undo(provider, capability, raw_model, stamp[:80])
+        elif raw_model in ("", "none"):
             outcome = _clear(provider, capability, confirmed)
         else:
             outcome = _activate(provider, capability, _int(raw_model), confirmed)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
-    if not isinstance(outcome, tuple):
+    if not isinstance(outcome, Switched):
         return outcome  # the confirmation dialog
-    said, affected = outcome
     body = render_block(
         TEMPLATE,
         "changed",
-        groups=groups_for(affected, filters.q),
+        groups=groups_for({(provider.id, capability)}, filters.q),
         can_manage=True,
         filters=filters,
         back_url=_back_url(filters),
+        totals=totals(),
+        oob=True,
     )
-    return fragment(body + flash_oob(success=said))
+    return fragment(body + render_block(TEMPLATE, "switch_toast", switched=outcome))
+
+
+@dataclass
+class Switched:
+    """What the toast says after a switch, and how to undo it."""
+
+    said: list[str]  # the seed's messages («مدل فعال شد», «N مدل دیگر غیرفعال شد»)
+    provider: object
+    capability: str
+    live: object | None = None  # the model now live, None when the group was emptied
+    lost: list = field(default_factory=list)  # the models that lost the group
+    undo: dict | None = None  # the switch back's form fields
+
+    @property
+    def capability_label(self) -> str:
+        return label(self.capability)
+
+    @property
+    def dom_id(self) -> str:
+        return group_dom_id(self.provider.id, self.capability)
+
+    @property
+    def lost_names(self) -> Markup:
+        return Markup(_(", ")).join(isolated(m.display_name) for m in self.lost)
+
+
+def _undo_fields(provider_id: int, capability: str, live_id, restore_id) -> dict | None:
+    """Offer the way back only if the group is still as this switch left it (a switch
+    committed in between by someone else gets no undo here)."""
+    stamp = group_stamp(provider_id, capability)
+    expected = "none" if live_id is None else f"{live_id}@"
+    if not (stamp == expected or (live_id is not None and stamp.startswith(expected))):
+        return None
+    return {
+        "provider": provider_id,
+        "capability": capability,
+        "model": "" if restore_id is None else restore_id,
+        "undo": stamp,
+    }
 
 
 def _clear(provider, capability: str, confirmed: bool):
@@ -203,18 +297,20 @@ def _clear(provider, capability: str, confirmed: bool):
         if group is not None and group.active is not None:
             return _confirmation(group.active, capability)
     result = activation.clear_group(provider.id, capability, actor=current_user)
-    if result is None:
-        return [_("This group had no active model.")], {(provider.id, capability)}
-    said = [
-        messages.model_deactivated(),
-        _(
-            "%(model)s no longer serves %(capability)s of %(provider)s.",
-            model=isolated(result.model.display_name),
-            capability=label(capability),
-            provider=isolated(provider.name),
-        ),
-    ]
-    return said, {(provider.id, capability)}
+    return _cleared(provider, capability, result)
+
+
+def _cleared(provider, capability: str, result) -> Switched:
+    if result is None or not result.changed:
+        return Switched([_("This group had no active model.")], provider, capability)
+    lost = catalog.get_model(result.model.id)
+    return Switched(
+        [messages.model_deactivated()],
+        provider,
+        capability,
+        lost=[lost],
+        undo=_undo_fields(provider.id, capability, None, lost.id),
+    )
 
 
 def _activate(provider, capability: str, model_id: int | None, confirmed: bool):
@@ -228,9 +324,36 @@ def _activate(provider, capability: str, model_id: int | None, confirmed: bool):
         if preview.conflicts:
             return _confirmation(model, capability, preview)
     result = activation.activate(model, [capability], actor=current_user)
-    said = result.messages() if result.changed else [_("This model was already active.")]
-    # A model loses an activation only in the groups being switched.
-    return said, set(result.affected_groups)
+    return _activated(provider, capability, result)
+
+
+def _activated(provider, capability: str, result) -> Switched:
+    live = catalog.get_model(result.model.id)
+    if not result.changed:
+        return Switched([_("This model was already active.")], provider, capability, live=live)
+    lost_ids = [mid for mid, cap in result.deactivated_ids if cap == capability]
+    lost = [catalog.get_model(mid) for mid in lost_ids]
+    restore = lost_ids[0] if lost_ids else None
+    return Switched(
+        result.messages(),
+        provider,
+        capability,
+        live=live,
+        lost=lost,
+        undo=_undo_fields(provider.id, capability, live.id, restore),
+    )
+
+
+def _undo(provider, capability: str, raw_model: str, stamp: str) -> Switched:
+    restore = None if raw_model in ("", "none") else _int(raw_model)
+    if restore is None and raw_model not in ("", "none"):
+        abort(400, description=_("The chosen model is not valid."))
+    if restore is not None and catalog.get_model(restore).provider_id != provider.id:
+        abort(400, description=_("This model does not belong to this provider."))
+    result = undo.switch_back(provider.id, capability, restore, stamp=stamp, actor=current_user)
+    if restore is None:
+        return _cleared(provider, capability, result)
+    return _activated(provider, capability, result)
 
 
 def _confirmation(model, capability: str, preview=None):
@@ -408,3 +531,148 @@ def _model_or_404(model_id: int):
         return catalog.get_model(model_id)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
+
+
+# --- the model list: sortable, filterable, bulk actions ---------------------------------
+
+LIST_TEMPLATE = "models/list.html"
+BULK_LABELS = {
+    "enable": _l("Make active (every capability)"),
+    "disable": _l("Take out of service"),
+    "delete": _l("Delete"),
+}
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    """The list's query string: filters, sort and page (malformed values dropped)."""
+
+    provider: str = ""
+    capability: str = ""
+    status: str = ""
+    q: str = ""
+    sort: str = "name"
+    order: str = "asc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> ListArgs:
+        base = Filters.from_args(args)
+        status = args.get("status", "")
+        sort = args.get("sort", "")
+        return cls(
+            provider=base.provider,
+            capability=base.capability,
+            status=status if status in ("active", "inactive") else "",
+            q=base.q,
+            sort=sort if sort in listing.LIST_SORTS else "name",
+            order="desc" if args.get("order") == "desc" else "asc",
+            page=min(_int(args.get("page")) or 1, 100_000),
+        )
+
+    def as_args(self, **changes) -> dict:
+        values = {**vars(self), **changes}
+        defaults = {"sort": "name", "order": "asc", "page": 1}
+        return {k: v for k, v in values.items() if v and defaults.get(k) != v}
+
+    def sorted_by(self, column: str) -> dict:
+        """The arguments for a click on ``column``'s heading: that column, or its reverse."""
+        order = "desc" if self.sort == column and self.order == "asc" else "asc"
+        return self.as_args(sort=column, order=order, page=1)
+
+
+@bp.get("/models/list")
+@permission_required("view_models")
+def model_list():
+    args = ListArgs.from_args(request.args)
+    rows, pagination = listing.model_list(
+        provider=args.provider,
+        capability=args.capability,
+        status=args.status,
+        q=args.q,
+        sort=args.sort,
+        descending=args.order == "desc",
+        page=args.page,
+    )
+    return render_template(
+        LIST_TEMPLATE,
+        rows=rows,
+        pagination=pagination,
+        args=args,
+        providers=load_provider_names(),
+        capabilities=[(c, label(c)) for c in CAPABILITIES],
+        actions=BULK_LABELS,
+        can_manage=_can_manage(),
+        here=url_for("models.model_list", **args.as_args()),
+    )
+
+
+@bp.post("/models/list/action")
+@permission_required("manage_models")
+def bulk_action():
+    """First post: the confirmation page naming every selected model and the effect;
+    the confirmed post runs the action (all or nothing) and flashes what changed."""
+    form = ConfirmForm()
+    back = _safe_next(request.form.get("next") or url_for("models.model_list"))
+    if not form.validate_on_submit():
+        abort(400, description=_("The form expired. Please try again."))
+    action = request.form.get("action", "")
+    ids = [i for i in (_int(v) for v in request.form.getlist("ids")) if i is not None]
+    if action not in BULK_LABELS:
+        flash(_("Choose an action for the selected models."), "error")
+        return redirect(back)
+    if not ids:
+        flash(_("Select at least one model."), "error")
+        return redirect(back)
+    try:
+        models = [catalog.get_model(i) for i in sorted(set(ids))[:500]]
+        if action == "enable":
+            catalog.refuse_shared_groups(models)
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+        return redirect(back)
+    if request.form.get("confirm") != "1":
+        return render_template(
+            "models/bulk_confirm.html",
+            form=form,
+            action=action,
+            action_label=BULK_LABELS[action],
+            models=models,
+            conflicts=_bulk_conflicts(models) if action == "enable" else [],
+            next=back,
+        )
+    try:
+        result = catalog.bulk_models(action, [m.id for m in models], actor=current_user)
+    except DomainError as exc:
+        flash(str(exc.message), "error")
+        return redirect(back)
+    flash(_bulk_message(result), "success")
+    return redirect(back)
+
+
+def _bulk_conflicts(models) -> list:
+    """The live models enabling the selection would take out of service."""
+    selected = {m.id for m in models}
+    found = {}
+    for model in models:
+        for conflict in conflicts_for(model.provider_id, model.capabilities, model.id):
+            if conflict.model.id not in selected:
+                found[conflict.model.id] = conflict
+    return list(found.values())
+
+
+def _bulk_message(result: catalog.BulkResult) -> str:
+    if result.action == "enable":
+        text = ngettext(
+            "%(num)d model was made active.", "%(num)d models were made active.", result.changed
+        )
+        if result.deactivated:
+            text += " " + messages.other_models_deactivated(result.deactivated)
+        return text
+    if result.action == "disable":
+        return ngettext(
+            "%(num)d model was taken out of service.",
+            "%(num)d models were taken out of service.",
+            result.changed,
+        )
+    return ngettext("%(num)d model was deleted.", "%(num)d models were deleted.", result.changed)
