@@ -92,9 +92,9 @@ def test_activation_is_a_sentence_listing_what_it_deactivated(login_as, make_pro
         cards.index(newest) < 2
     )  # with the deactivation it caused, on top and "Claude 3.5" in newest
     assert "مدل‌هایی که این فعال‌سازی غیرفعالشان کرد" in newest
-    assert "<bdi>GPT-4o</bdi> (گفتگو)" in newest and "<bdi>GPT-4o</bdi> (کدنویسی)" in newest
+    assert "<bdi>GPT-4o</bdi> (گفت‌وگو)" in newest and "<bdi>GPT-4o</bdi> (کدنویسی)" in newest
     # The deactivation it caused, in the same batch, says why.
-    assert "غیرفعال‌سازی مدل" in body and "در پی فعال شدن مدل <bdi>Claude 3.5</bdi>" in body
+    assert "غیرفعال‌سازی مدل" in body and "در پی فعال شدن مدل «<bdi>Claude 3.5</bdi>»" in body
 
 
 def test_before_and_after_are_readable(login_as, post, make_provider):
