@@ -106,9 +106,10 @@ def test_compiled_catalogue_serves_the_contract_and_the_dashboard_wording(app):
     from webapp.ai import errors
 
     with force_locale("fa"):
-        assert messages.no_active_model() == CONTRACT[
-            "There is no active model for this Provider+Capability"
-        ]
+        assert (
+            messages.no_active_model()
+            == CONTRACT["There is no active model for this Provider+Capability"]
+        )
         assert messages.other_models_deactivated(2) == "2 مدل دیگر غیرفعال شد"
         assert str(errors.ProviderTimeout().message) == "ارائه‌دهنده در زمان مقرر پاسخ نداد."
         for cls in (
