@@ -256,7 +256,9 @@ def test_401_is_a_refused_key(provider, gpt, fake_provider):
     with pytest.raises(ProviderAuthError) as caught:
         calls.chat("openrouter", "hi")
 
-    assert str(caught.value) == "ارائه‌دهنده کلید API را نپذیرفت (کلید نادرست، منقضی یا غیرمجاز است)."
+    assert str(caught.value) == (
+        "ارائه‌دهنده کلید API را نپذیرفت (کلید نادرست، منقضی یا غیرمجاز است)."
+    )
     assert caught.value.status_code == 401
     assert len(fake_provider.requests) == 1  # never retried
 
@@ -334,7 +336,9 @@ def test_closed_port_is_unreachable(make_provider, make_model, dead_url):
     with pytest.raises(ProviderUnreachable) as caught:
         calls.chat("dead", "hi")
 
-    assert str(caught.value) == "دسترسی به ارائه‌دهنده ممکن نیست (نشانی نادرست است یا سرور در دسترس نیست)."
+    assert str(caught.value) == (
+        "دسترسی به ارائه‌دهنده ممکن نیست (نشانی نادرست است یا سرور در دسترس نیست)."
+    )
     assert not carries_httpx(caught.value)
 
 
