@@ -438,7 +438,11 @@ def _providers() -> list[tuple[int, str, str]]:
 def _fill_choices(form: HistoryFilterForm, providers) -> tuple[int | None, AIModel | None]:
     """Set the provider and model choices; return the chosen provider's id and model
     (errors next to their fields when the URL names one that does not exist)."""
-    form.provider.choices = [("", _("All")), *((slug, name) for _id, slug, name in providers)]
+    # Names are people's data, in either script: each option sets its own direction.
+    form.provider.choices = [
+        ("", _("All")),
+        *((slug, name, {"dir": "auto"}) for _id, slug, name in providers),
+    ]
     provider_id = None
     if form.provider.data:
         provider_id = next((i for i, slug, _n in providers if slug == form.provider.data), None)
@@ -458,7 +462,10 @@ def _fill_choices(form: HistoryFilterForm, providers) -> tuple[int | None, AIMod
         ).all()
     elif model is not None:
         models = [model]
-    form.model.choices = [("", _("All")), *((str(m.id), m.display_name) for m in models)]
+    form.model.choices = [
+        ("", _("All")),
+        *((str(m.id), m.display_name, {"dir": "auto"}) for m in models),
+    ]
     return provider_id, model
 
 
