@@ -42,7 +42,7 @@ def test_create_admin_and_token(runner):
     [
         (["create-admin", "x", "--password", "short"], "10"),
         (["create-admin", "bad name", "--password", "long-enough-1"], "لاتین"),
-        (["create-token", "nobody"], "مدیری"),
+        (["create-token", "nobody"], "کاربری"),
         (["ai", "activate", "no-such-model"], "no-such-model"),
         (["ai", "active", "nowhere", "chat"], "Provider+Capability"),
     ],

@@ -21,7 +21,7 @@ from webapp.operations import admins
 
 PG_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 THREADS = 8
-SLUG_TAKEN = "Providerی با این شناسه (slug) از قبل وجود دارد."
+SLUG_TAKEN = "ارائه‌دهنده‌ای با این شناسه (slug) از قبل وجود دارد."
 
 
 @pytest.fixture
@@ -127,5 +127,5 @@ def test_a_unique_violation_reads_like_the_check_on_either_database(app):
     with pytest.raises(ValidationError) as name_taken:
         add(AIModel(provider_id=provider_id, name="m", model_id="v/other", display_name="M"))
     assert name_taken.value.field == "name"
-    assert str(name_taken.value.message) == "این Provider از قبل مدلی با این نام دارد."
+    assert str(name_taken.value.message) == "این ارائه‌دهنده از قبل مدلی با این نام دارد."
     assert db.session.scalar(select(func.count()).select_from(Provider)) == 1

@@ -256,7 +256,9 @@ def test_401_is_a_refused_key(provider, gpt, fake_provider):
     with pytest.raises(ProviderAuthError) as caught:
         calls.chat("openrouter", "hi")
 
-    assert str(caught.value) == "Provider کلید API را نپذیرفت (نادرست، منقضی یا غیرمجاز است)."
+    assert str(caught.value) == (
+        "ارائه‌دهنده کلید API را نپذیرفت (کلید نادرست، منقضی یا غیرمجاز است)."
+    )
     assert caught.value.status_code == 401
     assert len(fake_provider.requests) == 1  # never retried
 
@@ -297,7 +299,7 @@ def test_500_every_time_is_a_provider_error(provider, gpt, fake_provider):
     with pytest.raises(ProviderServerError) as caught:
         calls.chat("openrouter", "hi")
 
-    assert str(caught.value) == "Provider با خطای داخلی روبه‌رو شد و نتوانست پاسخ دهد."
+    assert str(caught.value) == "ارائه‌دهنده با خطای داخلی روبه‌رو شد و نتوانست پاسخ دهد."
     assert len(fake_provider.requests) == 3
 
 
@@ -308,7 +310,7 @@ def test_slow_provider_times_out(provider, gpt, fake_provider):
     with pytest.raises(ProviderTimeout) as caught:
         client.chat("hi", timeout=0.1)
 
-    assert str(caught.value) == "Provider در زمان مقرر پاسخ نداد."
+    assert str(caught.value) == "ارائه‌دهنده در زمان مقرر پاسخ نداد."
     assert not carries_httpx(caught.value)
     assert len(fake_provider.requests) == 1  # a timeout is not retried
 
@@ -334,7 +336,9 @@ def test_closed_port_is_unreachable(make_provider, make_model, dead_url):
     with pytest.raises(ProviderUnreachable) as caught:
         calls.chat("dead", "hi")
 
-    assert str(caught.value) == "دسترسی به Provider ممکن نیست (نشانی نادرست است یا سرور خاموش است)."
+    assert str(caught.value) == (
+        "دسترسی به ارائه‌دهنده ممکن نیست (نشانی نادرست است یا سرور در دسترس نیست)."
+    )
     assert not carries_httpx(caught.value)
 
 
@@ -345,7 +349,7 @@ def test_malformed_answer(provider, gpt, fake_provider):
     for _ in range(2):
         with pytest.raises(MalformedResponse) as caught:
             calls.chat("openrouter", "hi")
-        assert str(caught.value) == "پاسخ Provider قابل فهم نبود."
+        assert str(caught.value) == "پاسخ ارائه‌دهنده قابل‌فهم نبود."
 
 
 def test_every_failure_has_its_own_message(provider, gpt, fake_provider, dead_url):

@@ -180,7 +180,7 @@ def test_connection_failures_are_results_not_exceptions(
     )
     unreachable = calls.check_connection(dead)
     assert (unreachable.ok, unreachable.error_kind) == (False, "unreachable")
-    assert unreachable.message.startswith("دسترسی به Provider ممکن نیست")
+    assert unreachable.message.startswith("دسترسی به ارائه‌دهنده ممکن نیست")
 
     with pytest.raises(NotFound):
         calls.check_connection("no-such-provider")

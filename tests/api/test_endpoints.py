@@ -172,7 +172,7 @@ def test_provider_crud_and_write_only_key(api, group):
             "shared_api_key": key,
         },
     )
-    body = envelope_ok(created, 201, "Provider ایجاد شد")
+    body = envelope_ok(created, 201, "ارائه‌دهنده ایجاد شد")
     assert created.headers["Location"].endswith(f"{API}/ai-providers/anthropic/")
     data = body["data"]
     assert list(data) == Provider.model_json_schema()["required"]
@@ -188,7 +188,7 @@ def test_provider_crud_and_write_only_key(api, group):
     body = envelope_ok(
         api("PATCH", "/ai-providers/anthropic/", json={"shared_api_key": None, "name": "A"}),
         200,
-        "Provider به‌روزرسانی شد",
+        "ارائه‌دهنده به‌روزرسانی شد",
     )
     assert body["data"]["has_shared_api_key"] is False
     assert body["data"]["shared_api_key_hint"] == ""
@@ -196,13 +196,13 @@ def test_provider_crud_and_write_only_key(api, group):
 
     renamed = envelope_ok(api("PATCH", "/ai-providers/anthropic/", json={"slug": "claude-ai"}))
     assert renamed["data"]["slug"] == "claude-ai"
-    envelope_ok(api("DELETE", "/ai-providers/claude-ai/"), 200, "Provider حذف شد")
-    envelope_error(api("GET", "/ai-providers/claude-ai/"), 404, "Provider پیدا نشد.")
+    envelope_ok(api("DELETE", "/ai-providers/claude-ai/"), 200, "ارائه‌دهنده حذف شد")
+    envelope_error(api("GET", "/ai-providers/claude-ai/"), 404, "ارائه‌دهنده پیدا نشد.")
 
 
 def test_providers_are_paged(api, group, make_provider):
     make_provider("openai")
-    body = envelope_ok(api("GET", "/ai-providers/?page_size=1"), 200, "Providerها دریافت شدند")
+    body = envelope_ok(api("GET", "/ai-providers/?page_size=1"), 200, "ارائه‌دهندگان دریافت شدند")
     assert body["pagination"] == {"page": 1, "page_size": 1, "total": 2, "pages": 2}
     assert [p["slug"] for p in body["data"]] == ["openrouter"]
 

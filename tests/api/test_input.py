@@ -277,7 +277,7 @@ def test_unknown_provider_has_its_own_404_message(api, group):
     result = envelope_error(
         api("GET", "/ai-models/active_model/?provider=nope&capability=chat"), 404
     )
-    assert result["metaData"]["message"] == "Provider پیدا نشد."
+    assert result["metaData"]["message"] == "ارائه‌دهنده پیدا نشد."
 
 
 MISSING = [

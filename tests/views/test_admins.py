@@ -139,7 +139,7 @@ def test_cannot_drop_ones_own_manage_admins(login_as, post, role):
     response = post(client, f"/admins/{client.admin.id}/edit", {"display_name": "Me", "role": role})
 
     assert response.status_code == 400
-    assert "دسترسی مدیریت مدیران را از خودتان بگیرید" in field_error(text(response), "role")
+    assert "دسترسی مدیریت کاربران را از خودتان بگیرید" in field_error(text(response), "role")
     assert reload(client.admin).role == "superadmin"
 
 

@@ -120,7 +120,7 @@ def test_markup_contract(login_as, catalogue):
     assert chat.get("hx-post") == "/models/choose"
     fieldset = chat.find("fieldset")
     legend = fieldset.find("legend").text
-    assert "OpenRouter" in legend and "گفتگو" in legend
+    assert "OpenRouter" in legend and "گفت‌وگو" in legend
     radios = fieldset.find_all("input", type="radio")
     labels = {fieldset.find("label", for_=r.get("id")).text: r for r in radios}
     assert set(labels) == {
@@ -322,9 +322,9 @@ def test_missing_csrf_token_is_refused_and_changes_nothing(login_as, catalogue):
         ({"capability": "image", "model": "claude"}, 400, "این مدل قابلیت image را ندارد."),
         ({"capability": "telepathy"}, 400, "قابلیت ناشناخته"),
         ({"capability": ""}, 400, "قابلیت ناشناخته"),
-        ({"provider": "openrouter"}, 400, "در درخواست مشخص نشده کدام ارائه‌دهنده."),
-        ({"provider": ""}, 400, "در درخواست مشخص نشده کدام ارائه‌دهنده."),
-        ({"provider": "424242"}, 404, "Provider پیدا نشد."),
+        ({"provider": "openrouter"}, 400, "ارائه‌دهنده در درخواست مشخص نشده است."),
+        ({"provider": ""}, 400, "ارائه‌دهنده در درخواست مشخص نشده است."),
+        ({"provider": "424242"}, 404, "ارائه‌دهنده پیدا نشد."),
         ({"provider": "other", "model": "claude"}, 400, "این مدل متعلق به این ارائه‌دهنده نیست."),
     ],
 )
@@ -361,7 +361,7 @@ def test_bad_input_without_htmx_gets_the_error_page(login_as, catalogue):
     assert response.status_code == 400
     tree = parse(response.data)
     assert tree.find("html").get("dir") == "rtl"
-    assert "در درخواست مشخص نشده کدام ارائه‌دهنده." in tree.find("main").text
+    assert "ارائه‌دهنده در درخواست مشخص نشده است." in tree.find("main").text
 
 
 # --- filters ------------------------------------------------------------------------
@@ -491,7 +491,7 @@ def test_create_form_shows_translated_capabilities(login_as, catalogue):
         "transcription",
         "speech",
     ]
-    assert tree.find("label", for_=boxes[0].get("id")).text == "گفتگو"
+    assert tree.find("label", for_=boxes[0].get("id")).text == "گفت‌وگو"
     assert tree.by_id("provider").find("option", value="openrouter").has("selected")
 
 
@@ -717,7 +717,7 @@ def test_edit_maps_service_errors_onto_fields(login_as, catalogue):
     )
     assert response.status_code == 400
     tree = parse(response.data)
-    assert tree.by_id("name-error").text == "این Provider از قبل مدلی با این نام دارد."
+    assert tree.by_id("name-error").text == "این ارائه‌دهنده از قبل مدلی با این نام دارد."
     assert "Claude 3.5 Sonnet" in tree.find("h1").text  # unchanged in the database
     _db.session.rollback()
     assert _db.session.get(AIModel, claude.id).capabilities == ["chat", "code"]

@@ -100,7 +100,7 @@ def test_errors_are_shown_in_place(login_as, provider, gpt, fake_provider):
 
     assert response.status_code == 200  # htmx swaps it
     assert 'role="alert"' in text(response)
-    assert "Provider کلید API را نپذیرفت" in text(response)
+    assert "ارائه‌دهنده کلید API را نپذیرفت" in text(response)
 
 
 def test_viewer_without_key_gets_no_access_and_no_request(login_as, provider, gpt, fake_provider):
@@ -232,7 +232,7 @@ def test_sync_shows_the_provider_error(login_as, provider, fake_provider):
     client = login_as("admin")
     response = post(client, "/providers/openrouter/sync", {"action": "fetch"})
     assert "data-sync-error" in text(response)
-    assert "Provider کلید API را نپذیرفت" in text(response)
+    assert "ارائه‌دهنده کلید API را نپذیرفت" in text(response)
 
 
 def test_unknown_provider_is_never_replaced_by_another(login_as, provider, gpt, fake_provider):

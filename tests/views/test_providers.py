@@ -201,7 +201,11 @@ def test_shared_key_set_replace_clear(login_as, post, make_provider):
     assert secrets.hint(replacement) in body and replacement not in body
     assert by_slug("openrouter").shared_api_key_hint == secrets.hint(replacement)
 
+    # Removing asks first (the key cannot be shown again), then removes.
     body = text(post(client, f"{url}/clear", follow_redirects=True))
+    assert "کلید مشترک <bdi>Openrouter</bdi> حذف شود؟" in body
+    assert by_slug("openrouter").shared_api_key_hint == secrets.hint(replacement)
+    body = text(post(client, f"{url}/clear", {"confirm": "yes"}, follow_redirects=True))
     assert "حذف شد" in body
     p = by_slug("openrouter")
     assert p.shared_api_key_encrypted is None and p.shared_api_key_hint == ""

@@ -15,7 +15,8 @@ from webapp.operations import activation, admins
 SHARED_KEY = "sk-shared-SECRET-aaaa1111"
 PERSONAL_KEY = "sk-personal-SECRET-bbbb2222"
 # Latin words the Persian catalogue itself keeps (DESIGN.md §4 uses "Provider+Capability").
-ALLOWED = {"API", "Provider", "Capability", "slug", "HTTP", "IP", "AI", "English"}
+# «بردارسازی (Embedding)» names the capability the way the providers' documents do.
+ALLOWED = {"API", "Provider", "Capability", "slug", "HTTP", "IP", "AI", "English", "Embedding"}
 CHECKED_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 
 
@@ -39,6 +40,7 @@ class LatinFinder(HTMLParser):
         skip = (
             tag in ("bdi", "code", "script", "style", "title", "time")
             or (not self.persian and attrs.get("dir") == "ltr")
+            or (tag == "option" and attrs.get("dir") == "auto")  # a name, isolated
             or attrs.get("lang") == ("fa" if self.persian else "en")
             or attrs.get("aria-hidden") == "true"
         )

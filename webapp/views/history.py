@@ -1,13 +1,17 @@
-"""History: the audit trail, newest first, filterable by action, actor, target type
-and a date range (days in Tehran; typed in the Jalali or the Gregorian calendar),
-paged. Two queries per page whatever the page size: the count and the page.
+"""History: the audit trail, newest first, filterable by action, actor, target type,
+provider, model, capability (a provider and a capability are a group of the models
+page: ``/history?provider=openrouter&capability=chat``) and a date range (days in
+Tehran; typed in the Jalali or the Gregorian calendar, Persian or ASCII digits), paged.
+Sign-ins are left out unless asked for. A constant number of queries per page whatever
+its size: the providers for the filter, the count and the page.
 
 Each event is told in words: a sentence per action, the fields that changed with
-readable values, and the deactivations an activation caused (the events themselves
-are written by ``operations.audit``)."""
+readable values, and the deactivations an activation caused; an AI call is one line
+(the events themselves are written by ``operations.audit``)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -17,19 +21,33 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_, select
-from wtforms import SelectField, StringField
+from sqlalchemy import Text, and_, cast, func, or_, select
+from wtforms import BooleanField, SelectField, StringField
 
 from webapp import capabilities, dates
 from webapp.access import permission_required
 from webapp.extensions import db
-from webapp.i18n import current_lang
-from webapp.models import AuditEvent, role_label
+from webapp.i18n import current_lang, local_digits
+from webapp.models import AIModel, AuditEvent, Provider, role_label
+from webapp.models.base import utcnow
+from webapp.views.query_args import redirect_without_empty_args
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 
 PER_PAGE = 50
-FILTERS = ("action", "actor", "target_type", "date_from", "date_to")
+FILTERS = (
+    "action",
+    "actor",
+    "target_type",
+    "provider",
+    "capability",
+    "model",
+    "date_from",
+    "date_to",
+    "signins",
+)
+# Hidden unless asked for: a sign-in per admin per day buries the changes.
+SIGN_INS = ("auth.login", "auth.login_failed")
 
 ACTIONS = {
     "provider.create": _l("Provider creation"),
@@ -126,7 +144,36 @@ FIELDS = {
 VALUES = {
     "key_source": {"personal": _l("personal key"), "shared": _l("shared key")},
     "outcome": {"ok": _l("succeeded"), "error": _l("failed")},
+    "model_source": {
+        "active": _l("The active model"),
+        "live": _l("The active model"),
+        "explicit": _l("Chosen by hand for this call"),
+        "split": _l("Split test"),
+        "fallback": _l("Fallback"),
+    },
+    "operation": {
+        "content": _l("Content generation"),
+        "models": _l("Model list (connection test)"),
+    },
+    "error_kind": {
+        "no_api_access": _l("No API access"),
+        "no_active_model": _l("No active model"),
+        "provider_unavailable": _l("Provider disabled or without an address"),
+        "auth": _l("Key refused"),
+        "rate_limited": _l("Rate limited"),
+        "provider_error": _l("Provider error"),
+        "rejected": _l("Request rejected"),
+        "unreachable": _l("Unreachable"),
+        "timeout": _l("Timed out"),
+        "malformed": _l("Unreadable answer"),
+        "internal": _l("Internal error"),
+        "error": _l("Error"),
+    },
 }
+# Who acted when no admin did: the command line, the demo data, a background job.
+ACTORS = {"cli": _l("Command line"), "seed-demo": _l("Demo data"), "system": _l("System")}
+# Numbers shown in the page's digits.
+NUMBER_FIELDS = frozenset({"latency_ms", "attempts", "http_status"})
 _ORDER = {name: i for i, name in enumerate(FIELDS)}
 # Latin values (identifiers, URLs, hints) are isolated left to right in the page.
 LTR_FIELDS = frozenset(
@@ -145,9 +192,6 @@ LTR_FIELDS = frozenset(
         "ip",
         "provider",
         "model",
-        "operation",
-        "model_source",
-        "error_kind",
     }
 )
 CAPABILITY_FIELDS = frozenset({"capabilities", "active_capabilities", "activated"})
@@ -178,6 +222,9 @@ class EventView:
     changes: list[Change] = field(default_factory=list)
     deactivated: list[Deactivation] = field(default_factory=list)
     caused_by: str | None = None
+    # An AI call: one line of (label, value, ltr) facts instead of a before/after table.
+    line: list[Change] = field(default_factory=list)
+    actor: str = ""
 
 
 def action_label(action: str) -> str:
@@ -188,6 +235,11 @@ def action_label(action: str) -> str:
 def target_type_label(target_type: str) -> str:
     label = TARGET_TYPES.get(target_type)
     return str(label) if label is not None else target_type
+
+
+def actor_label(name: str) -> str:
+    label = ACTORS.get(name)
+    return str(label) if label is not None else name
 
 
 def _join(items) -> str:
@@ -201,8 +253,10 @@ def format_value(name: str, value: object) -> str:
         return _("Yes") if value else _("No")
     if name in VALUES and str(value) in VALUES[name]:
         return str(VALUES[name][str(value)])
-    if name == "capability":
+    if name in ("capability", "operation"):
         return capabilities.label(str(value))
+    if name in NUMBER_FIELDS or isinstance(value, int):
+        return local_digits(value)
     if name in CAPABILITY_FIELDS and isinstance(value, list):
         return _join(capabilities.label(str(c)) for c in value)
     if name == "role":
@@ -246,7 +300,13 @@ def describe(event: AuditEvent) -> EventView:
         known_action=event.action in ACTIONS,
         target_type=target_type_label(event.target_type),
         changes=_changes(before, after),
+        actor=actor_label(event.actor_name),
     )
+    if event.action == "ai.call" and before is None:
+        # Nothing existed before a call: its facts read as one line, not a table.
+        view.line = [c for c in view.changes if c.after != "—"]
+        view.changes = []
+        return view
     deactivated = (after or {}).get("deactivated") or []
     # model.activate: the models it took a capability from (dicts);
     # model.deactivate: the capabilities the model lost (identifiers).
@@ -286,6 +346,10 @@ def _target_choices() -> list[tuple[str, str]]:
     return _choices(TARGET_TYPES, lambda t: _sees_security_trail() or t in MODEL_HISTORY_TARGETS)
 
 
+def _capability_choices() -> list[tuple[str, str]]:
+    return [("", _("All")), *((c, capabilities.label(c)) for c in capabilities.CAPABILITIES)]
+
+
 class HistoryFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search form changes nothing
@@ -293,8 +357,18 @@ class HistoryFilterForm(FlaskForm):
     action = SelectField(_l("Action"), choices=_action_choices, validate_choice=False)
     actor = StringField(_l("By"))
     target_type = SelectField(_l("Target type"), choices=_target_choices, validate_choice=False)
+    # Filled per request (the providers, the chosen provider's models).
+    provider = SelectField(_l("Provider"), choices=[], validate_choice=False)
+    capability = SelectField(_l("Capability"), choices=_capability_choices, validate_choice=False)
+    model = SelectField(_l("Model"), choices=[], validate_choice=False)
     date_from = StringField(_l("From day"))
     date_to = StringField(_l("To day"))
+    signins = BooleanField(_l("Show sign-ins"))
+
+
+def today_label() -> str:
+    """Today in Tehran as the page writes a day: ``۱۴۰۵/۰۹/۰۹`` or ``2026-11-30``."""
+    return dates.format_datetime(utcnow(), with_time=False)
 
 
 def _day(field, *, end: bool) -> datetime | None:
@@ -306,30 +380,122 @@ def _day(field, *, end: bool) -> datetime | None:
         # The first and last days of the calendar have no UTC instant to compare with.
         return dates.day_end_utc(day) if end else dates.day_start_utc(day)
     except (ValueError, OverflowError):
-        field.errors = [
-            _("Enter a day like %(example)s.", example=_date_example()),
-        ]
+        field.errors = [_("Enter a day like %(example)s.", example=today_label())]
         return None
 
 
-def _date_example() -> str:
-    return "۱۴۰۳/۰۵/۰۱" if current_lang() == "fa" else "2024-07-22"
+def _json_text(column):
+    """The stored JSON as text, to look for a quoted value (SQLite and PostgreSQL alike:
+    both keep the text SQLAlchemy wrote, ``json.dumps`` with its default separators)."""
+    return cast(column, Text)
 
 
-def _conditions(form: HistoryFilterForm) -> list:
+def _like_literal(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _mentions(fragment: str):
+    pattern = _like_literal(fragment)
+    return or_(
+        _json_text(AuditEvent.after).like(pattern, escape="\\"),
+        _json_text(AuditEvent.before).like(pattern, escape="\\"),
+    )
+
+
+def _of_provider(provider_id: int):
+    """The provider's own events, its AI calls and the events of its models."""
+    return or_(
+        and_(AuditEvent.target_type == "provider", AuditEvent.target_id == provider_id),
+        and_(
+            AuditEvent.target_type == "aimodel",
+            AuditEvent.target_id.in_(
+                select(AIModel.id).where(AIModel.provider_id == provider_id).scalar_subquery()
+            ),
+        ),
+    )
+
+
+def _of_model(model: AIModel):
+    """The model's events and the AI calls that used it."""
+    return or_(
+        and_(AuditEvent.target_type == "aimodel", AuditEvent.target_id == model.id),
+        and_(
+            AuditEvent.action == "ai.call",
+            AuditEvent.target_id == model.provider_id,
+            _json_text(AuditEvent.after).like(
+                _like_literal(f'"model": {json.dumps(model.model_id)}'), escape="\\"
+            ),
+        ),
+    )
+
+
+def _providers() -> list[tuple[int, str, str]]:
+    return db.session.execute(
+        select(Provider.id, Provider.slug, Provider.name).order_by(Provider.name, Provider.slug)
+    ).all()
+
+
+def _fill_choices(form: HistoryFilterForm, providers) -> tuple[int | None, AIModel | None]:
+    """Set the provider and model choices; return the chosen provider's id and model
+    (errors next to their fields when the URL names one that does not exist)."""
+    # Names are people's data, in either script: each option sets its own direction.
+    form.provider.choices = [
+        ("", _("All")),
+        *((slug, name, {"dir": "auto"}) for _id, slug, name in providers),
+    ]
+    provider_id = None
+    if form.provider.data:
+        provider_id = next((i for i, slug, _n in providers if slug == form.provider.data), None)
+        if provider_id is None:
+            form.provider.errors = [_("The provider was not found.")]
+    model = None
+    raw = (form.model.data or "").strip()
+    if raw:
+        if raw.isascii() and raw.isdecimal() and len(raw) <= 12:
+            model = db.session.get(AIModel, int(raw))
+        if model is None:
+            form.model.errors = [_("The model was not found.")]
+    models = []
+    if provider_id is not None:
+        models = db.session.scalars(
+            select(AIModel).where(AIModel.provider_id == provider_id).order_by(AIModel.display_name)
+        ).all()
+    elif model is not None:
+        models = [model]
+    form.model.choices = [
+        ("", _("All")),
+        *((str(m.id), m.display_name, {"dir": "auto"}) for m in models),
+    ]
+    return provider_id, model
+
+
+def _conditions(form: HistoryFilterForm, provider_id: int | None, model: AIModel | None) -> list:
     conditions = []
     if not _sees_security_trail():
         conditions.append(
             or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in MODEL_HISTORY_PREFIXES))
         )
+    if not form.signins.data and form.action.data not in SIGN_INS:
+        conditions.append(AuditEvent.action.notin_(SIGN_INS))
     if form.action.data:
         conditions.append(AuditEvent.action == form.action.data)
     if form.target_type.data:
         conditions.append(AuditEvent.target_type == form.target_type.data)
     actor = (form.actor.data or "").strip()
     if actor:
-        escaped = actor.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(AuditEvent.actor_name.ilike(f"%{escaped}%", escape="\\"))
+        conditions.append(AuditEvent.actor_name.ilike(_like_literal(actor), escape="\\"))
+    if provider_id is not None:
+        conditions.append(_of_provider(provider_id))
+    if model is not None:
+        conditions.append(_of_model(model))
+    capability = form.capability.data
+    if capability:
+        if capabilities.is_capability(capability):
+            conditions.append(_mentions(json.dumps(capability)))
+        else:
+            form.capability.errors = [
+                _("Unknown capability «%(capability)s».", capability=capability)
+            ]
     start = _day(form.date_from, end=False)
     if start is not None:
         conditions.append(AuditEvent.created_at >= start)
@@ -353,8 +519,12 @@ def _page_number() -> int:
 @bp.get("")
 @permission_required("view_models")
 def index():
+    cleaned = redirect_without_empty_args()
+    if cleaned is not None:
+        return cleaned
     form = HistoryFilterForm(formdata=request.args)
-    conditions = _conditions(form)
+    provider_id, model = _fill_choices(form, _providers())
+    conditions = _conditions(form, provider_id, model)
     total = db.session.scalar(select(func.count(AuditEvent.id)).where(*conditions)) or 0
     pages = max(1, ceil(total / PER_PAGE))
     page = min(_page_number(), pages)
@@ -376,7 +546,8 @@ def index():
             page=page,
             pages=pages,
             filters=filters,
-            date_example=_date_example(),
+            day_placeholder=_("e.g. %(day)s", day=today_label()),
+            sees_security_trail=_sees_security_trail(),
         ),
         400 if has_errors else 200,
     )

@@ -56,6 +56,7 @@ from webapp.queries.groups import (
     totals,
     totals_of_summaries,
 )
+from webapp.views import model_form_guard
 from webapp.views.auth import _safe_next
 from webapp.views.forms import ConfirmForm, isolated, show_error
 from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
@@ -494,6 +495,8 @@ def edit(model_id: int):
     data = form.data_for_service()
     if not (_precheck(form, data) and valid):
         return _form_page(form, model=model, status=400)
+    if (held := model_form_guard.confirm_dropped_live(model, data)) is not None:
+        return held
     if form.activate.data:
         mark = _fingerprint(model.provider.slug, data["capabilities"])
         conflicts = conflicts_for(model.provider_id, data["capabilities"], model.id)

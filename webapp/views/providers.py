@@ -21,7 +21,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import func, select
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 
 from webapp import secrets
 from webapp.access import permission_required
@@ -33,6 +33,7 @@ from webapp.errors import DomainError, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
 from webapp.operations import catalog
+from webapp.views.auth import _safe_next
 from webapp.views.forms import ConfirmForm, isolated, show_error
 from webapp.views.htmx import fragment, is_htmx
 
@@ -63,6 +64,9 @@ class NewProviderForm(ProviderForm):
     shared_api_key = PasswordField(
         _l("Shared API key"), description=_l("Optional; it is stored encrypted.")
     )
+    # Set when a key was typed into a form that came back with errors: a key is never
+    # rendered back, so the next submission must carry it again or say it goes without.
+    key_was_typed = HiddenField()
 
 
 class SharedKeyForm(FlaskForm):
@@ -93,17 +97,43 @@ def index():
         "providers/index.html",
         rows=_providers_with_counts(),
         can_manage=current_user.can(WRITE),
+        can_add_models=current_user.can("manage_models"),
     )
+
+
+def _back_to_list() -> str:
+    """Where «ویرایش» returns: the list at the provider's row (``next``), else the list."""
+    wanted = request.values.get("next") or ""
+    return wanted if wanted and _safe_next(wanted) == wanted else url_for(".index")
+
+
+def _key_needs_asking_again(form: NewProviderForm) -> bool:
+    """The previous try had a key that the errors threw away and this one has none:
+    ask once more rather than create the provider silently without it."""
+    if form.key_was_typed.data != "1" or form.shared_api_key.data:
+        return False
+    form.shared_api_key.errors = [
+        _(
+            "The key you typed was not kept because the form had errors. Enter it again, "
+            "or press «Create» once more to create the provider without a shared key."
+        )
+    ]
+    form.key_was_typed.data = ""
+    return True
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required(WRITE)
 def create():
     form = NewProviderForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _key_needs_asking_again(form):
         data = form.data_for_service()
-        if form.shared_api_key.data:
-            data["shared_api_key"] = form.shared_api_key.data
+        key = form.shared_api_key.data
+        ticked_for_key = bool(key) and not data["shared_api_enabled"]
+        if key:
+            data["shared_api_key"] = key
+            # A key typed here is meant to be used: storing it unusable helps nobody.
+            data["shared_api_enabled"] = True
         try:
             provider = catalog.create_provider(data, actor=current_user)
         except DomainError as error:
@@ -113,8 +143,22 @@ def create():
                 Markup(_("The provider %(name)s was created.", name=isolated(provider.name))),
                 "success",
             )
+            if ticked_for_key:
+                flash(
+                    _(
+                        "«The shared key may be used» was ticked because you entered a key; "
+                        "untick it on the provider's page if the key should wait."
+                    ),
+                    "info",
+                )
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
+    if request.method == "POST" and form.shared_api_key.data:
+        form.key_was_typed.data = "1"
+        form.shared_api_key.errors = [
+            *form.shared_api_key.errors,
+            _("For your safety the key is not shown again: enter it once more."),
+        ]
     return render_template("providers/create.html", form=form), status
 
 
@@ -125,6 +169,7 @@ def _render_edit(provider: Provider, form: ProviderForm, key_form: SharedKeyForm
             provider=provider,
             form=form,
             key_form=key_form,
+            back=_back_to_list(),
         ),
         status,
     )
@@ -147,7 +192,7 @@ def edit(provider_id: int):
             )
             for note in change.notes():
                 flash(note, "info")
-            return redirect(url_for(".index"))
+            return redirect(_back_to_list())
     status = 400 if request.method == "POST" else 200
     return _render_edit(provider, form, SharedKeyForm(prefix="key", formdata=None), status)
 
@@ -172,10 +217,17 @@ def set_shared_key(provider_id: int):
     return redirect(url_for(".edit", provider_id=provider.id))
 
 
-@bp.post("/<int:provider_id>/shared-key/clear")
+@bp.route("/<int:provider_id>/shared-key/clear", methods=["GET", "POST"])
 @permission_required(WRITE)
 def clear_shared_key(provider_id: int):
+    """A confirmation page first: the organisation's key cannot be shown again, so
+    removing it by a stray click would mean finding it again at the provider."""
     provider = db.get_or_404(Provider, provider_id)
+    form = ConfirmForm()
+    if not (form.validate_on_submit() and request.form.get("confirm") == "yes"):
+        if not provider.has_shared_api_key:
+            return redirect(url_for(".edit", provider_id=provider.id))
+        return render_template("providers/clear_key.html", provider=provider, form=form)
     catalog.update_provider(provider, {"shared_api_key": None}, actor=current_user)
     flash(
         Markup(_("The shared key of %(name)s was removed.", name=isolated(provider.name))),
@@ -302,9 +354,10 @@ def sync(slug: str):
         else:
             flash(
                 ngettext(
-                    "%(num)d model was added, inactive.",
-                    "%(num)d models were added, inactive.",
+                    "%(count)s model was added, inactive.",
+                    "%(count)s models were added, inactive.",
                     len(created),
+                    count=len(created),
                 ),
                 "success",
             )
