@@ -16,9 +16,11 @@ it re-reads at most once per ``GENERATION_MAX_AGE`` seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import chain
+from typing import TypeVar
 
 from flask import current_app
 from sqlalchemy import String, bindparam, event, func, inspect, select, text
@@ -44,6 +46,7 @@ from webapp.models import (
 )
 from webapp.models.cache import GENERATION_ROW
 
+T = TypeVar("T")
 NONE_MARKER = {"none": True}
 # How long a process trusts the database generation it last read: the longest a
 # change can stay invisible to it when the cache lost the invalidation.
@@ -274,6 +277,21 @@ def _active_model_miss(provider_slug: str, capability: str) -> ActiveModel | Non
         cache.set(key, {"g": generation, "d": stamp, "v": value}, ttl)
     local_layer().put((provider_slug, capability), model, stamp, ttl)
     return model
+
+
+def remembered(key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in this process's local layer under ``key`` (a tuple whose first
+    item names the kind of answer) until the generation moves or the TTL passes. For
+    answers made only of ``CACHED_ROWS``; what ``compute`` raises is not kept."""
+    layer = local_layer()
+    found = layer.get(key)
+    if found is not MISSING:
+        return found
+    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
+    stamp = database_generation() if ttl > 0 else 0
+    value = compute()
+    layer.put(key, value, stamp, ttl)
+    return value
 
 
 def move_generation_on_commit(session: Session | None = None) -> Session:
