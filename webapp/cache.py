@@ -299,13 +299,13 @@ class Invalidations:
             )
             self._thread.start()
 
-    def _layers(self) -> list[LocalLayer]:
+    def registered(self) -> list[LocalLayer]:
         with self._lock:
             return list(self.layers)
 
     def _run(self) -> None:
         down_since = None
-        while self._layers():
+        while self.registered():
             try:
                 self._listen()
             except (redis.RedisError, OSError, ValueError) as exc:
@@ -313,7 +313,7 @@ class Invalidations:
                     down_since = time.monotonic()
                     log.warning("cache invalidations: lost the channel, retrying: %s", exc)
             self.connected.clear()
-            for layer in self._layers():
+            for layer in self.registered():
                 layer.subscribed(False)
             time.sleep(self.RETRY_SECONDS)
         with self._registry_lock:  # every application is gone: stop
@@ -329,16 +329,15 @@ class Invalidations:
             pubsub.subscribe(self.channel)
             while pubsub.get_message(timeout=1.0) is None:  # the subscription's confirmation
                 pass
-            with self._lock:
+            with self._lock:  # layers first: ``connected`` means they are live
+                for layer in self.layers:
+                    layer.subscribed(True)
                 self.connected.set()
-                layers = list(self.layers)
-            for layer in layers:
-                layer.subscribed(True)
             log.info("cache invalidations: listening on %s", self.channel)
             while True:
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
-                    if not self._layers():
+                    if not self.registered():
                         return
                     continue
                 if message.get("type") != "message":
@@ -347,7 +346,7 @@ class Invalidations:
                     value = int(message["data"])
                 except (TypeError, ValueError):
                     continue
-                for layer in self._layers():
+                for layer in self.registered():
                     layer.pushed_generation(value)
         finally:
             pubsub.close()
@@ -391,9 +390,13 @@ class CacheProxy:
             invalidations.ensure_listening()
 
     def publish_generation(self, value: int) -> None:
-        """Tell every process's local layers that the generation moved to ``value``."""
+        """Tell every process's local layers that the generation moved to ``value``: this
+        process's at once, the others' through Redis."""
         backend = self.backend
         if isinstance(backend, RedisCache):
+            invalidations = current_app.extensions["cache_invalidations"]
+            for layer in invalidations.registered():
+                layer.pushed_generation(value)
             backend.publish(backend.prefix + "invalidations", str(value))
 
     @property
