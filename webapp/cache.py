@@ -267,6 +267,7 @@ class Invalidations:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._lost = False
 
     @classmethod
     def for_channel(cls, url: str, channel: str) -> Invalidations:
@@ -304,13 +305,13 @@ class Invalidations:
             return list(self.layers)
 
     def _run(self) -> None:
-        down_since = None
+        self._lost = False
         while self.registered():
             try:
                 self._listen()
             except (redis.RedisError, OSError, ValueError) as exc:
-                if down_since is None:
-                    down_since = time.monotonic()
+                if not self._lost:  # one line per outage, one when it ends
+                    self._lost = True
                     log.warning("cache invalidations: lost the channel, retrying: %s", exc)
             self.connected.clear()
             for layer in self.registered():
@@ -333,7 +334,9 @@ class Invalidations:
                 for layer in self.layers:
                     layer.subscribed(True)
                 self.connected.set()
-            log.info("cache invalidations: listening on %s", self.channel)
+            if self._lost:
+                self._lost = False
+                log.warning("cache invalidations: listening again on %s", self.channel)
             while True:
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
