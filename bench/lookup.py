@@ -26,7 +26,9 @@ SLUG, CAP = "prov-07", "code"
 
 def raw_query(engine, statement, values: dict):
     """The same SQL the ORM sends, through the driver's own cursor."""
-    compiled = statement.compile(dialect=engine.dialect)
+    compiled = statement.compile(
+        dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
     sql = str(compiled)
     bound = compiled.construct_params(values)
     if engine.dialect.paramstyle == "qmark":
