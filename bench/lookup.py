@@ -24,17 +24,23 @@ PROVIDERS, MODELS = 20, 100
 SLUG, CAP = "prov-07", "code"
 
 
-def raw_query(engine, statement, values: dict):
-    """The same SQL the ORM sends, through the driver's own cursor."""
-    compiled = statement.compile(
-        dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    sql = str(compiled)
-    bound = compiled.construct_params(values)
-    if engine.dialect.paramstyle == "qmark":
-        params = tuple(bound[name] for name in compiled.positiontup)
-    else:
-        params = bound
+def raw_query(engine, send_once):
+    """The SQL the app sends (captured while ``send_once()`` runs), through the driver's
+    own cursor."""
+    from sqlalchemy import event
+
+    sent = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "model_capability" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        send_once()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    sql, params = sent[-1]
     raw = engine.raw_connection()
     cursor = raw.cursor()
 
@@ -72,11 +78,7 @@ def db_comparison(backend: str) -> list[dict]:
                 lookup.get_active_model(SLUG, CAP)
             fresh = list(seen)
             db.session.rollback()
-            run_raw, raw = raw_query(
-                db.engine,
-                lookup._active_model_statement(),
-                {"provider_slug": SLUG, "capability": CAP},
-            )
+            run_raw, raw = raw_query(db.engine, lambda: lookup.load_active_model(SLUG, CAP))
             uncached = c.interleaved(
                 {
                     "uncached": lambda: lookup.get_active_model(SLUG, CAP),
