@@ -1,31 +1,49 @@
-"""A small key/value cache with a TTL: in-process by default, Redis when configured.
+"""The caches of the hot paths: a per-process local layer in front of a shared one.
 
-Only what the active-model lookup needs: ``get``, ``set``, ``delete_many`` and
-``clear``. Values are JSON-serialisable so every worker process can read what
-another wrote. A Redis outage never breaks a request: reads become misses (the
-caller falls back to the database) and the failure is logged once per minute.
-An invalidation Redis misses is not made good here: the lookup also checks a
-generation kept in the database (``queries.lookup``), which survives any outage.
+- :class:`LocalLayer`: this process's answers (active models, credentials, routing plans)
+  as ready objects in a dict, so a warm lookup costs a dict read, not a Redis round trip.
+  Every entry carries the database generation (``queries.lookup``) read before it was
+  computed; the layer serves it only while that is still the newest generation the
+  process knows, and only while that knowledge is at most ``lookup.GENERATION_MAX_AGE``
+  (a second) old.
+- :class:`Invalidations`: how a commit in one worker reaches the local layer of every
+  other one at once. With Redis, a commit that moves the generation publishes it on a
+  channel; one listener thread per process (per Redis URL and channel) applies it to
+  every local layer of that process. While that listener is not subscribed (Redis
+  down, restarting) the local layers serve nothing, and on every (re)subscription they
+  are emptied, since messages may have been missed. Without Redis the generation alone
+  carries changes between processes (within that second).
+- The shared backend (in-process by default, Redis when configured), for what must be
+  the same in every worker (the active-model answers, the circuit breaker): values are
+  JSON-serialisable so every worker process can read what another wrote. A Redis outage
+  never breaks a request: reads become misses (the caller falls back to the database)
+  and the failure is logged once per minute.
 
-Each application keeps its own backend in ``app.extensions["cache"]``; the module-level
-``cache`` object resolves it through ``current_app``, so two apps in one process (tests,
-a CLI next to a server) never share or overwrite each other's cache.
+Each application keeps its own backend in ``app.extensions["cache"]`` and its own local
+layer in ``app.extensions["local_cache"]``; the module-level ``cache`` object resolves
+them through ``current_app``, so two apps in one process (tests, a CLI next to a server)
+never share or overwrite each other's cache.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import threading
 import time
+import weakref
 from typing import Any, Protocol
 
 import redis
 from flask import current_app
+from flask.globals import _cv_app  # the app context without LocalProxy's µs per access
 
 log = logging.getLogger(__name__)
 
 MISSING = object()
+LOCAL_MAX_ENTRIES = 20_000
 
 
 class CacheBackend(Protocol):
@@ -145,11 +163,202 @@ class RedisCache:
             self._warn(exc)
             raise
 
+    def publish(self, channel: str, message: str) -> None:
+        try:
+            self.client.publish(channel, message)
+        except redis.RedisError as exc:
+            self._lost_invalidation(exc)
+
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
+
+
+class LocalLayer:
+    """This process's cached answers, one per application (see the module)."""
+
+    def __init__(self, pushed: bool) -> None:
+        self.entries: dict[Any, tuple[int, float, Any]] = {}
+        self.generation = 0
+        self.read_at = -math.inf  # when the database's generation was last read (monotonic)
+        self.trusted_until = -math.inf  # serve entries until then (monotonic)
+        # With a push channel (Redis) the layer serves only while subscribed to it.
+        self.live = not pushed
+        self.epoch = 0  # moves at every (re)subscription and loss of it
+        self._lock = threading.Lock()
+
+    def get(self, key) -> Any:
+        """The entry's value, or MISSING (absent, from an older generation, expired, or
+        the generation not confirmed for a while: the caller reads it and asks again)."""
+        entry = self.entries.get(key)
+        if entry is None or entry[0] != self.generation:
+            return MISSING
+        now = time.monotonic()
+        if now < self.trusted_until and now < entry[1]:
+            return entry[2]
+        return MISSING
+
+    def fresh(self, max_age: float) -> bool:
+        """Whether the generation was read from the database less than ``max_age`` ago."""
+        return time.monotonic() - self.read_at < max_age
+
+    def put(self, key, value: Any, generation: int, ttl: float) -> None:
+        """Keep ``value``, computed from a snapshot taken after ``generation`` was read."""
+        if ttl <= 0:
+            return
+        if len(self.entries) >= LOCAL_MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[key] = (generation, time.monotonic() + ttl, value)
+
+    def read_generation(self, value: int, epoch: int, max_age: float) -> None:
+        """The database said ``value``, in a read begun after ``epoch`` was taken: trust it
+        for ``max_age`` seconds."""
+        with self._lock:
+            if epoch != self.epoch:  # the channel came or went meanwhile: read again
+                return
+            if value < self.generation:  # a read that began before a pushed change, or a
+                self._move(value)  # restored database: read again before serving
+                self.read_at = self.trusted_until = -math.inf
+                return
+            if value > self.generation:
+                self._move(value)
+            self.read_at = now = time.monotonic()
+            self.trusted_until = now + max_age if self.live else -math.inf
+
+    def pushed_generation(self, value: int) -> None:
+        """A commit (here or in another process) moved the generation to ``value``."""
+        with self._lock:
+            if value > self.generation:
+                self._move(value)
+
+    def subscribed(self, live: bool) -> None:
+        """The push channel was (re)joined or lost: forget everything either way."""
+        with self._lock:
+            self.epoch += 1
+            self.live = live
+            self.entries.clear()
+            self.trusted_until = -math.inf
+            if live:  # what was missed while away: the database says, before serving
+                self.read_at = -math.inf
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+    def _move(self, value: int) -> None:
+        self.generation = value
+        self.entries.clear()
+
+
+class Invalidations:
+    """One listener thread per process for a Redis URL and channel, feeding every local
+    layer registered with it (an application each; tests build many per process)."""
+
+    RETRY_SECONDS = 0.5
+    _registry: dict[tuple[str, str], Invalidations] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.url, self.channel = url, channel
+        self.layers: weakref.WeakSet[LocalLayer] = weakref.WeakSet()
+        self.connected = threading.Event()
+        self._pid = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._lost = False
+
+    @classmethod
+    def for_channel(cls, url: str, channel: str) -> Invalidations:
+        with cls._registry_lock:
+            found = cls._registry.get((url, channel))
+            if found is None:
+                found = cls._registry[(url, channel)] = cls(url, channel)
+            return found
+
+    def register(self, layer: LocalLayer) -> None:
+        with self._lock:
+            self.layers.add(layer)
+            if self.connected.is_set() and self._pid == os.getpid():
+                layer.subscribed(True)
+
+    def ensure_listening(self) -> None:
+        """Start the listener in this process (again after a fork); cheap when running."""
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            if self._pid != os.getpid():  # forked: the parent's subscription is not ours
+                self.connected.clear()
+                for layer in list(self.layers):
+                    layer.subscribed(False)
+            self._pid = os.getpid()
+            self._thread = threading.Thread(
+                target=self._run, name="cache-invalidations", daemon=True
+            )
+            self._thread.start()
+
+    def registered(self) -> list[LocalLayer]:
+        with self._lock:
+            return list(self.layers)
+
+    def _run(self) -> None:
+        self._lost = False
+        while self.registered():
+            try:
+                self._listen()
+            except (redis.RedisError, OSError, ValueError) as exc:
+                if not self._lost:  # one line per outage, one when it ends
+                    self._lost = True
+                    log.warning("cache invalidations: lost the channel, retrying: %s", exc)
+            self.connected.clear()
+            for layer in self.registered():
+                layer.subscribed(False)
+            time.sleep(self.RETRY_SECONDS)
+        with self._registry_lock:  # every application is gone: stop
+            if self._registry.get((self.url, self.channel)) is self:
+                del self._registry[(self.url, self.channel)]
+
+    def _listen(self) -> None:
+        client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=0.5, socket_timeout=5, health_check_interval=2
+        )
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(self.channel)
+            while pubsub.get_message(timeout=1.0) is None:  # the subscription's confirmation
+                pass
+            with self._lock:  # layers first: ``connected`` means they are live
+                for layer in self.layers:
+                    layer.subscribed(True)
+                self.connected.set()
+            if self._lost:
+                self._lost = False
+                log.warning("cache invalidations: listening again on %s", self.channel)
+            while True:
+                message = pubsub.get_message(timeout=1.0)
+                if message is None:
+                    if not self.registered():
+                        return
+                    continue
+                if message.get("type") != "message":
+                    continue
+                try:
+                    value = int(message["data"])
+                except (TypeError, ValueError):
+                    continue
+                for layer in self.registered():
+                    layer.pushed_generation(value)
+        finally:
+            pubsub.close()
+            client.close()
+
+
+def local_layer() -> LocalLayer:
+    """The current application's local layer (a context-variable read and a dict read)."""
+    return _cv_app.get().app.extensions["local_cache"]
 
 
 def backend_for(url: str, prefix: str = "mcp:") -> CacheBackend:
@@ -166,9 +375,32 @@ class CacheProxy:
     ``CACHE_URL`` names; every call goes to the current application's."""
 
     def init_app(self, app) -> None:
-        app.extensions["cache"] = backend_for(
-            app.config.get("CACHE_URL") or "", app.config.get("CACHE_KEY_PREFIX", "mcp:")
-        )
+        url = app.config.get("CACHE_URL") or ""
+        prefix = app.config.get("CACHE_KEY_PREFIX", "mcp:")
+        backend = backend_for(url, prefix)
+        app.extensions["cache"] = backend
+        layer = LocalLayer(pushed=isinstance(backend, RedisCache))
+        app.extensions["local_cache"] = layer
+        if isinstance(backend, RedisCache):
+            invalidations = Invalidations.for_channel(url, prefix + "invalidations")
+            invalidations.register(layer)
+            app.extensions["cache_invalidations"] = invalidations
+
+    def listening(self) -> None:
+        """Make sure this process hears other processes' invalidations (no-op without Redis)."""
+        invalidations = current_app.extensions.get("cache_invalidations")
+        if invalidations is not None:
+            invalidations.ensure_listening()
+
+    def publish_generation(self, value: int) -> None:
+        """Tell every process's local layers that the generation moved to ``value``: this
+        process's at once, the others' through Redis."""
+        backend = self.backend
+        if isinstance(backend, RedisCache):
+            invalidations = current_app.extensions["cache_invalidations"]
+            for layer in invalidations.registered():
+                layer.pushed_generation(value)
+            backend.publish(backend.prefix + "invalidations", str(value))
 
     @property
     def backend(self) -> CacheBackend:
@@ -190,6 +422,7 @@ class CacheProxy:
         self.backend.delete_many(keys)
 
     def clear(self) -> None:
+        current_app.extensions["local_cache"].clear()
         self.backend.clear()
 
     @property

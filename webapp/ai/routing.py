@@ -19,11 +19,17 @@ the provider is disabled), ``NoActiveModel`` (404), ``ProviderUnavailable`` (no 
 The gateway plans its calls here; the playground and ``webapp.ai``'s services are meant to
 move onto it too, so the traffic policies of §9 (split, fallback) plug in once: see the
 marked place in :func:`plan_call`.
+
+A warm plan runs no query: the live model (``lookup``), a group's split, an explicit
+model's row and the key (``credentials``) come from this process's local layer
+(``lookup.remembered``), dropped whenever the cache generation moves. So the gateway
+keeps routing with the last known live model and keys while the database is away.
+Fallbacks are read when they are needed (after a failure), not cached.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
@@ -34,8 +40,9 @@ from webapp.ai.errors import NoActiveModel, NoApiAccess, ProviderUnavailable
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
+from webapp.operations.routing import split_of
 from webapp.queries.credentials import resolve_credentials
-from webapp.queries.lookup import get_active_model
+from webapp.queries.lookup import get_active_model, remembered
 
 LIVE = "live"
 EXPLICIT = "explicit"
@@ -101,8 +108,36 @@ def plan_call(
         return _with_key(explicit_target(provider, model_name), capability, admin)
     # Traffic policies (docs/CONTRACTS.md §9): a split may replace the live target by one
     # of its arms; fallbacks follow as further plans (``fallback_plans``).
-    target = policies.split_target(live_target(provider, capability), capability, sticky_key)
+    target = split_target(live_target(provider, capability), capability, sticky_key)
     return _with_key(target, capability, admin)
+
+
+def split_target(target: Target, capability: str, sticky_key: str | None) -> Target:
+    """``target`` (the live one) or, when the user's bucket falls in an arm, that arm."""
+    if not sticky_key:
+        return target
+    arms, model_ids = remembered(
+        ("split", target.provider_id, capability), lambda: _split_of(target.provider_id, capability)
+    )
+    if not arms:
+        return target
+    chosen = policies.split_arm(arms, sticky_key, target.provider, capability)
+    if chosen is None or chosen not in model_ids:  # deleted since the routing was read
+        return target
+    return replace(target, model=model_ids[chosen], model_pk=chosen, route=policies.SPLIT)
+
+
+def _split_of(provider_id: int, capability: str) -> tuple[tuple, dict[int, str]]:
+    """The split's arms, and the provider's model id of each arm's model."""
+    arms = split_of(provider_id, capability)
+    if not arms:
+        return (), {}
+    rows = db.session.execute(
+        select(AIModel.id, AIModel.model_id).where(
+            AIModel.id.in_([arm.model_id for arm in arms]), AIModel.provider_id == provider_id
+        )
+    )
+    return arms, {pk: model_id for pk, model_id in rows}
 
 
 def fallback_plans(primary: CallPlan, admin=None) -> list[CallPlan]:
@@ -136,6 +171,12 @@ def live_target(provider: str, capability: str) -> Target:
 
 
 def explicit_target(provider: str, model_name: str) -> Target:
+    return remembered(
+        ("explicit", provider, model_name), lambda: _explicit_target(provider, model_name)
+    )
+
+
+def _explicit_target(provider: str, model_name: str) -> Target:
     row = _enabled_provider(provider)
     found = db.session.execute(
         select(AIModel.id, AIModel.model_id)
@@ -174,11 +215,8 @@ def _enabled_provider(slug: str) -> Provider:
 def _with_key(target: Target, capability: str, admin) -> CallPlan:
     if not target.base_url:
         raise ProviderUnavailable()
-    provider = db.session.get(Provider, target.provider_id)
-    if provider is None:  # deleted since the cached answer was made
-        raise NoActiveModel()
     try:
-        credentials = resolve_credentials(provider, admin)
+        credentials = resolve_credentials(target.provider_id, admin)
     except NoApiAccess as exc:
         exc.target = target  # the caller may say which model it would have been
         raise

@@ -181,7 +181,7 @@ def forward(endpoint: names.Endpoint):
             options = dict(options) if isinstance(options, dict) else {}
             client_wants_usage = options.get("include_usage") is True
             body["stream_options"] = options | {"include_usage": True}
-        settings = _settings()
+        settings = _settings(stream)
         db.session.close()  # the wait below may last minutes: give the connection back
         call = Attempt(endpoint, body, stream, client_wants_usage, settings)
         return _call_with_fallbacks(plan, call, caller, record)
@@ -241,12 +241,14 @@ class Settings:
     stream_error_message: str  # rendered now: a stream ends outside the request
 
 
-def _settings() -> Settings:
+def _settings(stream: bool) -> Settings:
     config = current_app.config
     read = float(config.get("GATEWAY_TIMEOUT", 300.0))
     connect = min(float(config.get("PROVIDER_CONNECT_TIMEOUT", 5.0)), read)
-    with force_locale(api_locale()):
-        message = str(ProviderServerError.default_message())
+    message = ""
+    if stream:  # only a stream needs it (rendering costs a locale switch)
+        with force_locale(api_locale()):
+            message = str(ProviderServerError.default_message())
     return Settings(httpx.Timeout(read, connect=connect), message)
 
 
@@ -309,51 +311,18 @@ def _fallbacks(plan, caller: Caller) -> list:
 
 
 def _call(plan, call: Attempt, record, *, may_retry: bool = False):
-    endpoint, stream, wants_usage, settings = (
-        call.endpoint,
-        call.stream,
-        call.wants_usage,
-        call.settings,
-    )
-    payload = call.payload(plan.model)
+    """One attempt: the request to ``plan``'s provider, and its answer relayed or turned
+    into a GatewayError (a FallBack when ``may_retry`` and the next candidate may help)."""
     headers = panel_headers(plan)
     client = http_client(guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"])
-    upstream_request = client.build_request(
-        "POST",
-        plan.base_url + endpoint.path,
-        content=payload,
-        headers={
-            "Authorization": f"Bearer {plan.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if stream else "application/json",
-            "Accept-Encoding": "identity",  # relayed as it comes: no re-encoding
-            "User-Agent": USER_AGENT,
-        },
-        timeout=settings.timeout,
-    )
+    upstream_request = _upstream_request(client, plan, call)
     exchange = Exchange()
     watched = watcher.watch(client_socket(request.environ), exchange)
     relay = None
     try:
-        with exchange:
-            try:
-                response = client.send(upstream_request, stream=True)
-                ok = 200 <= response.status_code < 300
-                # A provider may answer a stream request with one JSON body: pass it as is.
-                stream = stream and ok and _is_event_stream(response)
-                if not stream:
-                    content = response.read()
-            except httpx.HTTPError as exc:
-                raise _transport_error(exc, exchange) from None
-            except egress.AddressRefused:
-                raise GatewayError(
-                    502,
-                    "provider_error",
-                    ProviderAddressRefused.default_message(),
-                    kind=ProviderAddressRefused.kind,
-                ) from None
-        if stream:
-            relay = Relay(response, exchange, watched, record, wants_usage, settings)
+        response, content = _send(client, upstream_request, exchange, call.stream)
+        if content is None:  # an event stream: relayed as it comes
+            relay = Relay(response, exchange, watched, record, call.wants_usage, call.settings)
             return current_app.response_class(
                 relay,
                 response.status_code,
@@ -378,6 +347,42 @@ def _call(plan, call: Attempt, record, *, may_retry: bool = False):
         if relay is None:  # else the relay lets go when the stream ends
             exchange.finish()
             watcher.unwatch(watched)
+
+
+def _upstream_request(client: httpx.Client, plan, call: Attempt) -> httpx.Request:
+    return client.build_request(
+        "POST",
+        plan.base_url + call.endpoint.path,
+        content=call.payload(plan.model),
+        headers={
+            "Authorization": f"Bearer {plan.api_key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if call.stream else "application/json",
+            "Accept-Encoding": "identity",  # relayed as it comes: no re-encoding
+            "User-Agent": USER_AGENT,
+        },
+        timeout=call.settings.timeout,
+    )
+
+
+def _send(client, upstream_request, exchange: Exchange, stream: bool):
+    """``(response, content)``: the whole answer read, or content None for an event stream
+    to relay. A provider may answer a stream request with one JSON body: passed as is."""
+    with exchange:
+        try:
+            response = client.send(upstream_request, stream=True)
+            if stream and 200 <= response.status_code < 300 and _is_event_stream(response):
+                return response, None
+            return response, response.read()
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, exchange) from None
+        except egress.AddressRefused:
+            raise GatewayError(
+                502,
+                "provider_error",
+                ProviderAddressRefused.default_message(),
+                kind=ProviderAddressRefused.kind,
+            ) from None
 
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -10,6 +10,13 @@ Without an admin (a background job) only step 2 applies.
 A personal key is bound to the provider origin (scheme, host, port) it was saved for;
 once the provider's address moves to another origin the key is held back (step 1 is
 skipped) until its owner confirms it for the new origin or replaces it.
+
+A resolved key is kept in this process's memory only (``lookup.remembered``: never in
+Redis, never on disk), per provider and admin, so a warm call runs no query; any change
+to a key, the provider (its origin, the shared key's switch), the admin (role, enabled)
+or their settings moves the cache generation, which drops it in every worker (pushed
+through Redis, and re-read from the database at most a second later). A refusal is not
+kept: its message is rendered in the caller's language.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from webapp.errors import NoApiAccess, NotFound
 from webapp.extensions import db
 from webapp.models import AdminProviderSettings, Provider
 from webapp.operations import audit
+from webapp.queries.lookup import remembered
 
 PERSONAL = "personal"
 SHARED = "shared"
@@ -114,10 +122,18 @@ def _decide(provider: Provider, admin, settings: AdminProviderSettings | None) -
     return Resolution(None, "", str(reason), on_hold)
 
 
-def resolve_credentials(provider: Provider | str, admin=None) -> Credentials:
-    """The key to send to ``provider`` for ``admin``; raises NoApiAccess when none may be used."""
-    if isinstance(provider, str):
-        found = db.session.scalar(select(Provider).where(Provider.slug == provider))
+def resolve_credentials(provider: Provider | str | int, admin=None) -> Credentials:
+    """The key to send to ``provider`` (a row, a slug or an id) for ``admin``; raises
+    NoApiAccess when none may be used. Cached in this process (see the module)."""
+    ident = provider if isinstance(provider, str | int) else provider.id
+    key = ("credentials", ident, None if admin is None else admin.id)
+    return remembered(key, lambda: _resolve(provider, admin))
+
+
+def _resolve(provider: Provider | str | int, admin) -> Credentials:
+    if not isinstance(provider, Provider):
+        column = Provider.slug if isinstance(provider, str) else Provider.id
+        found = db.session.scalar(select(Provider).where(column == provider))
         if found is None:
             raise NoApiAccess(_l("The provider was not found."), field="provider")
         provider = found

@@ -16,24 +16,38 @@ it re-reads at most once per ``GENERATION_MAX_AGE`` seconds.
 
 from __future__ import annotations
 
-import math
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import chain
+from time import monotonic
+from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import String, bindparam, event, func, select, text
+from sqlalchemy import String, bindparam, event, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from webapp import outage
-from webapp.cache import MISSING
+from webapp.cache import MISSING, _cv_app, local_layer
 from webapp.capabilities import sort_capabilities
 from webapp.db import after_commit
 from webapp.extensions import cache, db
-from webapp.models import ACTIVE_ROW, Admin, AIModel, CacheGeneration, ModelCapability, Provider
+from webapp.models import (
+    ACTIVE_ROW,
+    Admin,
+    AdminProviderSettings,
+    AIModel,
+    ApiToken,
+    CacheGeneration,
+    ModelCapability,
+    Provider,
+    RoutingFallback,
+    RoutingSplit,
+)
 from webapp.models.cache import GENERATION_ROW
 
+T = TypeVar("T")
 NONE_MARKER = {"none": True}
 # How long a process trusts the database generation it last read: the longest a
 # change can stay invisible to it when the cache lost the invalidation.
@@ -197,25 +211,6 @@ def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None
     )
 
 
-class GenerationClock:
-    """This process's view of the database generation (one per application)."""
-
-    def __init__(self) -> None:
-        self.value = 0
-        self.read_at = -math.inf
-
-    def seen(self, value: int) -> None:
-        self.value, self.read_at = value, time.monotonic()
-
-    @property
-    def fresh(self) -> bool:
-        return time.monotonic() - self.read_at < GENERATION_MAX_AGE
-
-
-def _clock() -> GenerationClock:
-    return current_app.extensions.setdefault("mcp_cache_generation", GenerationClock())
-
-
 _GENERATION = select(CacheGeneration.generation).where(CacheGeneration.id == GENERATION_ROW)
 # One statement on SQLite and PostgreSQL alike; it also creates the row where the
 # schema came from create_all rather than the migration.
@@ -227,51 +222,87 @@ _BUMP = text(
 
 
 def database_generation() -> int:
-    """The database's cache generation, re-read at most once per GENERATION_MAX_AGE.
+    """The newest cache generation this process knows: pushed by commits (here, or in
+    another process through Redis), and re-read from the database at most once per
+    GENERATION_MAX_AGE.
 
     While the database is unreachable the last value read stands (nothing can change
     while nothing can commit), so cached answers keep being served; it is tried again
     a GENERATION_MAX_AGE later.
     """
-    clock = _clock()
-    if not clock.fresh:
+    layer = local_layer()
+    if not layer.fresh(GENERATION_MAX_AGE):
+        cache.listening()
+        epoch = layer.epoch
         try:
             value = db.session.connection().execute(_GENERATION).scalar() or 0
         except OperationalError as exc:
             outage.state.went_down(exc)
             outage.forget_transaction()
-            value = clock.value
-        clock.seen(value)
-    return clock.value
+            value = layer.generation
+        layer.read_generation(value, epoch, GENERATION_MAX_AGE)
+    return layer.generation
 
 
 def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
     """The active model of ``provider_slug`` for ``capability``, or None.
 
-    None also when the provider is unknown or disabled. A cached answer is tagged
-    with both generations read *before* it was loaded, so an answer computed from a
-    snapshot older than a change is never served again, even if it was written to
-    the cache after the invalidation (the classic read-then-set race).
+    None also when the provider is unknown or disabled. Answered from this process's
+    local layer when it can (a dict read), else from the shared cache, else from the
+    database. A cached answer is tagged with the generations read *before* it was
+    loaded, so an answer computed from a snapshot older than a change is never served
+    again, even if it was written to a cache after the invalidation (the classic
+    read-then-set race).
     """
+    # The hot path, LocalLayer.get inlined: a context-variable read, two dict reads, a clock.
+    layer = _cv_app.get().app.extensions["local_cache"]
+    entry = layer.entries.get((provider_slug, capability))
+    if entry is not None and entry[0] == layer.generation:
+        now = monotonic()
+        if now < layer.trusted_until and now < entry[1]:
+            return entry[2]
+    return _active_model_miss(provider_slug, capability)
+
+
+def _active_model_miss(provider_slug: str, capability: str) -> ActiveModel | None:
     ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
     if ttl <= 0:
         return load_active_model(provider_slug, capability)
     key = cache_key(provider_slug, capability)
+    stamp = database_generation()
     generation, entry = cache.get_many([generation_key(provider_slug), key])
     generation = 0 if generation is MISSING else int(generation)
-    stamp = database_generation()
     if entry is not MISSING and entry.get("g") == generation and entry.get("d") == stamp:
         value = entry["v"]
-        return None if value == NONE_MARKER else ActiveModel.from_dict(value)
-    model = load_active_model(provider_slug, capability)
-    value = model.to_dict() if model else NONE_MARKER
-    cache.set(key, {"g": generation, "d": stamp, "v": value}, ttl)
+        model = None if value == NONE_MARKER else ActiveModel.from_dict(value)
+    else:
+        model = load_active_model(provider_slug, capability)
+        value = model.to_dict() if model else NONE_MARKER
+        cache.set(key, {"g": generation, "d": stamp, "v": value}, ttl)
+    local_layer().put((provider_slug, capability), model, stamp, ttl)
     return model
+
+
+def remembered(key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in this process's local layer under ``key`` (a tuple whose first
+    item names the kind of answer) until the generation moves or the TTL passes. For
+    answers made only of ``CACHED_ROWS``; what ``compute`` raises is not kept."""
+    layer = local_layer()
+    found = layer.get(key)
+    if found is not MISSING:
+        return found
+    ttl = int(current_app.config.get("ACTIVE_MODEL_CACHE_TTL", 300))
+    stamp = database_generation() if ttl > 0 else 0
+    value = compute()
+    layer.put(key, value, stamp, ttl)
+    return value
 
 
 def move_generation_on_commit(session: Session | None = None) -> Session:
     """Move the database generation when the current transaction commits: every cached
-    answer (active models, tokens) is dropped by every worker within GENERATION_MAX_AGE."""
+    answer (active models, tokens, credentials, routing) is dropped by this process at
+    once, by every other worker when the push reaches it (Redis), and at the latest
+    GENERATION_MAX_AGE later whatever happened to the push."""
     session = session or db.session()
     session.info[_BUMP_PENDING] = True
     return session
@@ -291,17 +322,55 @@ def invalidate_provider(*slugs: str) -> None:
     after_commit(session, bump)
 
 
+# Rows the cached answers are made of. An ORM change to any of them moves the generation
+# (operations that write in bulk call ``invalidate_provider`` themselves).
+CACHED_ROWS = (
+    Provider,
+    AIModel,
+    ModelCapability,
+    AdminProviderSettings,
+    RoutingSplit,
+    RoutingFallback,
+    Admin,
+    ApiToken,
+)
+# Bookkeeping that decides nothing: writing it must not throw away every worker's cached
+# answers (a sign-in or a token's use would otherwise do so).
+BOOKKEEPING = frozenset({"last_login_at", "last_used_at", "updated_at"})
+
+
+def _changes_answers(obj) -> bool:
+    changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+    return bool(changed - BOOKKEEPING)
+
+
+@event.listens_for(Session, "before_flush")
+def _cached_rows_changed(session: Session, flush_context, instances) -> None:
+    if session.info.get(_BUMP_PENDING):
+        return
+    if any(isinstance(o, CACHED_ROWS) for o in chain(session.new, session.deleted)) or any(
+        isinstance(o, CACHED_ROWS) and _changes_answers(o) for o in session.dirty
+    ):
+        move_generation_on_commit(session)
+
+
 @event.listens_for(Session, "before_commit")
 def _bump_database_generation(session: Session) -> None:
-    # Flushed first (flushing may ask for the bump, see queries.tokens), so the
-    # generation row is the last lock the transaction takes and held only for the
-    # commit: two changes never deadlock over it.
+    # Flushed first (flushing may ask for the bump), so the generation row is the last
+    # lock the transaction takes and held only for the commit: two changes never
+    # deadlock over it.
     session.flush()
     if not session.info.pop(_BUMP_PENDING, False):
         return
     value = session.connection().execute(_BUMP).scalar_one()
-    clock = _clock()
-    after_commit(session, lambda: clock.seen(value))
+    layer = local_layer()
+    epoch = layer.epoch
+
+    def pushed() -> None:
+        layer.read_generation(value, epoch, GENERATION_MAX_AGE)  # this process at once
+        cache.publish_generation(value)  # every other one as soon as Redis tells it
+
+    after_commit(session, pushed)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -4,9 +4,9 @@ Each process keeps a small map from a token's hash to a snapshot of the token an
 admin. An entry is trusted while the database generation (``queries.lookup``) has not
 moved and for at most ``TOKEN_CACHE_TTL`` seconds. Any change to a token or an admin
 row through the ORM (revocation, expiry, role, password, enabled) moves that generation
-in its transaction, and
-every worker re-reads it at most ``GENERATION_MAX_AGE`` later: a revoked token is
-refused within about a second in every worker (docs/CONTRACTS.md §5). Expiry is
+in its transaction (``lookup.CACHED_ROWS``); the move is pushed to every worker through
+Redis, and every worker re-reads it at most ``GENERATION_MAX_AGE`` later anyway: a
+revoked token is refused within about a second in every worker (docs/CONTRACTS.md §5). Expiry is
 checked on every call. Only live tokens are cached; an unknown one costs a query.
 
 While the database is away the last generation read stands, so a cached token keeps
@@ -18,15 +18,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import chain
 
 from flask import current_app
-from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from webapp.extensions import db
 from webapp.models import Admin, ApiToken, utcnow
-from webapp.queries.lookup import database_generation, move_generation_on_commit
+from webapp.queries.lookup import database_generation
 
 TOKEN_CACHE_TTL = 300.0
 MAX_ENTRIES = 10_000
@@ -68,23 +67,6 @@ def _load(digest: str, generation: int) -> TokenEntry | None:
         generation,
         time.monotonic(),
     )
-
-
-# Bookkeeping that decides nothing about access: writing it must not throw away every
-# worker's cached answers (a sign-in or a token's use would otherwise do so).
-BOOKKEEPING = frozenset({"last_login_at", "last_used_at", "updated_at"})
-
-
-def _changes_access(obj) -> bool:
-    changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
-    return bool(changed - BOOKKEEPING)
-
-
-@event.listens_for(Session, "before_flush")
-def _tokens_or_admins_changed(session: Session, flush_context, instances) -> None:
-    ours = [o for o in chain(session.dirty, session.deleted) if isinstance(o, ApiToken | Admin)]
-    if any(o in session.deleted or _changes_access(o) for o in ours):
-        move_generation_on_commit(session)
 
 
 def live_token(digest: str) -> TokenEntry | None:
