@@ -43,9 +43,11 @@ from webapp.ai.errors import (
     ProviderUnreachable,
     error_kind,
 )
+from webapp.capabilities import label as capability_label
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
+from webapp.operations.routing import fallbacks_of, model_names
 from webapp.queries.credentials import Resolution, explain, resolve_credentials
 from webapp.queries.lookup import ActiveModel, get_active_model
 
@@ -631,11 +633,29 @@ class CallPlan:
     key: Resolution  # source personal/shared/None, hint, reason in words
     # The provider's other registered models for the capability (an explicit model_name).
     alternatives: tuple[ModelChoice, ...] = ()
+    # The group's fallbacks, in order, as display names (tried after the live model fails).
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
-        usable = self.provider.is_enabled and bool(self.provider.base_url)
-        return usable and self.model is not None and self.key.source is not None
+        return self.blocked_reason is None
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why a call cannot be sent now (the playground disables «ارسال» with it)."""
+        if not self.provider.is_enabled or not self.provider.base_url:
+            return str(ProviderUnavailable.default_message())
+        if self.model is None and not self.alternatives:
+            return str(
+                _l(
+                    "The provider %(provider)s has no live model for «%(capability)s».",
+                    provider=self.provider.name,
+                    capability=capability_label(self.capability),
+                )
+            )
+        if self.key.source is None:
+            return self.key.reason
+        return None
 
 
 def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan:
@@ -651,4 +671,6 @@ def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan
     alternatives = tuple(
         ModelChoice(*r) for r in rows if active is None or r.model_id != active.model_id
     )
-    return CallPlan(row, capability, active, explain(row, admin), alternatives)
+    names = model_names(fallback_ids := fallbacks_of(row.id, capability))
+    fallbacks = tuple(names[i].display_name for i in fallback_ids if i in names)
+    return CallPlan(row, capability, active, explain(row, admin), alternatives, fallbacks)
