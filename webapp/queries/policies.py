@@ -9,13 +9,25 @@ the answer for the rest of the request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import false, literal_column, null, select, union_all
 
 from webapp.extensions import db
 from webapp.models import AIModel, Provider, RoutingFallback, RoutingSplit, Schedule
 from webapp.operations.schedules import PENDING
+
+
+@dataclass(frozen=True)
+class PendingSwitch:
+    """A pending scheduled switch, as the group shows it."""
+
+    id: int
+    model_name: str
+    clears: bool
+    after_calls: int | None
+    run_at: datetime
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,7 @@ class SplitArm:
 class GroupPolicies:
     provider_id: int
     capability: str
-    next_schedule: Schedule | None = None
+    next_schedule: PendingSwitch | None = None
     pending_count: int = 0
     fallbacks: list[Fallback] = field(default_factory=list)
     split: list[SplitArm] = field(default_factory=list)
@@ -52,6 +64,52 @@ class GroupPolicies:
         return self.next_schedule is None and not self.fallbacks and not self.split
 
 
+SCHEDULE, FALLBACK, ARM = "s", "f", "a"
+
+
+def _statement():
+    """Every group's pending switches, fallbacks and arms in one statement (the models
+    page's query count must not grow with its features): one row shape for the three."""
+    schedules = select(
+        literal_column(f"'{SCHEDULE}'").label("kind"),
+        Schedule.provider_id,
+        Schedule.capability,
+        Schedule.model_name.label("name"),
+        literal_column("''").label("other"),
+        Schedule.after_calls.label("number"),
+        Schedule.clears,
+        Schedule.run_at,
+        Schedule.id.label("ident"),
+    ).where(Schedule.status == PENDING)
+    fallbacks = (
+        select(
+            literal_column(f"'{FALLBACK}'"),
+            RoutingFallback.provider_id,
+            RoutingFallback.capability,
+            AIModel.display_name,
+            Provider.name,
+            AIModel.provider_id,
+            false(),
+            null(),
+            AIModel.id,
+        )
+        .join(AIModel, AIModel.id == RoutingFallback.model_id)
+        .join(Provider, Provider.id == AIModel.provider_id)
+    )
+    arms = select(
+        literal_column(f"'{ARM}'"),
+        RoutingSplit.provider_id,
+        RoutingSplit.capability,
+        AIModel.display_name,
+        literal_column("''"),
+        RoutingSplit.percent,
+        false(),
+        null(),
+        AIModel.id,
+    ).join(AIModel, AIModel.id == RoutingSplit.model_id)
+    return schedules, fallbacks, arms
+
+
 def _load() -> dict[tuple[int, str], GroupPolicies]:
     found: dict[tuple[int, str], GroupPolicies] = {}
 
@@ -61,47 +119,43 @@ def _load() -> dict[tuple[int, str], GroupPolicies]:
             found[key] = GroupPolicies(provider_id, capability)
         return found[key]
 
-    pending = db.session.scalars(
-        select(Schedule)
-        .where(Schedule.status == PENDING)
-        .order_by(Schedule.after_calls.is_not(None), Schedule.run_at, Schedule.id)
+    schedules, fallbacks, arms = _statement()
+    # The routing rows keep their position order: sort by it inside the union.
+    ordered = union_all(
+        schedules.add_columns(literal_column("0").label("position")),
+        fallbacks.add_columns(RoutingFallback.position),
+        arms.add_columns(RoutingSplit.position),
     )
-    for schedule in pending:
-        policies = of(schedule.provider_id, schedule.capability)
+    rows = db.session.execute(ordered).all()
+    pending = sorted(
+        (r for r in rows if r.kind == SCHEDULE),
+        key=lambda r: (r.number is not None, _aware(r.run_at), r.ident),
+    )
+    for r in pending:
+        policies = of(r.provider_id, r.capability)
         policies.pending_count += 1
         if policies.next_schedule is None:
-            policies.next_schedule = schedule
-    fallbacks = db.session.execute(
-        select(
-            RoutingFallback.provider_id,
-            RoutingFallback.capability,
-            AIModel.id,
-            AIModel.display_name,
-            Provider.name,
-            AIModel.provider_id,
-        )
-        .join(AIModel, AIModel.id == RoutingFallback.model_id)
-        .join(Provider, Provider.id == AIModel.provider_id)
-        .order_by(RoutingFallback.position)
-    )
-    for group_provider, capability, model_id, name, provider_name, model_provider in fallbacks:
-        of(group_provider, capability).fallbacks.append(
-            Fallback(model_id, name, provider_name, model_provider == group_provider)
-        )
-    arms = db.session.execute(
-        select(
-            RoutingSplit.provider_id,
-            RoutingSplit.capability,
-            AIModel.id,
-            AIModel.display_name,
-            RoutingSplit.percent,
-        )
-        .join(AIModel, AIModel.id == RoutingSplit.model_id)
-        .order_by(RoutingSplit.position)
-    )
-    for provider_id, capability, model_id, name, percent in arms:
-        of(provider_id, capability).split.append(SplitArm(model_id, name, percent))
+            policies.next_schedule = PendingSwitch(
+                r.ident, r.name, bool(r.clears), r.number, _aware(r.run_at)
+            )
+    for r in sorted((r for r in rows if r.kind != SCHEDULE), key=lambda r: r.position):
+        policies = of(r.provider_id, r.capability)
+        if r.kind == FALLBACK:
+            same = r.number == r.provider_id
+            policies.fallbacks.append(Fallback(r.ident, r.name, r.other, same))
+        else:
+            policies.split.append(SplitArm(r.ident, r.name, r.number))
     return found
+
+
+def _aware(value) -> datetime:
+    """The union's rows come back without the column type's conversion on some
+    backends: an ISO string or a naive UTC value becomes an aware UTC instant."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 _KEY = "webapp.group_policies"
