@@ -17,7 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.access import permission_required
@@ -70,13 +70,11 @@ def index():
     rows = list(
         db.session.scalars(
             statement.options(selectinload(Schedule.provider))
-            # Pending first (soonest first), then the past, newest first.
+            # Pending first (soonest first), then the past ones, newest first.
             .order_by(
-                (Schedule.status != "pending"),
-                Schedule.after_calls.is_not(None),
-                func.coalesce(Schedule.applied_at, Schedule.run_at).desc()
-                if status not in ("", "pending")
-                else Schedule.run_at,
+                Schedule.status != "pending",
+                case((Schedule.status == "pending", Schedule.run_at)),
+                func.coalesce(Schedule.applied_at, Schedule.run_at).desc(),
                 Schedule.id.desc(),
             )
             .limit(PER_PAGE)
