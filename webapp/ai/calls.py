@@ -3,15 +3,22 @@
 ``get_client(provider, capability=…, admin=…, model_name=…)`` decides:
 
 - the model: ``model_name`` when given (a registered model's ``name`` or ``model_id`` maps to
-  its ``model_id``; anything else is sent as written), otherwise the active model of the
-  provider for ``capability`` (``lookup.get_active_model``, cached, so a switch in the
-  dashboard takes effect on the next call, with no restart);
+  its ``model_id``; anything else is sent as written), otherwise the plan of
+  ``webapp.ai.routing`` (the one call path the gateway uses too): the live model of the
+  provider for ``capability`` (cached, so a switch in the dashboard takes effect on the next
+  call, with no restart), or the split arm the end user falls in (docs/CONTRACTS.md §9);
 - the key: ``credentials.resolve_credentials`` (personal, else shared if allowed, else
   ``NoApiAccess``).
 
 Only then is a request sent: no model or no key means no request. ``chat``,
-``generate_content`` and ``generate_image`` are the calls the rest of the platform makes;
-each call, successful or not, is recorded (``webapp.ai.recording``).
+``generate_content`` and ``generate_image`` are the calls the rest of the platform makes.
+
+Fallback (docs/CONTRACTS.md §9): when the planned model fails as unreachable, timeout, 5xx
+or 429 (after the client's own retries), the group's fallbacks are tried in order, each
+with its own provider's key by §2's priority; never after another 4xx, never for an
+explicit ``model_name``. A model whose circuit breaker is open goes last. Each attempt,
+successful or not, is recorded in the history (``webapp.ai.recording``) and metered
+(``webapp.metering``, origin ``service``, route ``live``/``split``/``explicit``/``fallback``).
 """
 
 from __future__ import annotations
@@ -23,18 +30,41 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from webapp.ai import recording
+from webapp import metering
+from webapp.ai import policies, recording, routing
 from webapp.ai.client import ClientSettings, ProviderClient
-from webapp.ai.errors import AIServiceError, NoActiveModel, ProviderUnavailable, error_kind
+from webapp.ai.errors import (
+    AIServiceError,
+    NoActiveModel,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ProviderUnreachable,
+    error_kind,
+)
+from webapp.capabilities import label as capability_label
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
+from webapp.operations.routing import fallbacks_of, model_names
 from webapp.queries.credentials import Resolution, explain, resolve_credentials
 from webapp.queries.lookup import ActiveModel, get_active_model
 
 ACTIVE = "active"
 EXPLICIT = "explicit"
 MAX_PROMPT_CHARS = 32_000
+# The failures the next candidate may fix (the provider's, not the request's).
+FALLBACK_ERRORS = (ProviderUnreachable, ProviderTimeout, ProviderServerError, ProviderRateLimited)
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    """A candidate that failed before the one that answered (no key, no provider text)."""
+
+    provider: str
+    model: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,12 @@ class ChatResult:
     model_source: str = ACTIVE  # "active" or "explicit"
     finish_reason: str | None = None
     usage: dict = field(default_factory=dict)
+    route: str = routing.LIVE  # live, split, explicit or fallback
+    failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
+
+    @property
+    def fell_back(self) -> bool:
+        return self.route == policies.FALLBACK
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,12 @@ class ImageResult:
     latency_ms: int
     model_source: str = ACTIVE
     revised_prompt: str | None = None
+    route: str = routing.LIVE
+    failed: tuple[FailedAttempt, ...] = ()
+
+    @property
+    def fell_back(self) -> bool:
+        return self.route == policies.FALLBACK
 
     @property
     def src(self) -> str:
@@ -74,7 +116,8 @@ class AIClient:
     """A provider client bound to one model and one key; every call is recorded.
 
     Made by :func:`get_client`. ``key_source`` says which key it holds; the key itself is
-    not an attribute and never shown (``repr`` included).
+    not an attribute and never shown (``repr`` included). ``route`` is how the model was
+    chosen (``live``, ``split``, ``explicit``; ``fallback`` for a fallback's client).
     """
 
     def __init__(
@@ -87,6 +130,9 @@ class AIClient:
         credentials,
         admin=None,
         settings: ClientSettings | None = None,
+        route: str | None = None,
+        model_pk: int | None = None,
+        plan: routing.CallPlan | None = None,
     ):
         self.provider = provider.slug
         self.provider_id = provider.id
@@ -98,10 +144,26 @@ class AIClient:
         self.key_source = credentials.source
         self.key_hint = credentials.hint
         self.admin = admin
-        self._http = ProviderClient(
-            provider.base_url,
-            credentials.api_key,
-            settings=settings or ClientSettings.from_config(current_app.config),
+        self.route = route or (EXPLICIT if model_source == EXPLICIT else routing.LIVE)
+        self.model_pk = model_pk
+        self._plan = plan  # the routing plan this client follows (None: explicit, no model)
+        self._settings = settings or ClientSettings.from_config(current_app.config)
+        self._http = ProviderClient(provider.base_url, credentials.api_key, settings=self._settings)
+
+    @classmethod
+    def for_plan(cls, plan: routing.CallPlan, *, admin=None, settings=None) -> AIClient:
+        """A client for one of routing's plans (the live model, a split arm, a fallback)."""
+        return cls(
+            _PlannedProvider(plan.provider_id, plan.provider, plan.base_url),
+            model=plan.model,
+            model_source=ACTIVE,
+            capability=plan.capability,
+            credentials=_PlannedKey(plan.key_source, plan.key_hint, plan.api_key),
+            admin=admin,
+            settings=settings,
+            route=plan.route,
+            model_pk=plan.model_pk,
+            plan=plan,
         )
 
     def __repr__(self) -> str:
@@ -110,19 +172,50 @@ class AIClient:
             f"key_source={self.key_source!r}, key={self.key_hint})"
         )
 
-    def _call(self, operation: str, fn):
-        """Run ``fn`` (one HTTP exchange, retries included) and record it either way."""
+    def _call(self, operation: str, send):
+        """``send(http, model)`` with this client's model, then, if it fails in a way the
+        next candidate may fix, with the group's fallbacks in order (docs/CONTRACTS.md §9).
+        Returns (value, latency in ms, the client that answered, the failed attempts)."""
+        if self._plan is None or self.route == EXPLICIT:
+            value, latency = self._attempt(operation, send)
+            return value, latency, self, ()
+        queue, loaded = [self], False
+        if policies.is_open(self.model_pk):  # a dead model goes last, not first
+            queue, loaded = policies.ordered([self, *self._fallback_clients()]), True
+        failed: list[FailedAttempt] = []
+        while True:
+            current = queue.pop(0)
+            try:
+                value, latency = current._attempt(operation, send)
+                return value, latency, current, tuple(failed)
+            except FALLBACK_ERRORS as exc:
+                policies.record_failure(current.model_pk)
+                failed.append(FailedAttempt(current.provider, current.model, str(exc)))
+                if not loaded:
+                    queue, loaded = policies.ordered(self._fallback_clients()), True
+                if not queue:
+                    raise
+
+    def _fallback_clients(self) -> list[AIClient]:
+        plans = routing.fallback_plans(self._plan, self.admin)
+        return [AIClient.for_plan(p, admin=self.admin, settings=self._settings) for p in plans]
+
+    def _attempt(self, operation: str, send):
+        """One candidate: one HTTP exchange (retries included), recorded either way."""
         start = time.perf_counter()
         try:
-            value = fn()
+            value = send(self._http, self.model)
         except AIServiceError as exc:
             exc.latency_ms = _elapsed_ms(start)
             self._record(operation, start, exc)
             raise
-        self._record(operation, start, None)
+        self._record(operation, start, None, usage=getattr(value, "usage", None))
         return value, _elapsed_ms(start)
 
-    def _record(self, operation: str, start: float, exc: AIServiceError | None) -> None:
+    def _record(
+        self, operation: str, start: float, exc: AIServiceError | None, *, usage=None
+    ) -> None:
+        latency = _elapsed_ms(start)
         recording.record_call(
             operation=operation,
             provider=self.provider,
@@ -133,10 +226,26 @@ class AIClient:
             key_source=self.key_source,
             admin=self.admin,
             outcome=recording.OK if exc is None else recording.ERROR,
-            latency_ms=_elapsed_ms(start),
+            latency_ms=latency,
             error_kind=None if exc is None else exc.kind,
             http_status=None if exc is None else exc.status_code,
             attempts=self._http.attempts,
+        )
+        if self.capability is None:
+            return  # the model list (a connection check) is not an AI call
+        usage = usage if isinstance(usage, dict) else {}
+        meter(
+            self.admin,
+            provider=self.provider,
+            capability=self.capability,
+            model=self.model,
+            route=self.route,
+            key_source=self.key_source,
+            outcome="ok" if exc is None else exc.kind,
+            http_status=None if exc is None else exc.status_code,
+            latency_ms=latency,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
         )
 
     def _require_model(self) -> str:
@@ -152,46 +261,79 @@ class AIClient:
         timeout: float | None = None,
         **params,
     ) -> ChatResult:
-        """Chat completion with the bound model; a string is one user message."""
-        model = self._require_model()
+        """Chat completion with the bound model (or a fallback); a string is one user message."""
+        self._require_model()
         messages = normalise_messages(messages_or_prompt)
-        answer, latency = self._call(
+        answer, latency, by, failed = self._call(
             operation,
-            lambda: self._http.chat_completion(model, messages, timeout=timeout, **params),
+            lambda http, model: http.chat_completion(model, messages, timeout=timeout, **params),
         )
         return ChatResult(
             text=answer.text,
             finish_reason=answer.finish_reason,
             usage=answer.usage,
-            **self._answered_by(model, latency),
+            failed=failed,
+            **by._answered_by(latency),
         )
 
     def generate_image(self, prompt: str, *, timeout: float | None = None, **params) -> ImageResult:
-        model = self._require_model()
+        self._require_model()
         prompt = clean_prompt(prompt)
-        image, latency = self._call(
-            "image", lambda: self._http.generate_image(model, prompt, timeout=timeout, **params)
+        image, latency, by, failed = self._call(
+            "image",
+            lambda http, model: http.generate_image(model, prompt, timeout=timeout, **params),
         )
         return ImageResult(
             url=image.url,
             b64_json=image.b64_json,
             revised_prompt=image.revised_prompt,
-            **self._answered_by(model, latency),
+            failed=failed,
+            **by._answered_by(latency),
         )
 
-    def _answered_by(self, model: str, latency: int) -> dict:
+    def _answered_by(self, latency: int) -> dict:
         """The fields every result shares: which model and key answered, how fast."""
         return {
-            "model": model,
+            "model": self.model,
             "provider": self.provider,
             "key_source": self.key_source,
             "latency_ms": latency,
             "model_source": self.model_source or ACTIVE,
+            "route": self.route,
         }
 
     def list_models(self, *, timeout: float | None = None) -> tuple[list[dict], int]:
         """The provider's model list and the latency in ms."""
-        return self._call("models", lambda: self._http.list_models(timeout=timeout))
+        return self._attempt("models", lambda http, _model: http.list_models(timeout=timeout))
+
+
+@dataclass(frozen=True)
+class _PlannedProvider:
+    """What a client needs of a provider, from a routing plan (no second query)."""
+
+    id: int
+    slug: str
+    base_url: str
+
+    @property
+    def name(self) -> str:
+        return self.slug
+
+
+@dataclass(frozen=True)
+class _PlannedKey:
+    source: str
+    hint: str
+    api_key: str = field(repr=False)
+
+
+def meter(admin, **fields) -> None:
+    """One usage row for a service call (docs/CONTRACTS.md §10): cheap, written later."""
+    metering.record(
+        origin=metering.SERVICE,
+        admin_id=getattr(admin, "id", None) if admin is not None else None,
+        **fields,
+    )
 
 
 # --- input ------------------------------------------------------------------------------
@@ -264,30 +406,40 @@ def get_client(
     capability: str,
     admin=None,
     model_name: str | None = None,
+    sticky_key: str | None = None,
 ) -> AIClient:
     """A client bound to the model to use and the key ``admin`` may use (None: background job).
 
-    Raises ``NotFound`` (unknown provider), ``ProviderUnavailable`` (disabled, or no base
-    URL), ``NoActiveModel`` and ``NoApiAccess``; in each case nothing was sent.
+    Without ``model_name`` the model is routing's plan (``webapp.ai.routing.plan_call``):
+    the live model, or the split arm ``sticky_key`` (the end user) falls in; the client
+    then falls back as the module says. Raises ``NotFound`` (unknown provider),
+    ``ProviderUnavailable`` (disabled, or no base URL), ``NoActiveModel`` and
+    ``NoApiAccess``; in each case nothing was sent.
     """
     row = _provider_row(provider)
     _check_usable(row)
     if model_name:
-        model, source = _explicit_model(row, model_name), EXPLICIT
-    else:
-        active = get_active_model(row.slug, capability)
-        if active is None:
-            raise NoActiveModel()
-        model, source = active.model_id, ACTIVE
-    credentials = resolve_credentials(row, admin)
-    return AIClient(
-        row,
-        model=model,
-        model_source=source,
-        capability=capability,
-        credentials=credentials,
-        admin=admin,
-    )
+        return AIClient(
+            row,
+            model=_explicit_model(row, model_name),
+            model_source=EXPLICIT,
+            capability=capability,
+            credentials=resolve_credentials(row, admin),
+            admin=admin,
+        )
+    plan = routing.plan_call(row.slug, capability, admin=admin, sticky_key=sticky_key)
+    return AIClient.for_plan(plan, admin=admin)
+
+
+def sticky_key_for(admin, params: dict) -> str | None:
+    """Who a split keeps on one arm: the end user the caller names (``user``, sent to the
+    provider as OpenAI defines it), else the admin; a background job without either
+    always gets the live model."""
+    user = params.get("user")
+    if isinstance(user, str) and user:
+        return f"user:{user}"  # the gateway's form: one end user, one arm, on both paths
+    admin_id = getattr(admin, "id", None) if admin is not None else None
+    return f"admin:{admin_id}" if admin_id is not None else None
 
 
 def connection_client(provider: Provider | str, admin=None) -> AIClient:
@@ -305,13 +457,19 @@ def connection_client(provider: Provider | str, admin=None) -> AIClient:
 
 
 def _client_or_record(
-    provider, operation: str, *, capability: str | None, admin, model_name=None
+    provider, operation: str, *, capability: str | None, admin, model_name=None, sticky_key=None
 ) -> AIClient:
     """``get_client`` (or ``connection_client``), recording a refusal before any request."""
     try:
         if capability is None:
             return connection_client(provider, admin)
-        return get_client(provider, capability=capability, admin=admin, model_name=model_name)
+        return get_client(
+            provider,
+            capability=capability,
+            admin=admin,
+            model_name=model_name,
+            sticky_key=sticky_key,
+        )
     except DomainError as exc:
         slug = provider.slug if isinstance(provider, Provider) else str(provider)
         provider_id = provider.id if isinstance(provider, Provider) else None
@@ -328,6 +486,16 @@ def _client_or_record(
             outcome=recording.ERROR,
             error_kind=error_kind(exc),
         )
+        if capability is not None:
+            meter(
+                admin,
+                provider=slug[:50],
+                capability=capability,
+                model=model_name,
+                route=EXPLICIT if model_name else routing.LIVE,
+                outcome=error_kind(exc),
+                latency_ms=0,
+            )
         raise
 
 
@@ -345,7 +513,12 @@ def chat(
     """Chat with the provider's active chat model (or ``model_name``)."""
     normalise_messages(messages_or_prompt)  # bad input is not a call
     client = _client_or_record(
-        provider, "chat", capability="chat", admin=admin, model_name=model_name
+        provider,
+        "chat",
+        capability="chat",
+        admin=admin,
+        model_name=model_name,
+        sticky_key=sticky_key_for(admin, params),
     )
     return client.chat(messages_or_prompt, **params)
 
@@ -364,7 +537,12 @@ def generate_content(
     if system:
         messages.insert(0, {"role": "system", "content": system})
     client = _client_or_record(
-        provider, "content", capability="chat", admin=admin, model_name=model_name
+        provider,
+        "content",
+        capability="chat",
+        admin=admin,
+        model_name=model_name,
+        sticky_key=sticky_key_for(admin, params),
     )
     return client.chat(messages, operation="content", **params)
 
@@ -380,7 +558,12 @@ def generate_image(
     """Generate one image with the provider's active image model (or ``model_name``)."""
     clean_prompt(prompt)
     client = _client_or_record(
-        provider, "image", capability="image", admin=admin, model_name=model_name
+        provider,
+        "image",
+        capability="image",
+        admin=admin,
+        model_name=model_name,
+        sticky_key=sticky_key_for(admin, params),
     )
     return client.generate_image(prompt, **params)
 
@@ -450,11 +633,29 @@ class CallPlan:
     key: Resolution  # source personal/shared/None, hint, reason in words
     # The provider's other registered models for the capability (an explicit model_name).
     alternatives: tuple[ModelChoice, ...] = ()
+    # The group's fallbacks, in order, as display names (tried after the live model fails).
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:
-        usable = self.provider.is_enabled and bool(self.provider.base_url)
-        return usable and self.model is not None and self.key.source is not None
+        return self.blocked_reason is None
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why a call cannot be sent now (the playground disables «ارسال» with it)."""
+        if not self.provider.is_enabled or not self.provider.base_url:
+            return str(ProviderUnavailable.default_message())
+        if self.model is None and not self.alternatives:
+            return str(
+                _l(
+                    "The provider %(provider)s has no live model for «%(capability)s».",
+                    provider=self.provider.name,
+                    capability=capability_label(self.capability),
+                )
+            )
+        if self.key.source is None:
+            return self.key.reason
+        return None
 
 
 def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan:
@@ -470,4 +671,6 @@ def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan
     alternatives = tuple(
         ModelChoice(*r) for r in rows if active is None or r.model_id != active.model_id
     )
-    return CallPlan(row, capability, active, explain(row, admin), alternatives)
+    names = model_names(fallback_ids := fallbacks_of(row.id, capability))
+    fallbacks = tuple(names[i].display_name for i in fallback_ids if i in names)
+    return CallPlan(row, capability, active, explain(row, admin), alternatives, fallbacks)

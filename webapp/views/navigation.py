@@ -21,6 +21,7 @@ NAVIGATION = (
     ("keys.index", _l("My keys")),
     ("tokens.index", _l("API tokens")),
     ("playground.index", _l("Playground")),
+    ("schedules.index", _l("Schedules")),
     ("history.index", _l("History")),
     ("usage.index", _l("Usage")),
     ("admins.index", _l("Admins")),

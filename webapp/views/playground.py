@@ -23,6 +23,7 @@ from webapp.capabilities import LABELS
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import Provider
+from webapp.queries.lookup import get_active_model
 from webapp.views.htmx import fragment, is_htmx
 
 bp = Blueprint("playground", __name__)
@@ -41,8 +42,16 @@ def _choice(providers: list[Provider], source) -> tuple[Provider | None, str]:
         capability = "chat"
     chosen = next((p for p in providers if p.slug == slug), None)
     if chosen is None:
-        chosen = next((p for p in providers if p.is_enabled), providers[0] if providers else None)
+        chosen = _first_ready(providers, capability)
     return chosen, capability
+
+
+def _first_ready(providers: list[Provider], capability: str) -> Provider | None:
+    """The page opens on a provider that can answer: enabled, with a live model (cached
+    lookups); else the first enabled one; else the first."""
+    enabled = [p for p in providers if p.is_enabled and p.base_url]
+    live = next((p for p in enabled if get_active_model(p.slug, capability) is not None), None)
+    return live or (enabled[0] if enabled else providers[0] if providers else None)
 
 
 def _plan(provider: Provider | None, capability: str):
@@ -118,9 +127,9 @@ def _run(provider: Provider | None, capability: str, prompt: str, model_name: st
 @permission_required("view_models")
 def plan():
     provider, capability = _choice(_providers(), request.args)
+    context = _common_context(plan=_plan(provider, capability), capability=capability)
+    # The send button follows the plan: disabled, with the reason, when nothing can be sent.
     return fragment(
-        render_template(
-            "playground/_plan.html",
-            **_common_context(plan=_plan(provider, capability), capability=capability),
-        )
+        render_template("playground/_plan.html", **context)
+        + render_template("playground/_send.html", oob=True, **context)
     )

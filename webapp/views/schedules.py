@@ -1,0 +1,143 @@
+"""The schedules page: every scheduled switch, pending and past, with «لغو» for pending ones.
+
+- ``schedules.index`` (GET ``/schedules``): newest first, filtered by provider,
+  capability and status, paged; who scheduled it, when it runs (Jalali, in
+  ``APP_TIMEZONE``) or the call count it waits for, its status and, for a failed one,
+  the Persian reason.
+- ``schedules.cancel`` (GET, POST ``/schedules/<id>/cancel``): the confirmation step,
+  then ``operations.schedules.cancel`` (audited); a schedule that already ran answers
+  with its Persian refusal and changes nothing.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
+
+from webapp.access import permission_required
+from webapp.capabilities import CAPABILITIES, is_capability, label
+from webapp.errors import DomainError
+from webapp.extensions import db
+from webapp.models import Admin, Provider, Schedule
+from webapp.models.policies import SCHEDULE_STATUSES
+from webapp.operations import schedules
+from webapp.views.auth import _safe_next
+from webapp.views.forms import ConfirmForm
+
+bp = Blueprint("schedules", __name__)
+
+PER_PAGE = 50
+STATUS_LABELS = {
+    "pending": _l("Pending"),
+    "done": _l("Done"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+@bp.get("/schedules")
+@permission_required("view_models")
+def index():
+    providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+    slug = (request.args.get("provider") or "").strip()[:50]
+    capability = (request.args.get("capability") or "").strip()
+    status = (request.args.get("status") or "").strip()
+    provider = next((p for p in providers if p.slug == slug), None)
+    statement = select(Schedule)
+    if provider is not None:
+        statement = statement.where(Schedule.provider_id == provider.id)
+    if is_capability(capability):
+        statement = statement.where(Schedule.capability == capability)
+    else:
+        capability = ""
+    if status in SCHEDULE_STATUSES:
+        statement = statement.where(Schedule.status == status)
+    else:
+        status = ""
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    pages = max(1, ceil(total / PER_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    rows = list(
+        db.session.scalars(
+            statement.options(selectinload(Schedule.provider))
+            # Pending first (soonest first), then the past ones, newest first.
+            .order_by(
+                Schedule.status != "pending",
+                case((Schedule.status == "pending", Schedule.run_at)),
+                func.coalesce(Schedule.applied_at, Schedule.run_at).desc(),
+                Schedule.id.desc(),
+            )
+            .limit(PER_PAGE)
+            .offset((page - 1) * PER_PAGE)
+        )
+    )
+    authors = _authors(rows)
+    return render_template(
+        "schedules/index.html",
+        rows=rows,
+        authors=authors,
+        providers=providers,
+        capabilities=[(c, label(c)) for c in CAPABILITIES],
+        statuses=[(s, status_label(s)) for s in SCHEDULE_STATUSES],
+        status_label=status_label,
+        capability_label=label,
+        filters={
+            "provider": provider.slug if provider else "",
+            "capability": capability,
+            "status": status,
+        },
+        page=page,
+        pages=pages,
+        total=total,
+        can_manage=current_user.can("manage_models"),
+    )
+
+
+def _authors(rows) -> dict[int, str]:
+    ids = {r.created_by_id for r in rows if r.created_by_id is not None}
+    if not ids:
+        return {}
+    found = db.session.execute(
+        select(Admin.id, Admin.display_name, Admin.username).where(Admin.id.in_(ids))
+    )
+    return {i: display or username for i, display, username in found}
+
+
+@bp.route("/schedules/<int:schedule_id>/cancel", methods=["GET", "POST"])
+@permission_required("manage_models")
+def cancel(schedule_id: int):
+    try:
+        row = schedules.get_schedule(schedule_id)
+    except DomainError as exc:
+        abort(exc.status, description=str(exc.message))
+    back = _safe_next(request.values.get("next") or url_for("schedules.index"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            schedules.cancel(row.id, actor=current_user)
+        except DomainError as exc:
+            flash(str(exc.message), "error")
+            return redirect(back)
+        flash(_("The scheduled switch was cancelled; the group stays as it is."), "success")
+        return redirect(back)
+    if request.method == "POST":  # a stale or forged form: nothing changes
+        flash(_("The form has expired; please try again."), "error")
+    return render_template(
+        "schedules/cancel.html",
+        row=row,
+        form=form,
+        back=back,
+        author=_authors([row]).get(row.created_by_id),
+        status_label=status_label,
+        capability_label=label,
+    ), 200 if request.method == "GET" else 400
