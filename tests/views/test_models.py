@@ -468,7 +468,7 @@ def test_query_count_does_not_grow_with_the_catalogue(login_as, make_provider, m
     large = _count_queries(client, "/models")
 
     assert large == small, f"{small} queries for 2 models, {large} for 26"
-    assert small <= 6  # begin, admin, providers, models, capability rows
+    assert small <= 7  # begin, admin, group counts, providers, models, capability rows, policies
 
 
 # --- forms --------------------------------------------------------------------------
