@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -148,74 +142,6 @@ def test_a_locked_sqlite_database_answers_503(monkeypatch, tmp_path):
 
 
 # --- a PostgreSQL server this test owns, stopped in the middle ---------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_tool(name: str) -> str | None:
-    """PostgreSQL's server tools: on PATH, else where Debian keeps them."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
-class PrivatePostgres:
-    def __init__(self, root) -> None:
-        self.data = root / "data"
-        self.port = _free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        # initdb refuses to run as root: the cluster then belongs to ``postgres``.
-        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.prefix:
-            shutil.chown(root, "postgres")
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [*self.prefix, _pg_tool(tool) or tool, *args]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        self.run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
-        log = str(self.data / "server.log")
-        self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-@pytest.fixture
-def private_postgres():
-    missing = [name for name in ("initdb", "pg_ctl") if not _pg_tool(name)]
-    assert not missing, f"{missing} not found: install Debian's postgresql package"
-    # Not under pytest's tmp_path: as root that sits in a directory ``postgres`` cannot enter.
-    root = Path(tempfile.mkdtemp(prefix="mcp-private-pg-"))
-    server = PrivatePostgres(root)
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        subprocess.run(
-            [
-                *server.prefix,
-                _pg_tool("pg_ctl") or "pg_ctl",
-                "-D",
-                str(server.data),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.slow
