@@ -15,6 +15,7 @@ from tests.conftest import make_config
 from webapp import create_app, outage
 from webapp import db as webapp_db
 from webapp.extensions import db
+from webapp.models import ModelCapability
 from webapp.operations import admins, sessions
 from webapp.outage import state
 from webapp.queries import lookup, tokens
@@ -29,9 +30,9 @@ def _gone(*_args, **_kwargs):
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    state.down = False
+    state.reset()
     yield
-    state.down = False
+    state.reset()
 
 
 def _catalog_and_token():
@@ -176,6 +177,51 @@ def test_a_stopped_postgresql_degrades_instead_of_breaking(private_postgres, cap
         assert back.status_code == 200
     lines = [r.getMessage() for r in caplog.records]
     assert len([m for m in lines if "database unavailable" in m]) == 1
-    assert "database available again" in lines
+    assert len([m for m in lines if "database available again" in m]) == 1
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_switch_that_cannot_commit_says_so_and_changes_nothing(monkeypatch, tmp_path):
+    """The models page's switch while a long writer holds SQLite's lock: the answer is
+    the Persian message alone, out of band into the alert area, with nothing swapped
+    (an error answer makes the page's script put the group's radios back)."""
+    monkeypatch.setattr(webapp_db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'test.db'}"))
+    with app.app_context():
+        db.create_all()
+        make_provider = support.ProviderFactory()
+        acme = make_provider("acme")
+        acme_id = acme.id
+        make_model = support.ModelFactory(make_provider)
+        live = make_model(acme, "live", caps=["chat"], active=True).id
+        other = make_model(acme, "other", caps=["chat"]).id
+        support.AdminFactory()(role="operator", username="op")
+        db.session.remove()
+    client = app.test_client()
+    support.sign_in(client, "op")
+    headers = {"HX-Request": "true", "X-CSRFToken": support.csrf_token(client, "/models")}
+    data = {"provider": str(acme_id), "capability": "chat", "model": str(other), "confirm": "1"}
+    writer = sqlite3.connect(tmp_path / "test.db")
+    writer.execute("BEGIN IMMEDIATE")  # the long writer
+    try:
+        response = client.post("/models/choose", data=data, headers=headers)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.headers["HX-Reswap"] == "none"
+    html = response.get_data(as_text=True)
+    assert "<html" not in html  # not the whole page into the group
+    alert = html[html.index('id="flash-alert"') :]
+    assert 'hx-swap-oob="innerHTML"' in alert[:80]
+    assert PERSIAN in alert
+    with app.app_context():
+        active = db.session.scalars(
+            db.select(ModelCapability.model_id).where(ModelCapability.is_active)
+        ).all()
+        assert active == [live]
+        db.session.remove()
+    # Once the writer is gone the same switch goes through.
+    assert client.post("/models/choose", data=data, headers=headers).status_code == 200
