@@ -31,7 +31,12 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-pytest_plugins = ["tests.ai.fixtures", "tests.gateway.fixtures", "tests.e2e.browser"]
+pytest_plugins = [
+    "tests.ai.fixtures",
+    "tests.gateway.fixtures",
+    "tests.e2e.browser",
+    "tests.servers",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

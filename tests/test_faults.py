@@ -1,11 +1,8 @@
-"""Issue 7: faults injected for real, and what the panel does about them."""
+"""Faults injected for real, and what the panel does about them."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -13,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tests import support
+from tests.servers import PrivateRedis, free_port  # noqa: F401 (imported from here elsewhere)
 from webapp.db import transactional
 from webapp.extensions import cache, db
 from webapp.models import AuditEvent, ModelCapability
@@ -20,67 +18,6 @@ from webapp.operations import activation, audit
 from webapp.queries.lookup import get_active_model
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, so stopping it disturbs nobody else."""
-
-    def __init__(self, directory=None) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.directory = directory  # where SAVE writes dump.rdb and start reads it back
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        snapshot = ["--dir", str(self.directory), "--dbfilename", "dump.rdb"]
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                *(snapshot if self.directory else []),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise AssertionError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.redis

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -21,6 +15,7 @@ from tests.conftest import make_config
 from webapp import create_app, outage
 from webapp import db as webapp_db
 from webapp.extensions import db
+from webapp.models import ModelCapability
 from webapp.operations import admins, sessions
 from webapp.outage import state
 from webapp.queries import lookup, tokens
@@ -35,9 +30,9 @@ def _gone(*_args, **_kwargs):
 
 @pytest.fixture(autouse=True)
 def _fresh_state():
-    state.down = False
+    state.reset()
     yield
-    state.down = False
+    state.reset()
 
 
 def _catalog_and_token():
@@ -150,74 +145,6 @@ def test_a_locked_sqlite_database_answers_503(monkeypatch, tmp_path):
 # --- a PostgreSQL server this test owns, stopped in the middle ---------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_tool(name: str) -> str | None:
-    """PostgreSQL's server tools: on PATH, else where Debian keeps them."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
-class PrivatePostgres:
-    def __init__(self, root) -> None:
-        self.data = root / "data"
-        self.port = _free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        # initdb refuses to run as root: the cluster then belongs to ``postgres``.
-        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.prefix:
-            shutil.chown(root, "postgres")
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [*self.prefix, _pg_tool(tool) or tool, *args]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        self.run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
-        log = str(self.data / "server.log")
-        self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-@pytest.fixture
-def private_postgres():
-    missing = [name for name in ("initdb", "pg_ctl") if not _pg_tool(name)]
-    assert not missing, f"{missing} not found: install Debian's postgresql package"
-    # Not under pytest's tmp_path: as root that sits in a directory ``postgres`` cannot enter.
-    root = Path(tempfile.mkdtemp(prefix="mcp-private-pg-"))
-    server = PrivatePostgres(root)
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        subprocess.run(
-            [
-                *server.prefix,
-                _pg_tool("pg_ctl") or "pg_ctl",
-                "-D",
-                str(server.data),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_stopped_postgresql_degrades_instead_of_breaking(private_postgres, caplog):
@@ -250,6 +177,51 @@ def test_a_stopped_postgresql_degrades_instead_of_breaking(private_postgres, cap
         assert back.status_code == 200
     lines = [r.getMessage() for r in caplog.records]
     assert len([m for m in lines if "database unavailable" in m]) == 1
-    assert "database available again" in lines
+    assert len([m for m in lines if "database available again" in m]) == 1
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_switch_that_cannot_commit_says_so_and_changes_nothing(monkeypatch, tmp_path):
+    """The models page's switch while a long writer holds SQLite's lock: the answer is
+    the Persian message alone, out of band into the alert area, with nothing swapped
+    (an error answer makes the page's script put the group's radios back)."""
+    monkeypatch.setattr(webapp_db, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'test.db'}"))
+    with app.app_context():
+        db.create_all()
+        make_provider = support.ProviderFactory()
+        acme = make_provider("acme")
+        acme_id = acme.id
+        make_model = support.ModelFactory(make_provider)
+        live = make_model(acme, "live", caps=["chat"], active=True).id
+        other = make_model(acme, "other", caps=["chat"]).id
+        support.AdminFactory()(role="operator", username="op")
+        db.session.remove()
+    client = app.test_client()
+    support.sign_in(client, "op")
+    headers = {"HX-Request": "true", "X-CSRFToken": support.csrf_token(client, "/models")}
+    data = {"provider": str(acme_id), "capability": "chat", "model": str(other), "confirm": "1"}
+    writer = sqlite3.connect(tmp_path / "test.db")
+    writer.execute("BEGIN IMMEDIATE")  # the long writer
+    try:
+        response = client.post("/models/choose", data=data, headers=headers)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.headers["HX-Reswap"] == "none"
+    html = response.get_data(as_text=True)
+    assert "<html" not in html  # not the whole page into the group
+    alert = html[html.index('id="flash-alert"') :]
+    assert 'hx-swap-oob="innerHTML"' in alert[:80]
+    assert PERSIAN in alert
+    with app.app_context():
+        active = db.session.scalars(
+            db.select(ModelCapability.model_id).where(ModelCapability.is_active)
+        ).all()
+        assert active == [live]
+        db.session.remove()
+    # Once the writer is gone the same switch goes through.
+    assert client.post("/models/choose", data=data, headers=headers).status_code == 200

@@ -197,27 +197,58 @@ def unique_violation(exc: DBAPIError) -> ValidationError | None:
 
 
 RETRIES = 5
+# Set by the engine just before it sends COMMIT: a connection cut after that point
+# leaves the outcome unknown (the server may have committed).
+_commit_sent: ContextVar[bool] = ContextVar("commit_sent", default=False)
 
 
-def transactional(fn: Callable[P, R]) -> Callable[P, R]:
+@event.listens_for(Engine, "commit")
+def _on_commit(conn) -> None:
+    _commit_sent.set(True)
+
+
+def _connection_cut(exc: DBAPIError) -> bool:
+    """The connection died under the statement (a server restart, a killed backend)."""
+    return bool(exc.connection_invalidated)
+
+
+def _end_failed_transaction(session: Session) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:  # the connection is gone with the transaction: let both go
+        session.close()
+
+
+def transactional(fn: Callable[P, R] | None = None, *, idempotent: bool = False):
     """Run ``fn`` as one write transaction on ``db.session``: commit on success,
     roll back on any error, retry a deadlock or serialisation failure, and answer a
     unique violation as the ValidationError of its field.
+
+    A connection cut in the middle (the server restarted, the backend was killed) is
+    retried once on a new connection when that is safe: always if the cut came before
+    COMMIT was sent (the server threw the transaction away), and after it only when
+    ``idempotent`` (running ``fn`` again on a committed result changes nothing, e.g.
+    setting a value or activating a model). Otherwise the OperationalError goes up
+    (a 503 "try again", see ``webapp.unavailable``); nothing is half-written either way.
 
     Nested calls join the outer transaction. A read transaction the caller left
     open (e.g. loading the current admin) is ended first, so that on SQLite the
     write transaction can start with BEGIN IMMEDIATE.
     """
+    if fn is None:
+        return lambda f: transactional(f, idempotent=idempotent)
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if _in_unit.get():
             return fn(*args, **kwargs)
         session = db.session()
+        cut_retried = False
         for attempt in range(1, RETRIES + 1):
             if session.in_transaction():
                 session.commit()
             unit_token = _in_unit.set(True)
+            commit_token = _commit_sent.set(False)
             try:
                 begin_token = _write_begin.set(True)
                 try:
@@ -228,10 +259,18 @@ def transactional(fn: Callable[P, R]) -> Callable[P, R]:
                 session.commit()
                 return result
             except DBAPIError as exc:
-                session.rollback()
+                _end_failed_transaction(session)
                 if attempt < RETRIES and _is_retryable(exc):
                     log.info("retrying %s after %s", fn.__name__, exc.orig)
                     time.sleep(0.02 * 2**attempt)
+                    continue
+                if (
+                    _connection_cut(exc)
+                    and not cut_retried
+                    and (idempotent or not _commit_sent.get())
+                ):
+                    cut_retried = True
+                    log.info("retrying %s on a new connection after %s", fn.__name__, exc.orig)
                     continue
                 refusal = unique_violation(exc)
                 if refusal is not None:
@@ -241,6 +280,7 @@ def transactional(fn: Callable[P, R]) -> Callable[P, R]:
                 session.rollback()
                 raise
             finally:
+                _commit_sent.reset(commit_token)
                 _in_unit.reset(unit_token)
         raise AssertionError("unreachable")
 

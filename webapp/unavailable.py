@@ -3,8 +3,9 @@
 Whatever needs the database while it is away answers 503 with ``Retry-After``: in
 the API's envelope, in OpenAI's error shape under ``/v1`` (code
 ``service_unavailable``), or as a Persian page on the dashboard. SQLite's "database
-is locked" after the busy timeout gets the same answer. ``webapp.outage`` keeps the
-log to one line per outage.
+is locked" after the busy timeout gets the same answer. An htmx request (a switch on
+the models page) gets the message alone, out of band into the alert area.
+``webapp.outage`` keeps the log to one line per outage.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from webapp.access import is_api_request
 from webapp.api.responses import api_locale, failure
 from webapp.gateway import bp as gateway_bp
 from webapp.gateway.errors import GatewayError, is_gateway_request
-from webapp.outage import forget_transaction, state
+from webapp.outage import end_session, forget_transaction, state
+from webapp.views.htmx import is_htmx
 
 RETRY_AFTER = "5"
 MESSAGE = _l("The database is unavailable; try again in a few moments.")
@@ -35,15 +37,24 @@ def unavailable(exc: OperationalError):
         with force_locale(api_locale()):
             return failure(503, MESSAGE, headers=headers)
     # Rendered without the context processors: they reach the signed-in admin, and
-    # loading the admin needs the database. The page is Persian whatever the choice.
-    template = current_app.jinja_env.get_template("errors/database.html")
+    # loading the admin needs the database. Persian whatever the choice, like the page.
     with force_locale("fa"):
+        if is_htmx():
+            # A switch that did not commit: the message goes to the alert area and
+            # nothing is swapped; the page's script puts the group's radios back on
+            # any error answer.
+            flashes = current_app.jinja_env.get_template("_flash.html")
+            body = flashes.render(success=[], errors=[str(MESSAGE)])
+            return body, 503, headers | {"HX-Reswap": "none", "Vary": "HX-Request"}
+        template = current_app.jinja_env.get_template("errors/database.html")
         page = template.render(message=MESSAGE, retry_url=request.full_path.rstrip("?"))
     return page, 503, headers
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, unavailable)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(end_session)
 
 
 # The gateway blueprint answers every exception itself (its handler for Exception is

@@ -142,7 +142,7 @@ def _by_group(rows: Iterable[ModelCapability]) -> list[ModelCapability]:
     return sorted(rows, key=lambda r: (r.capability, r.model_id))
 
 
-@transactional
+@transactional(idempotent=True)
 def activate(
     model: AIModel | int, capabilities: Iterable[str] | None = None, *, actor=None
 ) -> ActivationResult:
@@ -244,7 +244,7 @@ def _audit_activation(target, losers, losing, activated, before, after, actor) -
         )
 
 
-@transactional
+@transactional(idempotent=True)
 def deactivate(
     model: AIModel | int, capabilities: Iterable[str] | None = None, *, actor=None
 ) -> DeactivationResult:
@@ -277,7 +277,7 @@ def deactivate(
     return DeactivationResult(target, requested, deactivated, provider_id=provider.id)
 
 
-@transactional
+@transactional(idempotent=True)
 def clear_group(provider_id: int, capability: str, *, actor=None) -> DeactivationResult | None:
     """Leave the group with no active model («هیچ‌کدام»). None if it had none."""
     if not is_capability(capability):

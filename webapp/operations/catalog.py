@@ -292,7 +292,7 @@ def create_model(
     return model, result
 
 
-@transactional
+@transactional(idempotent=True)
 def update_model(
     model: AIModel | int, data: dict, *, actor=None
 ) -> tuple[AIModel, ActivationResult | None]:
@@ -338,7 +338,7 @@ def update_model(
     return model, result
 
 
-@transactional
+@transactional(idempotent=True)
 def update_model_and_activation(
     model_id: int, data: dict, wanted: list[str] | None, *, actor=None
 ) -> tuple[AIModel, ActivationResult | None]:
