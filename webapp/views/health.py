@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from webapp.extensions import cache, csrf, db
 
 bp = Blueprint("health", __name__)
+ALIVE = b'{"status":"ok"}\n'  # what jsonify(status="ok") sends, encoded once
 
 
 @bp.get("/healthz")
 def healthz():
     """The process answers."""
-    return jsonify(status="ok")
+    return current_app.response_class(ALIVE, mimetype="application/json")
 
 
 @bp.get("/readyz")
