@@ -91,3 +91,13 @@ def test_a_forged_session_cookie_is_ignored_not_trusted(client):
     client.set_cookie("session", "forged.value.signature")
     response = client.get("/models")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_healthz_head_and_other_methods(client):
+    head = client.head("/healthz")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["Content-Security-Policy"] == CSP
+    assert client.get("/healthz?probe=1").get_json() == {"status": "ok"}
+    assert client.post("/healthz").status_code in (400, 405)  # not the probe: Flask answers
+    assert client.get("/healthz/extra").status_code == 404

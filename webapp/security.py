@@ -135,6 +135,12 @@ def _no_limit_here() -> bool:
     return request.endpoint not in LIMITED_ENDPOINTS
 
 
+def default_headers(app: Flask) -> list[tuple[str, str]]:
+    """The headers every answer gets (HSTS in production)."""
+    production = app.config.get("APP_ENV") == "production"
+    return [(name, value) for _low, name, value in (*_DEFAULTS, HSTS)[: None if production else -1]]
+
+
 def _limiter_where_limited(app: Flask) -> None:
     """Run Flask-Limiter's request hooks only on the endpoints that declare a limit.
 

@@ -17,6 +17,27 @@ def healthz():
     return current_app.response_class(ALIVE, mimetype="application/json")
 
 
+class Liveness:
+    """WSGI middleware answering ``GET``/``HEAD /healthz`` before Flask: a liveness
+    probe needs no session, user, locale, limiter or database, so it pays for none of
+    them. Same body as the view, with the security headers every answer carries."""
+
+    def __init__(self, wsgi_app, headers: list[tuple[str, str]]):
+        self.wsgi_app = wsgi_app
+        self.headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(ALIVE))),
+            *headers,
+        ]
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") != "/healthz" or method not in ("GET", "HEAD"):
+            return self.wsgi_app(environ, start_response)
+        start_response("200 OK", list(self.headers))
+        return [b""] if method == "HEAD" else [ALIVE]
+
+
 @bp.get("/readyz")
 def readyz():
     """The database and the cache answer; 503 (and which failed) otherwise."""
