@@ -36,6 +36,8 @@ SECTIONS = [
     ("5", "contention, gunicorn × 4 on PostgreSQL", ["contention.py"]),
     ("6", "staleness across workers", ["staleness.py"]),
     ("7", "gateway overhead vs the provider called directly", ["gateway.py"]),
+    ("8", "HTTP hot path vs a bare Flask route, gunicorn_conf, wrk", ["hothttp.py"]),
+    ("9", "growth: lookup, switch and PATCH at 10, 1,000, 100,000 models", ["growth.py"]),
 ]
 TIMEOUT = 600
 

@@ -83,19 +83,16 @@ def test_database_error_in_the_middle_of_an_activation_leaves_nothing_half_done(
     assert get_active_model("acme", "chat").id == a_id
     events_before = db.session.scalar(select(db.func.count()).select_from(AuditEvent))
 
-    real_record = audit.record
-    calls = {"n": 0}
+    real_record_all = audit.record_all
 
-    def failing_record(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:  # after the target's event, while writing the loser's
-            db.session.execute(text("SELECT * FROM no_such_table"))
-        return real_record(*args, **kwargs)
+    def failing_record_all(events):
+        real_record_all(events[:1])  # the target's event is written…
+        db.session.execute(text("SELECT * FROM no_such_table"))  # …then the loser's fails
 
-    monkeypatch.setattr(audit, "record", failing_record)
+    monkeypatch.setattr(audit, "record_all", failing_record_all)
     with pytest.raises(DBAPIError):
         activation.activate(b_id)
-    monkeypatch.setattr(audit, "record", real_record)
+    monkeypatch.setattr(audit, "record_all", real_record_all)
 
     rows = db.session.execute(
         select(

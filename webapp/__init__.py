@@ -17,6 +17,7 @@ from webapp.extensions import babel, cache, csrf, login_manager, migrate
 from webapp.views import BLUEPRINTS, dates_init
 from webapp.views import routing as routing_views
 from webapp.views import schedules as schedules_views
+from webapp.views.health import Liveness
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = Liveness(app.wsgi_app, security.default_headers(app))  # outermost
     _warn_if_exposed(app)
     return app
 

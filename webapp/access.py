@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, abort, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_loaded_from_cookie
 from sqlalchemy import func, select
@@ -27,6 +28,7 @@ from webapp.models import Admin
 from webapp.operations import sessions
 from webapp.operations.admins import admin_for_token
 
+WTF_HOOK = "CSRFProtect.init_app.<locals>.csrf_protect"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -45,6 +47,38 @@ def bearer_token() -> str | None:
     if scheme.lower() in ("bearer", "token") and token.strip():  # Token: as DRF clients send
         return token.strip()
     return None
+
+
+class _Unread(SecureCookieSession):
+    """The session of a request that names its token: empty, and never written back."""
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, opened only when there is one to open.
+
+    Without the session cookie a request gets a new empty session without building the
+    signer (most of what opening costs); an API request that names its token gets an
+    empty one that is never saved, whatever cookie it carries, since the token alone
+    speaks for it. An empty session nobody changed is not saved either.
+    """
+
+    def open_session(self, app, request):
+        if not app.secret_key:
+            return None
+        if request.path.startswith("/api/") and "Authorization" in request.headers:
+            return _Unread()
+        if not request.cookies.get(app.config["SESSION_COOKIE_NAME"]):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if isinstance(session, _Unread):
+            return
+        if not session and not session.modified:  # what the parent does, minus its setup
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 @login_manager.user_loader
@@ -96,7 +130,12 @@ def find_admin(username: str) -> Admin | None:
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # Flask-WTF's own hook checks nothing with WTF_CSRF_CHECK_DEFAULT off (_check_csrf
+    # below does the checking): drop it rather than call it on every request.
+    before = app.before_request_funcs.get(None, [])
+    before[:] = [f for f in before if getattr(f, "__qualname__", "") != WTF_HOOK]
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "info"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 
 from flask import Flask, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -48,6 +49,14 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+# (lower-cased name, name, value): _harden compares names without Headers' per-call folding
+_DEFAULTS = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+HSTS = (
+    "strict-transport-security",
+    "Strict-Transport-Security",
+    "max-age=31536000; includeSubDomains",
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +135,43 @@ def _no_limit_here() -> bool:
     return request.endpoint not in LIMITED_ENDPOINTS
 
 
+def default_headers(app: Flask) -> list[tuple[str, str]]:
+    """The headers every answer gets (HSTS in production)."""
+    production = app.config.get("APP_ENV") == "production"
+    return [(name, value) for _low, name, value in (*_DEFAULTS, HSTS)[: None if production else -1]]
+
+
+def _limiter_where_limited(app: Flask) -> None:
+    """Run Flask-Limiter's request hooks only on the endpoints that declare a limit.
+
+    It hooks every request, and even with the request filter above its check resolves
+    and filters the declared limits each time: about as much as a bare request costs.
+    With no default or application limit only ``LIMITED_ENDPOINTS`` have limits, so
+    its three hooks are wrapped, in place (their order among the others kept), to run
+    there only.
+    """
+    config = app.config
+    if config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION"):
+        return
+
+    def ours(hook) -> bool:
+        if isinstance(hook, partial):
+            return bool(hook.args) and hook.args[0] is limiter
+        return getattr(hook, "__self__", None) is limiter
+
+    def where_limited(hook):
+        def hook_where_limited(*args):
+            if request.endpoint in LIMITED_ENDPOINTS:
+                return hook(*args)
+            return args[0] if args else None  # after_request: the response, unchanged
+
+        return hook_where_limited
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        funcs = hooks.get(None, [])
+        funcs[:] = [where_limited(f) if ours(f) else f for f in funcs]
+
+
 def init_app(app: Flask) -> None:
     cache_url = app.config.get("CACHE_URL") or ""
     app.config.setdefault(
@@ -140,7 +186,8 @@ def init_app(app: Flask) -> None:
             "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
         )
     limiter.init_app(app)
-    production = app.config.get("APP_ENV") == "production"
+    _limiter_where_limited(app)
+    defaults = (*_DEFAULTS, HSTS) if app.config.get("APP_ENV") == "production" else _DEFAULTS
 
     @app.before_request
     def _sign_in_closed_without_store():
@@ -149,12 +196,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _harden(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if production:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        headers.extend([(name, value) for low, name, value in defaults if low not in present])
         if request.endpoint != "static" and _signed_in():
             response.headers["Cache-Control"] = "no-store"
         return response

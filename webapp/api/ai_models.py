@@ -138,9 +138,22 @@ def _updated(model_id: int):
     wanted = data.pop("active_capabilities", None)
     if wanted is not None and "is_active" in data:
         raise invalid({"active_capabilities": _("Send either is_active or active_capabilities.")})
+    if wanted is None and data.keys() == {"is_active"}:
+        return _switched(model_id, data["is_active"])
     model, result = catalog.update_model_and_activation(model_id, data, wanted, actor=actor())
     count = result.deactivated_count if result is not None else 0
     return success(Model.of(model), messages.model_updated(count))
+
+
+def _switched(model_id: int, active: bool):
+    """A PATCH of ``is_active`` alone is the activation itself: ``update_model`` would
+    lock and re-read the model only to find nothing else to change."""
+    count = 0
+    if active:
+        count = activation.activate(model_id, actor=actor()).deactivated_count
+    else:
+        activation.deactivate(model_id, actor=actor())
+    return success(Model.of(catalog.get_model(model_id)), messages.model_updated(count))
 
 
 @route("DELETE", f"/ai-models/{MODEL_ID}/", "manage_models")

@@ -75,7 +75,7 @@ class Schedule(db.Model):
 
 
 class _GroupEntry:
-    """The columns a group's ordered list of other models shares: the group, the place, the model."""
+    """The columns a group's ordered list of other models shares: group, place, model."""
 
     provider_id: Mapped[int] = mapped_column(
         ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True

@@ -13,16 +13,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from webapp import messages
 from webapp.capabilities import is_capability, sort_capabilities
 from webapp.db import transactional
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, utcnow
+from webapp.models import (
+    ACTIVE_ROW,
+    AIModel,
+    ModelCapability,
+    RoutingFallback,
+    RoutingSplit,
+    utcnow,
+)
 from webapp.operations import audit, routing
-from webapp.operations.locks import get_model, lock_groups, lock_provider, locked_model, model_id_of
+from webapp.operations.locks import (
+    get_model,
+    group_rows,
+    lock_groups,
+    lock_provider,
+    lock_provider_of_model,
+    locked_model,
+    model_id_of,
+)
 from webapp.queries.groups import Conflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
@@ -115,20 +130,6 @@ def _requested(model: AIModel, capabilities: Iterable[str] | None) -> tuple[str,
     return tuple(sort_capabilities(caps))
 
 
-def _active_caps_of(model_ids: set[int]) -> dict[int, list[str]]:
-    if not model_ids:
-        return {}
-    rows = db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.model_id.in_(model_ids), ModelCapability.is_active
-        )
-    )
-    result: dict[int, list[str]] = {mid: [] for mid in model_ids}
-    for mid, cap in rows:
-        result[mid].append(cap)
-    return {mid: sort_capabilities(caps) for mid, caps in result.items()}
-
-
 def preview(model: AIModel | int, capabilities: Iterable[str] | None = None) -> Preview:
     """What ``activate`` would deactivate, without writing or locking anything."""
     target = get_model(model_id_of(model), fresh=True)
@@ -142,35 +143,48 @@ def _by_group(rows: Iterable[ModelCapability]) -> list[ModelCapability]:
     return sorted(rows, key=lambda r: (r.capability, r.model_id))
 
 
-@transactional(idempotent=True)
 def activate(
-    model: AIModel | int, capabilities: Iterable[str] | None = None, *, actor=None
+    model: AIModel | int,
+    capabilities: Iterable[str] | None = None,
+    *,
+    actor=None,
+    provider_id: int | None = None,
 ) -> ActivationResult:
     """Make ``model`` the live model for ``capabilities`` (None: all of its own).
 
-    Each other model that held one of them loses it, in the same transaction.
+    Each other model that held one of them loses it, in the same transaction. With
+    ``provider_id`` the model must belong to that provider. The actor's id and name are
+    read before the transaction begins: committing the caller's read transaction would
+    expire a loaded admin, and reading it again would cost a query.
     """
-    provider, target = locked_model(model)
-    requested = _requested(target, capabilities)
-    rows = lock_groups(provider.id, requested)
+    return _activate(model_id_of(model), capabilities, audit.plain_actor(actor), provider_id)
+
+
+@transactional(idempotent=True)
+def _activate(model_id: int, capabilities, actor, provider_id: int | None) -> ActivationResult:
+    provider = lock_provider_of_model(model_id, provider_id)
+    requested = _requested_ids(model_id, capabilities)
+    rows, routed = _lock_switch_groups(provider.id, requested, model_id)
+    _check_has(model_id, requested, rows)
     losing = _by_group(
-        r for r in rows if r.is_active and r.model_id != target.id and r.capability in requested
+        r for r in rows if r.is_active and r.model_id != model_id and r.capability in requested
     )
-    gaining = [
-        r for r in rows if r.model_id == target.id and r.capability in requested and not r.is_active
-    ]
+    gaining = [r for r in rows if r.model_id == model_id and not r.is_active]
+    loser_ids = {r.model_id for r in losing}
+    models, before = _models_and_active(loser_ids | {model_id})
+    target = models[model_id]
     if not gaining:
         return ActivationResult(target, requested, (), (), (), provider_id=provider.id)
-    loser_ids = {r.model_id for r in losing}
-    before = _active_caps_of(loser_ids | {target.id})
-    _switch(provider.id, target.id, losing, gaining, actor)
-    after = _active_caps_of(loser_ids | {target.id})
-    losers = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(loser_ids)))}
+    _switch(provider.id, model_id, losing, gaining, actor, routed)
     activated = tuple(sort_capabilities(r.capability for r in gaining))
+    lost = {(r.model_id, r.capability) for r in losing}
+    after = {mid: [c for c in caps if (mid, c) not in lost] for mid, caps in before.items()}
+    after[model_id] = sort_capabilities({*before[model_id], *activated})
+    losers = {mid: models[mid] for mid in loser_ids}
     _audit_activation(target, losers, losing, activated, before, after, actor)
     _touch(target, actor)
     invalidate_provider(provider.slug)
-    for changed in (target, *losers.values()):
+    for changed in models.values():
         db.session.expire(changed)
     return ActivationResult(
         target,
@@ -183,7 +197,75 @@ def activate(
     )
 
 
-def _switch(provider_id: int, model_id: int, losing, gaining, actor) -> None:
+def _requested_ids(model_id: int, capabilities: Iterable[str] | None) -> tuple[str, ...]:
+    """The capabilities asked for, known ones only; None: all of the model's own (one
+    query). Whether the model has them is checked on the locked rows."""
+    if capabilities is None:
+        own = db.session.scalars(
+            select(ModelCapability.capability).where(ModelCapability.model_id == model_id)
+        )
+        return tuple(sort_capabilities(own))
+    caps = [capabilities] if isinstance(capabilities, str) else list(capabilities)
+    unknown = [c for c in caps if not is_capability(c)]
+    if unknown:
+        raise ValidationError(
+            _l("Unknown capability: %(value)s", value=", ".join(map(str, unknown))),
+            field="capabilities",
+        )
+    return tuple(sort_capabilities(set(caps)))
+
+
+def _check_has(model_id: int, requested: tuple[str, ...], rows) -> None:
+    own = {r.capability for r in rows if r.model_id == model_id}
+    missing = [c for c in requested if c not in own]
+    if missing:
+        raise ValidationError(
+            _l("This model does not have the capability %(value)s.", value=", ".join(missing)),
+            field="capabilities",
+        )
+
+
+def _lock_switch_groups(provider_id: int, caps: tuple[str, ...], model_id: int):
+    """``lock_groups`` in the same statement as whether ``model_id`` is an arm or a
+    fallback in those groups (then the switch takes it out of routing)."""
+    routed = or_(
+        *(
+            exists().where(
+                table.provider_id == provider_id,
+                table.capability.in_(caps),
+                table.model_id == model_id,
+            )
+            for table in (RoutingFallback, RoutingSplit)
+        )
+    )
+    rows = db.session.execute(
+        group_rows(provider_id, caps)
+        .add_columns(routed.label("routed"))
+        .with_for_update(of=ModelCapability)
+    ).all()
+    return [row[0] for row in rows], any(row[1] for row in rows)
+
+
+def _models_and_active(ids: set[int]) -> tuple[dict[int, AIModel], dict[int, list[str]]]:
+    """The models and their active capabilities, in one query (populate_existing: the
+    caller's copies are refreshed under the lock)."""
+    found = db.session.execute(
+        select(AIModel, ModelCapability.capability)
+        .outerjoin(ModelCapability, and_(ModelCapability.model_id == AIModel.id, ACTIVE_ROW))
+        .where(AIModel.id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    models: dict[int, AIModel] = {}
+    active: dict[int, list[str]] = {}
+    for model, cap in found:
+        models[model.id] = model
+        active.setdefault(model.id, [])
+        if cap is not None:
+            active[model.id].append(cap)
+    return models, {mid: sort_capabilities(caps) for mid, caps in active.items()}
+
+
+def _switch(provider_id: int, model_id: int, losing, gaining, actor, routed: bool = True) -> None:
     """Deactivate the losers first (the unique index is checked row by row), then
     activate ``model_id`` for the gained capabilities."""
     if losing:
@@ -205,12 +287,13 @@ def _switch(provider_id: int, model_id: int, losing, gaining, actor) -> None:
         .values(is_active=True, activated_at=utcnow(), activated_by_id=getattr(actor, "id", None))
     )
     # A live model is never its own split arm or fallback (traffic policies).
-    routing.leave_routing(provider_id, [r.capability for r in gaining], model_id)
+    if routed:
+        routing.leave_routing(provider_id, [r.capability for r in gaining], model_id)
 
 
 def _audit_activation(target, losers, losing, activated, before, after, actor) -> None:
     """One event for the activated model and one per model that lost a capability,
-    all in one batch."""
+    all in one batch, written in one statement."""
     batch = audit.new_batch()
     deactivated = [
         {
@@ -220,28 +303,33 @@ def _audit_activation(target, losers, losing, activated, before, after, actor) -
         }
         for r in losing
     ]
-    audit.record(
-        "model.activate",
-        target,
-        actor=actor,
-        before={"active_capabilities": before[target.id]},
-        after={
-            "active_capabilities": after[target.id],
-            "activated": list(activated),
-            "deactivated": deactivated,
-        },
-        batch=batch,
-    )
-    caused_by = {"model_id": target.id, "model": target.display_name}
-    for loser_id in sorted(losers):
-        audit.record(
-            "model.deactivate",
-            losers[loser_id],
+    events = [
+        audit.values_of(
+            "model.activate",
+            target,
             actor=actor,
-            before={"active_capabilities": before[loser_id]},
-            after={"active_capabilities": after[loser_id], "caused_by": caused_by},
+            before={"active_capabilities": before[target.id]},
+            after={
+                "active_capabilities": after[target.id],
+                "activated": list(activated),
+                "deactivated": deactivated,
+            },
             batch=batch,
         )
+    ]
+    caused_by = {"model_id": target.id, "model": target.display_name}
+    for loser_id in sorted(losers):
+        events.append(
+            audit.values_of(
+                "model.deactivate",
+                losers[loser_id],
+                actor=actor,
+                before={"active_capabilities": before[loser_id]},
+                after={"active_capabilities": after[loser_id], "caused_by": caused_by},
+                batch=batch,
+            )
+        )
+    audit.record_all(events)
 
 
 @transactional(idempotent=True)

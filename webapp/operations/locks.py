@@ -12,12 +12,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.errors import NotFound
+from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
 
 PROVIDER_NOT_FOUND = _l("The provider was not found.")
 MODEL_NOT_FOUND = _l("The model was not found.")
+NOT_THIS_PROVIDERS = _l("This model does not belong to this provider.")
 
 
 def one_or_404(stmt, message, field: str):
@@ -74,15 +75,34 @@ def locked_model(model: AIModel | int) -> tuple[Provider, AIModel]:
     return provider, get_model(model_id, fresh=True)
 
 
+def lock_provider_of_model(model_id: int, provider_id: int | None = None) -> Provider:
+    """The model's provider (or ``provider_id``, which must be the model's), found and
+    locked in one statement that also reads the model's owner."""
+    owner = select(AIModel.provider_id).where(AIModel.id == model_id).scalar_subquery()
+    which = owner if provider_id is None else provider_id
+    stmt = select(Provider, owner).where(Provider.id == which).with_for_update(of=Provider)
+    row = db.session.execute(stmt).first()
+    if row is None and provider_id is not None:
+        raise NotFound(PROVIDER_NOT_FOUND, field="provider")
+    if row is None or row[1] is None:
+        raise NotFound(MODEL_NOT_FOUND, field="model")
+    provider, owner_id = row
+    if owner_id != provider.id:
+        raise ValidationError(NOT_THIS_PROVIDERS, field="model")
+    return provider
+
+
+def group_rows(provider_id: int, caps: tuple[str, ...]):
+    """The statement selecting every capability row of the groups, in lock order."""
+    return (
+        select(ModelCapability)
+        .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
+        .order_by(ModelCapability.capability, ModelCapability.model_id)
+    )
+
+
 def lock_groups(provider_id: int, caps: tuple[str, ...]) -> list[ModelCapability]:
     """Lock every capability row of the groups, in (capability, model_id) order."""
     if not caps:
         return []
-    return list(
-        db.session.scalars(
-            select(ModelCapability)
-            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
-            .order_by(ModelCapability.capability, ModelCapability.model_id)
-            .with_for_update()
-        )
-    )
+    return list(db.session.scalars(group_rows(provider_id, caps).with_for_update()))

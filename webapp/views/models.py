@@ -228,13 +228,13 @@ def choose():
     confirmed = request.form.get("confirm") == "1"
     stamp = request.form.get("undo")
     try:
-        provider = catalog.get_provider(provider_id)
         if stamp is not None:
+            provider = catalog.get_provider(provider_id)
             outcome = _undo(provider, capability, raw_model, stamp[:80])
         elif raw_model in ("", "none"):
-            outcome = _clear(provider, capability, confirmed)
+            outcome = _clear(catalog.get_provider(provider_id), capability, confirmed)
         else:
-            outcome = _activate(provider, capability, _int(raw_model), confirmed)
+            outcome = _activate(provider_id, capability, _int(raw_model), confirmed)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
     if not isinstance(outcome, Switched):
@@ -314,18 +314,23 @@ def _cleared(provider, capability: str, result) -> Switched:
     )
 
 
-def _activate(provider, capability: str, model_id: int | None, confirmed: bool):
+def _activate(provider_id: int, capability: str, model_id: int | None, confirmed: bool):
     if model_id is None:
         abort(400, description=_("The chosen model is not valid."))
-    model = catalog.get_model(model_id)
-    if model.provider_id != provider.id:
-        abort(400, description=_("This model does not belong to this provider."))
     if not confirmed:
+        provider = catalog.get_provider(provider_id)
+        model = catalog.get_model(model_id)
+        if model.provider_id != provider.id:
+            abort(400, description=_("This model does not belong to this provider."))
         preview = activation.preview(model, [capability])
         if preview.conflicts:
             return _confirmation(model, capability, preview)
-    result = activation.activate(model, [capability], actor=current_user)
-    return _activated(provider, capability, result)
+    # Confirmed: the operation finds the provider and the model, and checks that one
+    # belongs to the other, under the lock.
+    result = activation.activate(
+        model_id, [capability], actor=current_user, provider_id=provider_id
+    )
+    return _activated(catalog.get_provider(provider_id), capability, result)
 
 
 def _activated(provider, capability: str, result) -> Switched:

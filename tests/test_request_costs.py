@@ -1,0 +1,103 @@
+"""Each request pays only for the middleware it uses, and what it skips changes no
+answer: /healthz opens no session and touches no limiter, a token API call neither
+reads nor writes the browser's session cookie, the sign-in keeps its rate limits,
+and every answer keeps its security headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support import PASSWORD, AdminFactory
+from webapp.extensions import db, limiter
+from webapp.security import CSP
+
+LIMITED = dict(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+@pytest.fixture
+def limited_app(app_factory):
+    app = app_factory(**LIMITED)
+    with app.app_context():
+        limiter.reset()
+        AdminFactory()("viewer", username="sara")
+        yield app
+        limiter.reset()
+        db.session.remove()
+
+
+def sign_in_attempt(client, password: str = "wrong-pass-000"):
+    page = client.get("/login").data
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
+    data = {"username": "sara", "password": password, "csrf_token": token}
+    return client.post("/login", data=data)
+
+
+def test_healthz_is_plain_json_with_the_security_headers_and_no_cookie(limited_app):
+    response = limited_app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.mimetype == "application/json"
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in response.headers
+    assert "Cache-Control" not in response.headers  # nobody signed in: cacheable
+    assert not [h for h in RATE_HEADERS if h in response.headers]
+
+
+def test_security_headers_are_sent_once_each(client):
+    response = client.get("/login")
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"):
+        assert len(response.headers.getlist(name)) == 1, name
+
+
+def test_sign_in_is_still_limited_and_says_so_in_persian(limited_app):
+    client = limited_app.test_client()
+    first = sign_in_attempt(client)
+    assert first.status_code == 401
+    assert "X-RateLimit-Limit" in first.headers  # the limiter ran here
+    assert sign_in_attempt(client).status_code == 401
+    blocked = sign_in_attempt(client, PASSWORD)  # the right password waits too
+    assert blocked.status_code == 429
+    assert "تلاش" in blocked.get_data(as_text=True)
+    for _ in range(5):  # other endpoints are never counted nor refused
+        assert client.get("/healthz").status_code == 200
+    assert client.get("/login").status_code == 200
+
+
+def test_token_call_neither_reads_nor_writes_the_session_cookie(
+    login_as, token_for, make_provider, make_model
+):
+    provider = make_provider("openrouter")
+    make_model(provider, "gpt-4o", caps=["chat"], active=True)
+    browser = login_as("superadmin")
+    path = "/api/v1/ai-models/active_model/?provider=openrouter&capability=chat"
+    with_token = browser.get(path, headers={"Authorization": f"Bearer {token_for('viewer')}"})
+    assert with_token.status_code == 200
+    assert "Set-Cookie" not in with_token.headers
+    assert with_token.headers["Cache-Control"] == "no-store"
+    # a bad token is refused although the cookie is a superadmin's, and the cookie lives on
+    refused = browser.get(path, headers={"Authorization": "Bearer not-a-token"})
+    assert refused.status_code == 401
+    assert refused.get_json()["metaData"]["status"] == "error"
+    assert "Set-Cookie" not in refused.headers
+    assert browser.get("/models").status_code == 200  # still signed in
+
+
+def test_a_forged_session_cookie_is_ignored_not_trusted(client):
+    client.set_cookie("session", "forged.value.signature")
+    response = client.get("/models")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_healthz_head_and_other_methods(client):
+    head = client.head("/healthz")
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["Content-Security-Policy"] == CSP
+    assert client.get("/healthz?probe=1").get_json() == {"status": "ok"}
+    assert client.post("/healthz").status_code in (400, 405)  # not the probe: Flask answers
+    assert client.get("/healthz/extra").status_code == 404
