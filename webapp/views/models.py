@@ -26,6 +26,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from sqlalchemy import inspect
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.fields import TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -44,7 +45,6 @@ from webapp.queries.groups import (
     conflicts_for,
     found_count,
     group_dom_id,
-    group_stamp,
     group_summaries,
     groups_for,
     is_compact,
@@ -229,27 +229,28 @@ def choose():
     stamp = request.form.get("undo")
     try:
         if stamp is not None:
-            provider = catalog.get_provider(provider_id)
-            outcome = _undo(provider, capability, raw_model, stamp[:80])
+            outcome = _undo(provider_id, capability, raw_model, stamp[:80])
         elif raw_model in ("", "none"):
             outcome = _clear(catalog.get_provider(provider_id), capability, confirmed)
         else:
             outcome = _activate(provider_id, capability, _int(raw_model), confirmed)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
-    if not isinstance(outcome, Switched):
+    if not isinstance(outcome, Done):
         return outcome  # the confirmation dialog
+    groups = groups_for({(provider_id, capability)}, filters.q)
+    switched = _switched(outcome, groups[0] if groups else None, provider_id, capability)
     body = render_block(
         TEMPLATE,
         "changed",
-        groups=groups_for({(provider.id, capability)}, filters.q),
+        groups=groups,
         can_manage=True,
         filters=filters,
         back_url=_back_url(filters),
         totals=totals(),
         oob=True,
     )
-    return fragment(body + render_block(TEMPLATE, "switch_toast", switched=outcome))
+    return fragment(body + render_block(TEMPLATE, "switch_toast", switched=switched))
 
 
 @dataclass
@@ -276,19 +277,65 @@ class Switched:
         return Markup(_(", ")).join(isolated(m.display_name) for m in self.lost)
 
 
-def _undo_fields(provider_id: int, capability: str, live_id, restore_id) -> dict | None:
-    """Offer the way back only if the group is still as this switch left it (a switch
-    committed in between by someone else gets no undo here)."""
-    stamp = group_stamp(provider_id, capability)
-    expected = "none" if live_id is None else f"{live_id}@"
-    if not (stamp == expected or (live_id is not None and stamp.startswith(expected))):
-        return None
-    return {
-        "provider": provider_id,
-        "capability": capability,
-        "model": "" if restore_id is None else restore_id,
-        "undo": stamp,
-    }
+@dataclass
+class Done:
+    """A committed switch, before its group is loaded again for the answer."""
+
+    said: list[str]
+    live_id: int | None = None  # None: the group was emptied
+    lost_ids: list[int] = field(default_factory=list)
+    changed: bool = True
+
+
+def _id(model) -> int:
+    """A model's id without a query: after the commit its attributes are expired."""
+    return inspect(model).identity[0]
+
+
+def _done(result, capability: str) -> Done:
+    """What an activation or a clear (``result``; None: nothing was live) did to the group."""
+    if result is None:
+        return Done([_("This group had no active model.")], changed=False)
+    if isinstance(result, activation.ActivationResult):
+        if not result.changed:
+            return Done([_("This model was already active.")], _id(result.model), changed=False)
+        lost = [mid for mid, cap in result.deactivated_ids if cap == capability]
+        return Done(result.messages(), _id(result.model), lost)
+    if not result.changed:
+        return Done([_("This group had no active model.")], changed=False)
+    return Done([messages.model_deactivated()], None, [_id(result.model)])
+
+
+def _stamp_of(group, capability: str) -> str:
+    """``group_stamp`` read off the freshly loaded group instead of another query."""
+    if group is None or group.active is None:
+        return "none"
+    row = next(r for r in group.active.capability_rows if r.capability == capability)
+    return f"{group.active.id}@{row.activated_at.isoformat() if row.activated_at else ''}"
+
+
+def _switched(done: Done, group, provider_id: int, capability: str) -> Switched:
+    """The toast, from the group as the answer shows it (its models are loaded already)."""
+    shown = {m.id: m for m in group.models} if group else {}
+
+    def model(model_id):
+        return shown.get(model_id) or catalog.get_model(model_id)
+
+    provider = group.provider if group else catalog.get_provider(provider_id)
+    live = model(done.live_id) if done.live_id else None
+    stamp = _stamp_of(group, capability)
+    expected = "none" if done.live_id is None else f"{done.live_id}@"
+    undo_fields = None
+    # The way back is offered only while the group is as this switch left it.
+    if done.changed and (stamp == expected or stamp.startswith(expected)):
+        undo_fields = {
+            "provider": provider_id,
+            "capability": capability,
+            "model": done.lost_ids[0] if done.lost_ids else "",
+            "undo": stamp,
+        }
+    lost = [model(mid) for mid in done.lost_ids]
+    return Switched(done.said, provider, capability, live=live, lost=lost, undo=undo_fields)
 
 
 def _clear(provider, capability: str, confirmed: bool):
@@ -298,20 +345,7 @@ def _clear(provider, capability: str, confirmed: bool):
         if group is not None and group.active is not None:
             return _confirmation(group.active, capability)
     result = activation.clear_group(provider.id, capability, actor=current_user)
-    return _cleared(provider, capability, result)
-
-
-def _cleared(provider, capability: str, result) -> Switched:
-    if result is None or not result.changed:
-        return Switched([_("This group had no active model.")], provider, capability)
-    lost = catalog.get_model(result.model.id)
-    return Switched(
-        [messages.model_deactivated()],
-        provider,
-        capability,
-        lost=[lost],
-        undo=_undo_fields(provider.id, capability, None, lost.id),
-    )
+    return _done(result, capability)
 
 
 def _activate(provider_id: int, capability: str, model_id: int | None, confirmed: bool):
@@ -330,36 +364,17 @@ def _activate(provider_id: int, capability: str, model_id: int | None, confirmed
     result = activation.activate(
         model_id, [capability], actor=current_user, provider_id=provider_id
     )
-    return _activated(catalog.get_provider(provider_id), capability, result)
+    return _done(result, capability)
 
 
-def _activated(provider, capability: str, result) -> Switched:
-    live = catalog.get_model(result.model.id)
-    if not result.changed:
-        return Switched([_("This model was already active.")], provider, capability, live=live)
-    lost_ids = [mid for mid, cap in result.deactivated_ids if cap == capability]
-    lost = [catalog.get_model(mid) for mid in lost_ids]
-    restore = lost_ids[0] if lost_ids else None
-    return Switched(
-        result.messages(),
-        provider,
-        capability,
-        live=live,
-        lost=lost,
-        undo=_undo_fields(provider.id, capability, live.id, restore),
-    )
-
-
-def _undo(provider, capability: str, raw_model: str, stamp: str) -> Switched:
+def _undo(provider_id: int, capability: str, raw_model: str, stamp: str) -> Done:
     restore = None if raw_model in ("", "none") else _int(raw_model)
     if restore is None and raw_model not in ("", "none"):
         abort(400, description=_("The chosen model is not valid."))
-    if restore is not None and catalog.get_model(restore).provider_id != provider.id:
+    if restore is not None and catalog.get_model(restore).provider_id != provider_id:
         abort(400, description=_("This model does not belong to this provider."))
-    result = undo.switch_back(provider.id, capability, restore, stamp=stamp, actor=current_user)
-    if restore is None:
-        return _cleared(provider, capability, result)
-    return _activated(provider, capability, result)
+    result = undo.switch_back(provider_id, capability, restore, stamp=stamp, actor=current_user)
+    return _done(result, capability)
 
 
 def _confirmation(model, capability: str, preview=None):
