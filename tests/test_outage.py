@@ -20,7 +20,7 @@ from webapp.operations import admins, sessions
 from webapp.outage import state
 from webapp.queries import lookup, tokens
 
-PERSIAN = "پایگاه داده در دسترس نیست؛ چند لحظه دیگر دوباره تلاش کنید."
+PERSIAN = "پایگاه داده در دسترس نیست؛ چند لحظه دیگر دوباره تلاش کنید"
 ACTIVE = "/api/v1/ai-models/active_model/?provider=acme&capability=chat"
 
 
