@@ -80,3 +80,19 @@ def test_the_splits_arms_and_ending_it(page, live_server, sign_in, split, size):
     switch_to_english(page)
     expect(page.locator("[data-chart]").first).to_be_visible()
     assert_accessible(page, f"usage page after the split ({size}, en)")
+
+
+def test_promoting_an_arm_marks_the_arms_out_of_date(page, live_server, sign_in, split):
+    provider, gpt, claude = split
+    sign_in("operator")
+    page.goto(live_server("/usage?provider=openrouter"))
+    page.locator("table.usage-arms").get_by_role("button", name="ارتقا").click()
+    dialog = page.locator("dialog#confirm-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("[data-dialog-confirm]").click()
+    expect(page.locator("#flash-status")).to_contain_text("مدل فعال شد")
+    expect(page.locator("[data-split-stale]")).to_be_visible()
+    expect(page.locator("table.usage-arms form")).to_have_count(0)
+    page.reload()
+    expect(page.locator("table.usage-arms")).to_have_count(0)  # promoted: no split left
+    assert_accessible(page, "usage page after a promotion")
