@@ -50,7 +50,7 @@ def test_check_now_shows_the_result_on_the_overview(page, live_server, sign_in, 
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_the_splits_arms_and_ending_it(page, live_server, sign_in, split, size):
-    provider, gpt, claude = split
+    _, gpt, claude = split
     page.set_viewport_size(SIZES[size])
     sign_in("operator")
     page.goto(live_server("/usage?provider=openrouter"))
@@ -83,7 +83,6 @@ def test_the_splits_arms_and_ending_it(page, live_server, sign_in, split, size):
 
 
 def test_promoting_an_arm_marks_the_arms_out_of_date(page, live_server, sign_in, split):
-    provider, gpt, claude = split
     sign_in("operator")
     page.goto(live_server("/usage?provider=openrouter"))
     page.locator("table.usage-arms").get_by_role("button", name="ارتقا").click()

@@ -106,8 +106,17 @@ def test_the_api_takes_the_new_filters_and_documents_them(api):
     data = api("GET", "/usage/?route=split").get_json()["data"]
     assert [p["calls"] for p in data] == [1]
     assert set(data[0]) == {
-        "bucket_start", "provider", "capability", "model", "calls", "errors", "fallbacks",
-        "p50_ms", "p95_ms", "prompt_tokens", "completion_tokens",
+        "bucket_start",
+        "provider",
+        "capability",
+        "model",
+        "calls",
+        "errors",
+        "fallbacks",
+        "p50_ms",
+        "p95_ms",
+        "prompt_tokens",
+        "completion_tokens",
     }  # fmt: skip: the answer's fields are §10's, unchanged
     assert api("GET", "/usage/?key_source=shared").get_json()["data"][0]["calls"] == 1
     refused = api("GET", "/usage/?route=sideways")
@@ -115,9 +124,7 @@ def test_the_api_takes_the_new_filters_and_documents_them(api):
     assert "route" in refused.get_json()["errors"]
     params = {
         p["name"]: p
-        for p in api("GET", "/openapi.json").get_json()["paths"]["/usage/"]["get"][
-            "parameters"
-        ]
+        for p in api("GET", "/openapi.json").get_json()["paths"]["/usage/"]["get"]["parameters"]
     }
     assert params["route"]["schema"]["enum"] == list(usage.ROUTES)
     assert params["key_source"]["schema"]["enum"] == list(usage.KEY_SOURCES)

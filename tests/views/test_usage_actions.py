@@ -79,9 +79,7 @@ def test_a_failing_check_is_stored_as_an_error(
     assert row.ok is True
 
 
-def test_check_now_needs_manage_models_and_a_live_model(
-    app, provider, make_model, login_as, post
-):
+def test_check_now_needs_manage_models_and_a_live_model(app, provider, make_model, login_as, post):
     live_group(provider, make_model, login_as)
     viewer = login_as("viewer")
     assert "/health/" not in viewer.get("/").get_data(as_text=True)

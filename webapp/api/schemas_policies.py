@@ -201,7 +201,8 @@ class UsageQuery(Query):
         BeforeValidator(_one),
         WithJsonSchema({"type": "string", "enum": list(usage.KEY_SOURCES)}),
     ] = Field(
-        None, description="Only calls made with an admin's personal key or the shared key",
+        None,
+        description="Only calls made with an admin's personal key or the shared key",
         examples=["shared"],
     )
     from_: UsageText = Field(

@@ -73,4 +73,3 @@ def attach(rows: list) -> None:
         row.next_switch = nexts.get(key)
         row.split = [{"model": a.display_name, "percent": a.percent} for a in splits.get(key, [])]
         row.fallbacks = [a.display_name for a in fallbacks.get(key, [])]
-

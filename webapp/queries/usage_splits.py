@@ -16,7 +16,6 @@ from webapp.queries import usage
 LIVE, SPLIT = "live", "split"
 
 
-
 @dataclass
 class ArmUsage:
     model_pk: int

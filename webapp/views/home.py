@@ -11,14 +11,14 @@ from flask_login import current_user
 from webapp.access import permission_required
 from webapp.capabilities import is_capability, label
 from webapp.errors import NotFound
-from webapp.operations import health
-from webapp.queries.groups import group_dom_id
-from webapp.views.forms import isolated
 from webapp.i18n import LANGUAGES, remember_language
 from webapp.models import role_label
+from webapp.operations import health
 from webapp.queries import usage
+from webapp.queries.groups import group_dom_id
 from webapp.views import errors
 from webapp.views.auth import _safe_next
+from webapp.views.forms import isolated
 from webapp.views.navigation import message_digits, navigation
 
 bp = Blueprint("dashboard", __name__)
