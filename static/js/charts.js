@@ -73,6 +73,21 @@
     document.querySelectorAll("[data-chart]").forEach(draw);
   }
 
+  // «ارتقا» on a split's arms runs the models page's activation (its dialog, then its
+  // answer, which re-renders only the models page's groups): once a confirmed one succeeds,
+  // the arms shown here are out of date, so their buttons go and a note says to reload.
+  // (Before the swap: the answer removes the dialog, whose later events reach no one.)
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.xhr.status !== 200 || !form.matches || !form.matches("[data-confirm-form]")) return;
+    if (!form.querySelector('input[name="confirm"]')) return;
+    document.querySelectorAll("[data-split]").forEach(function (split) {
+      split.querySelectorAll("form").forEach(function (f) { f.remove(); });
+      var note = split.querySelector("[data-split-stale]");
+      if (note) note.hidden = false;
+    });
+  });
+
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

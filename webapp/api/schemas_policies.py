@@ -188,6 +188,23 @@ class UsageQuery(Query):
     model: UsageText = Field(
         None, description="A model id as sent to the provider", examples=["gpt-4o"]
     )
+    route: Annotated[
+        str, BeforeValidator(_one), WithJsonSchema({"type": "string", "enum": list(usage.ROUTES)})
+    ] = Field(
+        None,
+        description="Only calls that reached their model this way: the live model, an explicit "
+        "`<provider>/<model>`, a split arm or a fallback",
+        examples=["split"],
+    )
+    key_source: Annotated[
+        str,
+        BeforeValidator(_one),
+        WithJsonSchema({"type": "string", "enum": list(usage.KEY_SOURCES)}),
+    ] = Field(
+        None,
+        description="Only calls made with an admin's personal key or the shared key",
+        examples=["shared"],
+    )
     from_: UsageText = Field(
         None, alias="from", description=INSTANT + " Inclusive.", examples=["2026-03-10"]
     )

@@ -13,6 +13,7 @@ from webapp.models.audit import AuditEvent
 from webapp.models.base import utcnow
 from webapp.models.cache import CacheGeneration
 from webapp.models.catalog import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.models.health import HealthCheck
 from webapp.models.policies import RoutingFallback, RoutingSplit, Schedule
 from webapp.models.rollup import UsageHourly
 from webapp.models.session import LoginSession
@@ -29,6 +30,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "CacheGeneration",
+    "HealthCheck",
     "LoginSession",
     "ModelCapability",
     "Provider",

@@ -13,28 +13,47 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from webapp import dates
 from webapp.capabilities import is_capability
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import Admin
+from webapp.models import Admin, HealthCheck
 from webapp.models.rollup import LATENCY_COLUMNS, LATENCY_EDGES, usage_hourly
 from webapp.queries import groups, usage_policies
 
 BUCKETS = ("hour", "day")
-PARAMS = ("provider", "capability", "model", "from", "to", "bucket")
+FILTERS = ("provider", "capability", "model", "route", "key_source")
+PARAMS = (*FILTERS, "from", "to", "bucket")
+# The ways a call reaches its model (webapp/ai/routing.py) and where its key came from
+# (webapp/queries/credentials.py), as recorded by the metering.
+ROUTES = ("live", "explicit", "split", "fallback")
+KEY_SOURCES = ("personal", "shared")
 DEFAULT_SPAN = timedelta(hours=24)
 MAX_SPAN = timedelta(days=400)
 TEXT_MAX = 200
-TOTALS = ("calls", "errors", "fallbacks", "prompt_tokens", "completion_tokens")
+COUNTS = ("calls", "errors", "fallbacks")
+TOKENS = ("prompt_tokens", "completion_tokens")
+TOTALS = (*COUNTS, *TOKENS)
 
 
 def app_timezone() -> ZoneInfo:
@@ -49,28 +68,6 @@ def floor_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-# ---------------------------------------------------------------- percentiles
-
-
-def percentile(counts: Iterable[int], q: float) -> float | None:
-    """The ``q`` quantile (0–1) of a latency histogram, in ms; None without calls."""
-    counts = list(counts)
-    total = sum(counts)
-    if not total:
-        return None
-    rank, seen = q * total, 0
-    for i, count in enumerate(counts):
-        if count and seen + count >= rank:
-            share = (rank - seen) / count
-            high = LATENCY_EDGES[i]
-            if i == 0:
-                return round(high * share, 1)
-            low = LATENCY_EDGES[i - 1]
-            return round(low * (high / low) ** share, 1)
-        seen += count
-    return round(LATENCY_EDGES[-1], 1)
-
-
 # ---------------------------------------------------------------- the query
 
 
@@ -82,12 +79,12 @@ class UsageQuery:
     provider: str = ""
     capability: str = ""
     model: str = ""
+    route: str = ""
+    key_source: str = ""
 
     def as_args(self) -> dict[str, str]:
         args = {"from": self.start.isoformat(), "to": self.end.isoformat(), "bucket": self.bucket}
-        args |= {
-            k: getattr(self, k) for k in ("provider", "capability", "model") if getattr(self, k)
-        }
+        args |= {k: getattr(self, k) for k in FILTERS if getattr(self, k)}
         return args
 
 
@@ -135,12 +132,16 @@ def parse_query(args: Mapping[str, str], *, now: datetime | None = None) -> Usag
     for key in args:
         if key not in PARAMS:
             errors[key] = [_l("Unknown parameter.")]
-    text = {k: (args.get(k) or "").strip() for k in ("provider", "capability", "model")}
+    text = {k: (args.get(k) or "").strip() for k in FILTERS}
     for key, value in text.items():
         if len(value) > TEXT_MAX:
             errors[key] = [_l("This value is too long.")]
     if text["capability"] and not is_capability(text["capability"]):
         errors["capability"] = [_l("Unknown capability: %(value)s", value=text["capability"][:50])]
+    if text["route"] and text["route"] not in ROUTES:
+        errors["route"] = [_l("The route must be one of: %(names)s.", names=", ".join(ROUTES))]
+    if text["key_source"] and text["key_source"] not in KEY_SOURCES:
+        errors["key_source"] = [_l("The key source must be «personal» or «shared».")]
     bucket = (args.get("bucket") or "hour").strip()
     if bucket not in BUCKETS:
         errors["bucket"] = [_l("The bucket must be «hour» or «day».")]
@@ -152,82 +153,208 @@ def parse_query(args: Mapping[str, str], *, now: datetime | None = None) -> Usag
 
 # ---------------------------------------------------------------- series
 
+# Consecutive histogram edges grow by this factor (LATENCY_EDGES[k] = RATIO ** k ms).
+RATIO = LATENCY_EDGES[1] / LATENCY_EDGES[0]
 
-def _sums():
-    names = (*TOTALS, *LATENCY_COLUMNS)
+
+def _sum(column) -> ColumnElement:
     # PostgreSQL sums BIGINTs as NUMERIC (Decimals in Python): cast back, it is much cheaper.
-    return [cast(func.sum(usage_hourly.c[name]), BigInteger).label(name) for name in names]
+    return cast(func.sum(column), BigInteger)
 
 
-def _hourly_rows(q: UsageQuery, by_model: bool = True) -> list[tuple]:
-    """``(bucket_start, provider, capability[, model], sums…)`` per UTC hour, in that
-    order; the sums are ``TOTALS`` then the latency histogram."""
+def _count_sum(column) -> ColumnElement:
+    """A sum of per-hour call counts. One hour of one group never holds 2**31 calls, so
+    each is summed as an INTEGER: PostgreSQL then keeps a plain 64-bit running total
+    instead of a wide one it must serialise between parallel workers (several times
+    faster over a month of rollups). Token sums stay BIGINT."""
+    return cast(func.sum(cast(column, Integer)), BigInteger)
+
+
+def _position(sums, q: float) -> ColumnElement:
+    """SQL for where the ``q`` quantile falls in a summed histogram, as a bucket position
+    ``i + share``: bucket ``i`` holds it and ``share`` of that bucket's calls come before
+    it. A binary search over the cumulative counts written out as nested ``CASE``s (five
+    levels for 30 buckets), so no histogram travels to Python."""
+    rank = literal(q, Float) * sums["calls"]
+    counts = [sums[name] for name in LATENCY_COLUMNS]
+
+    def upto(i: int):  # calls in buckets 0..i
+        total = counts[0]
+        for count in counts[1 : i + 1]:
+            total = total + count
+        return total
+
+    def pick(lo: int, hi: int):  # the quantile lies in buckets lo..hi-1
+        if hi - lo == 1:
+            before = rank if lo == 0 else rank - upto(lo - 1)
+            return literal(float(lo), Float) + before / func.nullif(counts[lo], 0)
+        mid = (lo + hi) // 2
+        return case((upto(mid - 1) >= rank, pick(lo, mid)), else_=pick(mid, hi))
+
+    return cast(pick(0, len(counts)), Float)
+
+
+def latency_at(position: float | None) -> float | None:
+    """The latency (ms) at a histogram position from :func:`_position`: linear inside the
+    first bucket (0–1 ms), geometric inside the others (edges ``RATIO ** k``)."""
+    if position is None:
+        return None
+    position = float(position)
+    return round(position if position <= 1 else RATIO ** (position - 1), 1)
+
+
+def percentile(counts: Iterable[int], q: float) -> float | None:
+    """The ``q`` quantile (0–1) of one latency histogram, in ms; None without calls. The
+    same estimate as the SQL of the reads (used where a histogram is already in hand)."""
+    counts = list(counts)
+    total = sum(counts)
+    if not total:
+        return None
+    rank, seen = q * total, 0
+    for i, count in enumerate(counts):
+        if count and seen + count >= rank:
+            return latency_at(i + (rank - seen) / count)
+        seen += count
+    return latency_at(float(len(counts)))
+
+
+def _day_index(column, edges: list[datetime]) -> ColumnElement:
+    """SQL numbering the day of ``column`` (an hour's start): ``k`` when it lies in
+    ``[edges[k], edges[k+1])``. A balanced tree of ``CASE``s (depth log2 of the days), the
+    same on SQLite and PostgreSQL, with the local midnights computed here (DST-correct)."""
+
+    def pick(lo: int, hi: int):  # days lo..hi-1
+        if hi - lo == 1:
+            return literal(lo)
+        mid = (lo + hi) // 2
+        return case((column < edges[mid], pick(lo, mid)), else_=pick(mid, hi))
+
+    return pick(0, len(edges) - 1)
+
+
+def _local_midnights(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The local midnights (as UTC instants) from the day holding ``start`` to the first one
+    at or after ``end``."""
+    day = start.astimezone(zone).date()
+    edges = []
+    while True:
+        edge = datetime.combine(day, datetime.min.time()).replace(tzinfo=zone).astimezone(UTC)
+        edges.append(edge)
+        if edge >= end:
+            return edges
+        day += timedelta(days=1)
+
+
+def _filtered(stmt, q: UsageQuery):
     c = usage_hourly.c
-    keys = [c.bucket_start, c.provider, c.capability] + ([c.model] if by_model else [])
-    stmt = (
-        select(*keys, *_sums())
-        .where(c.bucket_start >= q.start, c.bucket_start < q.end)
-        .group_by(*keys)
-        .order_by(*keys)
-    )
-    for name in ("provider", "capability", "model"):
+    stmt = stmt.where(c.bucket_start >= q.start, c.bucket_start < q.end)
+    for name in FILTERS:
         if getattr(q, name):
             stmt = stmt.where(c[name] == getattr(q, name))
-    return db.session.execute(stmt).all()
+    return stmt
 
 
-class Fold:
-    """Counters of one series point (``TOTALS`` then the histogram) as hours are added."""
-
-    __slots__ = ("sums",)
-
-    def __init__(self, sums) -> None:
-        self.sums = list(sums)
-
-    def add(self, sums) -> None:
-        self.sums = [a + b for a, b in zip(self.sums, sums, strict=True)]
-
-    @property
-    def totals(self) -> dict:
-        return dict(zip(TOTALS, self.sums, strict=False))
-
-    def p(self, q: float) -> float | None:
-        return percentile(self.sums[len(TOTALS) :], q)
+def _folded(keys: list, q: UsageQuery, quantiles=(0.5, 0.95), extra=()):
+    """``keys`` then ``TOTALS`` then one histogram position per quantile (see
+    :func:`_position`), per group of ``keys``: the histograms are summed and read in SQL."""
+    c = usage_hourly.c
+    inner = _filtered(
+        select(
+            *keys,
+            *(_count_sum(c[name]).label(name) for name in COUNTS),
+            *(_sum(c[name]).label(name) for name in TOKENS),
+            *(_count_sum(c[name]).label(name) for name in LATENCY_COLUMNS),
+        )
+        .where(*extra)
+        .group_by(*keys),
+        q,
+    ).subquery("sums")
+    key_cols = [inner.c[k.name] for k in keys]
+    return (
+        select(
+            *key_cols,
+            *(inner.c[name] for name in TOTALS),
+            *(_position(inner.c, p).label(f"q{n}") for n, p in enumerate(quantiles)),
+        ),
+        key_cols,
+    )
 
 
 def _utc(value: datetime) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def _day_start(bucket_start: datetime, zone: ZoneInfo) -> datetime:
-    local: date = bucket_start.astimezone(zone).date()
-    return datetime.combine(local, datetime.min.time()).replace(tzinfo=zone)
-
-
 def series(q: UsageQuery) -> list[dict]:
-    """The API's ``data``: one point per bucket and (provider, capability, model)."""
-    zone = app_timezone()
-    points: dict[tuple, Fold] = {}
-    for start, provider, capability, model, *sums in _hourly_rows(q):
-        start = _day_start(_utc(start), zone) if q.bucket == "day" else _utc(start)
-        key = (start, provider, capability, model)
-        fold = points.get(key)
-        if fold is None:
-            points[key] = Fold(sums)
-        else:
-            fold.add(sums)
-    return [
-        {
-            "bucket_start": start.isoformat(),
-            "provider": provider,
-            "capability": capability,
-            "model": model,
-            **fold.totals,
-            "p50_ms": fold.p(0.5),
-            "p95_ms": fold.p(0.95),
-        }
-        for (start, provider, capability, model), fold in sorted(points.items())
-    ]
+    """The API's ``data``: one point per bucket and (provider, capability, model), in that
+    order. Summed, bucketed and its percentiles placed by the database: one statement."""
+    c = usage_hourly.c
+    names = ("provider", "capability", "model")
+    if q.bucket == "day":
+        edges = _local_midnights(q.start, q.end, app_timezone())
+        starts = [edge.astimezone(app_timezone()) for edge in edges]
+        keys = [_day_index(c.bucket_start, edges).label("bucket"), *(c[n] for n in names)]
+    else:
+        starts = None
+        keys = [c.bucket_start.label("bucket"), *(c[n] for n in names)]
+    stmt, key_cols = _folded(keys, q)
+    out = []
+    iso: dict = {}  # one bucket's start is shared by every model's point in it
+    for (
+        bucket,
+        provider,
+        capability,
+        model,
+        calls,
+        errors,
+        fallbacks,
+        prompt,
+        completion,
+        p50,
+        p95,
+    ) in db.session.execute(stmt.order_by(*key_cols)):
+        start = iso.get(bucket)
+        if start is None:
+            start = iso[bucket] = (
+                starts[bucket] if starts is not None else _utc(bucket)
+            ).isoformat()
+        out.append(
+            {
+                "bucket_start": start,
+                "provider": provider,
+                "capability": capability,
+                "model": model,
+                "calls": calls,
+                "errors": errors,
+                "fallbacks": fallbacks,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "p50_ms": latency_at(p50),
+                "p95_ms": latency_at(p95),
+            }
+        )
+    return out
+
+
+def arm_totals(q: UsageQuery, groups: list[tuple[str, str]], *routes: str) -> dict[tuple, dict]:
+    """Totals and percentiles over ``q``'s range (and key source) per (provider slug,
+    capability, model, route) for the given groups and routes: one statement."""
+    c = usage_hourly.c
+    keys = [c.provider, c.capability, c.model, c.route]
+    wide = replace(q, provider="", capability="", model="", route="")
+    stmt, _ = _folded(
+        keys,
+        wide,
+        extra=[
+            or_(*(and_(c.provider == p, c.capability == cap) for p, cap in groups)),
+            c.route.in_(routes),
+        ],
+    )
+    found = {}
+    for provider, capability, model, route, *totals, p50, p95 in db.session.execute(stmt):
+        found[(provider, capability, model, route)] = dict(
+            zip(TOTALS, totals, strict=True), p50_ms=latency_at(p50), p95_ms=latency_at(p95)
+        )
+    return found
 
 
 # ---------------------------------------------------------------- the overview
@@ -258,6 +385,7 @@ class OverviewRow:
     next_switch: Mapping | None = None  # {"run_at", "model"} when traffic policies exist
     split: list[Mapping] = field(default_factory=list)  # [{"model", "percent"}]
     fallbacks: list[str] = field(default_factory=list)  # display names, in order
+    health: HealthCheck | None = None  # the last check of the group (operations.health)
 
     @property
     def no_live_model(self) -> bool:
@@ -285,24 +413,25 @@ def group_usage(
     last = floor_hour(now or datetime.now(UTC))
     hours = [last - timedelta(hours=n) for n in range(OVERVIEW_HOURS - 1, -1, -1)]
     q = UsageQuery(hours[0], last + timedelta(hours=1))
-    folds: dict[tuple[str, str], Fold] = {}
+    c = usage_hourly.c
+    totals, _ = _folded([c.provider, c.capability], q, quantiles=(0.95,))
     per_hour: dict[tuple[str, str], dict[datetime, int]] = {}
-    for start, provider, capability, *sums in _hourly_rows(q, by_model=False):
-        key = (provider, capability)
-        fold = folds.get(key)
-        if fold is None:
-            folds[key] = Fold(sums)
-        else:
-            fold.add(sums)
-        per_hour.setdefault(key, {})[_utc(start)] = sums[0]
+    by_hour = _filtered(
+        select(c.provider, c.capability, c.bucket_start, _sum(c.calls)).group_by(
+            c.provider, c.capability, c.bucket_start
+        ),
+        q,
+    )
+    for provider, capability, start, calls in db.session.execute(by_hour):
+        per_hour.setdefault((provider, capability), {})[_utc(start)] = calls
     usage = {
-        key: GroupUsage(
-            calls=fold.totals["calls"],
-            errors=fold.totals["errors"],
-            p95_ms=fold.p(0.95),
-            hourly=[(h, per_hour[key].get(h, 0)) for h in hours],
+        (provider, capability): GroupUsage(
+            calls=calls,
+            errors=errors,
+            p95_ms=latency_at(p95),
+            hourly=[(h, per_hour.get((provider, capability), {}).get(h, 0)) for h in hours],
         )
-        for key, fold in folds.items()
+        for provider, capability, calls, errors, *_, p95 in db.session.execute(totals)
     }
     return hours, usage
 
@@ -324,6 +453,9 @@ def overview(now: datetime | None = None) -> list[OverviewRow]:
             rows.append(row)
     _name_switchers(rows)
     usage_policies.attach(rows)
+    checks = {(h.provider_id, h.capability): h for h in db.session.scalars(select(HealthCheck))}
+    for row in rows:
+        row.health = checks.get((row.group.provider.id, row.group.capability))
     return rows
 
 

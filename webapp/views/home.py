@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from webapp.access import permission_required
-from webapp.capabilities import label
+from webapp.capabilities import is_capability, label
+from webapp.errors import NotFound
 from webapp.i18n import LANGUAGES, remember_language
 from webapp.models import role_label
+from webapp.operations import health
 from webapp.queries import usage
+from webapp.queries.groups import group_dom_id
 from webapp.views import errors
 from webapp.views.auth import _safe_next
+from webapp.views.forms import isolated
 from webapp.views.navigation import message_digits, navigation
 
 bp = Blueprint("dashboard", __name__)
@@ -31,7 +37,45 @@ def layout_context() -> dict:
 @permission_required("view_models")
 def index():
     """The overview: every group's live model, policies and last 24 hours of calls."""
-    return render_template("home/overview.html", rows=usage.overview())
+    return render_template(
+        "home/overview.html",
+        rows=usage.overview(),
+        can_check=current_user.can("manage_models"),
+    )
+
+
+@bp.post("/health/<int:provider_id>/<capability>/check")
+@permission_required("manage_models")
+def check_now(provider_id: int, capability: str):
+    """«بررسی اکنون»: the providers page's test connection for one live group, with the
+    signed-in admin's key; the result is kept and shown on the overview."""
+    if not is_capability(capability):
+        abort(404)
+    try:
+        result = health.check_group(provider_id, capability, actor=current_user)
+    except NotFound as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for(".index"))
+    where = {"model": isolated(result["model"]), "capability": label(capability)}
+    if result["ok"]:
+        flash(
+            _(
+                "%(model)s (%(capability)s) answered: the connection works, %(ms)s ms.",
+                ms=result["latency_ms"],
+                **where,
+            ),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "%(model)s (%(capability)s) failed the check: %(message)s",
+                message=result["message"],
+                **where,
+            ),
+            "error",
+        )
+    return redirect(url_for(".index", _anchor="overview-" + group_dom_id(provider_id, capability)))
 
 
 @bp.post("/language")
