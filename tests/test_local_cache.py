@@ -279,6 +279,7 @@ def test_a_commit_is_pushed_to_another_process(redis_panel):
     app, start_child = redis_panel(SHARED_REDIS)
     with app.app_context():
         p, _, b_id = acme()
+        p_id = p.id
         db.session.remove()
         # The child trusts its generation for an hour: only the push can tell it.
         child = start_child(3600.0)
@@ -289,9 +290,9 @@ def test_a_commit_is_pushed_to_another_process(redis_panel):
 
         activation.activate(b_id)
         assert eventually(lambda: child.ask("model")[0] == "model-b", 1.0)
-        catalog.update_provider(p.id, {"shared_api_key": KEY_B})
+        catalog.update_provider(p_id, {"shared_api_key": KEY_B})
         assert eventually(lambda: child.ask("key")[0] == secrets.hint(KEY_B), 1.0)
-        catalog.update_provider(p.id, {"shared_api_enabled": False})
+        catalog.update_provider(p_id, {"shared_api_enabled": False})
         assert eventually(lambda: child.ask("key")[0] == "refused", 1.0)
         assert child.ask("model")[0] == "model-b"  # the change dropped it: read again
         assert child.ask("model") == ("model-b", 0)  # warm again

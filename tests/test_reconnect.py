@@ -133,7 +133,7 @@ def events(action: str, target_id: int | None = None) -> int:
 
 @pytest.mark.postgres
 def test_a_cut_in_the_middle_is_retried_on_a_new_connection(catalog, client, monkeypatch):
-    real_record = audit.record
+    real_record = audit.record_all  # a switch writes its audit events in one statement
     cuts = []
 
     def record_then_cut(*args, **kwargs):
@@ -143,7 +143,7 @@ def test_a_cut_in_the_middle_is_retried_on_a_new_connection(catalog, client, mon
             terminate(cuts[-1])
         return result
 
-    monkeypatch.setattr(audit, "record", record_then_cut)
+    monkeypatch.setattr(audit, "record_all", record_then_cut)
     response = client.patch(
         f"{support.API}/ai-models/{catalog['b']}/",
         json={"is_active": True},
