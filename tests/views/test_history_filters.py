@@ -238,3 +238,20 @@ def test_times_say_they_are_tehran_time_and_days_have_a_picker(login_as):
 
     english = text(login_as("viewer").get("/history?lang=en"))
     assert 'data-jalali-picker="en"' in english and "Tehran time" in english
+
+
+def test_each_group_on_the_models_page_and_the_overview_links_to_its_own_history(
+    login_as, make_provider, make_model
+):
+    client = login_as("viewer")
+    a, _b, chat, _image, _other = _two_providers(make_provider, make_model)
+    activation.activate(chat)
+    target = "/history?provider=openrouter&amp;capability=chat"
+
+    models_page = text(client.get("/models"))
+    links = re.findall(r'href="(/history\?[^"]+)"[^>]*data-group-history', models_page)
+    assert target in links
+    assert "/history?provider=openrouter&amp;capability=image" in links  # one per group
+
+    overview = text(client.get("/"))
+    assert f'href="{target}"' in overview

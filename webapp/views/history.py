@@ -12,6 +12,7 @@ readable values, and the deactivations an activation caused; an AI call is one l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -237,9 +238,22 @@ def target_type_label(target_type: str) -> str:
     return str(label) if label is not None else target_type
 
 
+_SCHEDULED = re.compile(r"^(?P<who>.*) \(schedule (?P<id>\d+)\)$")
+
+
 def actor_label(name: str) -> str:
     label = ACTORS.get(name)
-    return str(label) if label is not None else name
+    if label is not None:
+        return str(label)
+    scheduled = _SCHEDULED.match(name or "")
+    if scheduled:  # what the scheduler records: the schedule's author and its number
+        who = scheduled["who"]
+        return _(
+            "%(who)s (scheduled switch %(number)s)",
+            who=actor_label(who) if who != "system" else _("the system"),
+            number=local_digits(int(scheduled["id"])),
+        )
+    return name
 
 
 def _join(items) -> str:
