@@ -244,7 +244,7 @@ def test_each_group_on_the_models_page_and_the_overview_links_to_its_own_history
     login_as, make_provider, make_model
 ):
     client = login_as("viewer")
-    a, _b, chat, _image, _other = _two_providers(make_provider, make_model)
+    _a, _b, chat, _image, _other = _two_providers(make_provider, make_model)
     activation.activate(chat)
     target = "/history?provider=openrouter&amp;capability=chat"
 
