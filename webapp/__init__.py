@@ -15,8 +15,6 @@ from webapp.config import INSTANCE_DIR, Config, exposure_warning
 from webapp.db import RowIdConverter, sqlite_engine_options
 from webapp.extensions import babel, cache, csrf, login_manager, migrate
 from webapp.views import BLUEPRINTS, dates_init
-from webapp.views import routing as routing_views
-from webapp.views import schedules as schedules_views
 from webapp.views.health import Liveness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,8 +89,6 @@ def _engine_options(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
-    app.register_blueprint(routing_views.bp)  # a group's traffic policies (/routing/…)
-    app.register_blueprint(schedules_views.bp)  # /schedules
     app.register_blueprint(api.bp)  # /api/v1, the JSON API
     app.register_blueprint(gateway.bp)  # /v1, the OpenAI-compatible gateway
     dates_init(app)

@@ -55,3 +55,15 @@ def worker_exit(server, worker) -> None:
     from webapp.metering import flush_all
 
     flush_all()
+
+
+def post_worker_init(worker) -> None:
+    """Compile every template before the worker takes its first request: compiling the
+    models page's templates takes seconds in a worker whose threads are busy relaying
+    streams, and the first operator to open the page should not pay for it."""
+    app = worker.wsgi
+    env = getattr(app, "jinja_env", None)
+    if env is None:
+        return
+    for name in env.list_templates(extensions=("html",)):
+        env.get_template(name)

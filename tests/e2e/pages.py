@@ -4,12 +4,17 @@ later is covered without editing a list here (a new URL argument fails loudly in
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, url_for
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models.admin import ApiToken
+from webapp.models.base import utcnow
 from webapp.models.catalog import AIModel
+from webapp.models.policies import Schedule
+from webapp.operations import schedules
 from webapp.views import BLUEPRINTS
 
 # GET endpoints of the dashboard's blueprints that are not pages a person opens: htmx
@@ -18,6 +23,7 @@ NOT_PAGES = frozenset(
     {
         "health.healthz",
         "health.readyz",
+        "models.group",
         "models.preview",
         "playground.plan",
         "usage.export_csv",
@@ -32,12 +38,18 @@ def page_ids(provider_id: int, admin_id: int) -> dict[str, object]:
         select(AIModel).where(AIModel.provider_id == provider_id).order_by(AIModel.id)
     )
     token_id = db.session.scalar(select(ApiToken.id).order_by(ApiToken.id))
+    schedule_id = db.session.scalar(select(Schedule.id).order_by(Schedule.id))
+    if schedule_id is None:  # the schedules' cancel page needs a pending switch
+        run_at = utcnow() + timedelta(days=1)
+        schedule_id = schedules.create(provider_id, model.capabilities[0], model.id, run_at).id
     return {
         "provider_id": provider_id,
         "admin_id": admin_id,
         "model_id": model.id,
         "token_id": token_id,
         "slug": model.provider.slug,
+        "capability": model.capabilities[0],
+        "schedule_id": schedule_id,
     }
 
 

@@ -90,9 +90,13 @@ def test_keyboard_alone_reaches_a_model_three_places_away(
     expect(target).to_be_checked()
     expect(target).to_be_focused()
     assert active_in(fresh_db, p.id, "chat") == models[3].id
-    # One tab stop in the group, then its edit menu: Tab leaves the radios at once.
+    # One tab stop for the radios: Tab leaves them at once, for the group's own links
+    # (its traffic policies and history) and its edit menu, still inside the group.
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    focused = page.evaluate(
+        "[document.activeElement.type, document.activeElement.closest('fieldset') !== null]"
+    )
+    assert focused[0] != "radio" and focused[1], focused
     expect(group.locator("a.edit-link").first).to_have_attribute("tabindex", "-1")
 
 

@@ -13,6 +13,8 @@ from webapp.views import (
     models,
     playground,
     providers,
+    routing,
+    schedules,
     tokens,
     usage,
 )
@@ -31,6 +33,8 @@ BLUEPRINTS = tuple(
         admins,
         history,
         usage,
+        routing,
+        schedules,
     )
 )
 
