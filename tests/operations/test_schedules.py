@@ -167,7 +167,8 @@ def test_the_history_names_the_schedule_and_its_author(group, make_admin, login_
     schedules.apply_due()
     # The switch itself is model history, which a viewer reads; it names both.
     page = login_as("viewer").get("/history").get_data(as_text=True)
-    assert f"sara (schedule {made})" in page
+    number = str(made).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert f"sara (تغییر زمان‌بندی‌شدهٔ شمارهٔ {number})" in page
     # The schedule's own events are in the full trail.
     page = login_as("superadmin").get("/history").get_data(as_text=True)
     assert "اجرای زمان‌بندی تغییر" in page
