@@ -72,7 +72,7 @@ def test_usage_page_draws_charts_beside_tables(
     charts = page.locator("[data-chart]")
     expect(charts).to_have_count(6)
     expect(charts.first).to_have_attribute("data-drawn", "2")  # two series: two models
-    assert page.locator("[data-chart] canvas").count() == 6
+    expect(page.locator("[data-chart] canvas")).to_have_count(6)
     canvas = page.locator("[data-chart] canvas").first
     assert canvas.bounding_box()["width"] > 100
     legend = page.locator("[data-chart]").first.locator(".u-legend")
