@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
-from tests.support import PASSWORD, AdminFactory
+from tests.support import PASSWORD, AdminFactory, QueryLog
 from webapp.extensions import db, limiter
+from webapp.models import Admin
 from webapp.security import CSP
 
 LIMITED = dict(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
@@ -101,3 +103,38 @@ def test_healthz_head_and_other_methods(client):
     assert client.get("/healthz?probe=1").get_json() == {"status": "ok"}
     assert client.post("/healthz").status_code in (400, 405)  # not the probe: Flask answers
     assert client.get("/healthz/extra").status_code == 404
+
+
+
+def test_a_known_tokens_call_builds_no_row_and_asks_nothing_twice(
+    client, token_for, make_provider, make_model
+):
+    """The cached answer path: no query and no ORM object per call (building and merging
+    the token's admin cost a third of the request), the same answer and message every
+    time, and a bad query string after good ones still refused in Persian."""
+    provider = make_provider("openrouter")
+    make_model(provider, "gpt-4o", caps=["chat"], active=True)
+    headers = {"Authorization": f"Bearer {token_for('viewer')}"}
+    path = "/api/v1/ai-models/active_model/?provider=openrouter&capability=chat"
+    first = client.get(path, headers=headers)
+    built = []
+
+    def count(target, args, kwargs):
+        built.append(target)
+
+    sa.event.listen(Admin, "init", count)
+    try:
+        with QueryLog(db.engine) as statements:
+            answers = [client.get(path, headers=headers) for _ in range(3)]
+    finally:
+        sa.event.remove(Admin, "init", count)
+    assert built == []
+    assert statements == []
+    assert {a.get_data(as_text=True) for a in answers} == {first.get_data(as_text=True)}
+    assert first.get_json()["metaData"]["message"] == "مدل فعال دریافت شد"
+    english = client.get(path, headers=headers | {"Accept-Language": "en"})
+    assert english.get_json()["metaData"]["message"] == "Active model retrieved"
+    assert client.get(path, headers=headers).get_json() == first.get_json()
+    bad = client.get(path + "&page=2", headers=headers)
+    assert bad.status_code == 400
+    assert "page" in bad.get_json()["errors"]

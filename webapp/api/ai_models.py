@@ -9,6 +9,8 @@ real number of other models the activation deactivated.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -21,7 +23,7 @@ from webapp.api.blueprint import (
     read_body,
     route,
 )
-from webapp.api.responses import failure, success
+from webapp.api.responses import API_LANGUAGES, api_locale, failure, success
 from webapp.api.schemas import (
     ActiveModelQuery,
     ByProviderQuery,
@@ -64,11 +66,21 @@ def model_active(args: ActiveModelQuery):
     if active is None:
         provider_or_404(args.provider)
         return failure(404, messages.no_active_model())
+    return success(_answer(active), _retrieved(api_locale()))
+
+
+@lru_cache(maxsize=len(API_LANGUAGES))
+def _retrieved(locale: str) -> str:
+    """The seed's message in ``locale`` (the catalogues are fixed for the process's life)."""
+    return messages.model_retrieved()
+
+
+@lru_cache(maxsize=1024)
+def _answer(active: lookup.ActiveModel) -> dict:
+    """The API's shape of a cached snapshot, built once per snapshot (they are immutable;
+    the answer is only ever encoded, never changed)."""
     data = active.to_dict()
-    return success(
-        Model.model_validate({key: data[key] for key in Model.model_fields}).model_dump(),
-        messages.model_retrieved(),
-    )
+    return Model.model_validate({key: data[key] for key in Model.model_fields}).model_dump()
 
 
 @route("GET", "/ai-models/by_provider/", "view_models", ByProviderQuery)

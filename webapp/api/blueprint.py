@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Blueprint, request
 from flask_babel import lazy_gettext as _l
@@ -87,6 +87,14 @@ def provider_or_404(slug: str) -> Provider:
 
 
 def read_query(schema: type[Query]):
+    """The query string checked against ``schema``; a valid one is remembered (the
+    platform asks the same few questions again and again), so the answer is shared:
+    views read it, never change it."""
+    return _checked_query(schema, request.query_string)
+
+
+@lru_cache(maxsize=4096)
+def _checked_query(schema: type[Query], query_string: bytes):
     raw = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
     try:
         return schema.model_validate(raw)

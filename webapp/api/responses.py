@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Response, request
+from flask import Response, g, request
 from flask_babel import force_locale
 
 API_LANGUAGES = ("fa", "en")
@@ -16,9 +16,14 @@ def api_locale() -> str:
     """Persian (the contract) unless ``Accept-Language`` prefers English.
 
     The dashboard's language cookie, session and ``?lang=`` are ignored: an API
-    client gets the same language on every call whatever a browser chose.
+    client gets the same language on every call whatever a browser chose. Read once
+    per request.
     """
-    return request.accept_languages.best_match(API_LANGUAGES, default="fa") or "fa"
+    locale = g.get("api_locale")
+    if locale is None:
+        locale = request.accept_languages.best_match(API_LANGUAGES, default="fa") or "fa"
+        g.api_locale = locale
+    return locale
 
 
 def localized(view: Callable) -> Callable:

@@ -345,7 +345,9 @@ def admin_for_token(plaintext: str) -> Admin | None:
 
 def caller_for_token(plaintext: str) -> tuple[Admin, int] | None:
     """The enabled admin behind a live token and the token's id, or None; from the
-    per-process token cache (``queries.tokens``), so a known token costs no query."""
+    per-process token cache (``queries.tokens``), so a known token costs no query. The
+    admin is a detached copy shared by this process's requests: enough to authorise
+    and to name the actor; load the row for anything else."""
     if not plaintext or len(plaintext) > 200:
         return None
     digest = hash_token(plaintext)
@@ -360,7 +362,7 @@ def caller_for_token(plaintext: str) -> tuple[Admin, int] | None:
             outage.state.went_down(exc)
             outage.forget_transaction()
         tokens.used(digest, entry, now)
-    return tokens.admin_of(entry), entry.token_id
+    return entry.admin, entry.token_id
 
 
 @transactional

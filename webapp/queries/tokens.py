@@ -36,7 +36,9 @@ class TokenEntry:
     token_id: int
     expires_at: datetime | None
     last_used_at: datetime | None
-    admin: dict  # the admin's column values
+    # The token's admin, detached and shared by this process's requests: read its
+    # columns (id, role, can()); never add it to a session.
+    admin: Admin
     generation: int
     cached_at: float
 
@@ -49,8 +51,12 @@ def _entries() -> dict[str, TokenEntry]:
     return current_app.extensions.setdefault("token_cache", {})
 
 
-def _columns(admin: Admin) -> dict:
-    return {attr.key: getattr(admin, attr.key) for attr in inspect(Admin).column_attrs}
+def _detached_copy(admin: Admin) -> Admin:
+    """A copy of ``admin``'s columns in no session: building and merging an ORM object
+    on every call cost a token request more than the rest of its answer."""
+    copy = Admin(**{attr.key: getattr(admin, attr.key) for attr in inspect(Admin).column_attrs})
+    make_transient_to_detached(copy)
+    return copy
 
 
 def _load(digest: str, generation: int) -> TokenEntry | None:
@@ -63,7 +69,7 @@ def _load(digest: str, generation: int) -> TokenEntry | None:
         token.id,
         token.expires_at,
         token.last_used_at,
-        _columns(token.admin),
+        _detached_copy(token.admin),
         generation,
         time.monotonic(),
     )
@@ -93,10 +99,3 @@ def live_token(digest: str) -> TokenEntry | None:
 def used(digest: str, entry: TokenEntry, when: datetime) -> None:
     """Remember that the token's last use was recorded at ``when``."""
     _entries()[digest] = replace(entry, last_used_at=when)
-
-
-def admin_of(entry: TokenEntry) -> Admin:
-    """The entry's admin as a persistent object of this session, without a query."""
-    admin = Admin(**entry.admin)
-    make_transient_to_detached(admin)
-    return db.session.merge(admin, load=False)
