@@ -52,6 +52,27 @@ def test_the_answer_comes_back_unchanged(base_url, role_token, catalogue, fake_p
     assert response.headers["content-type"].startswith("application/json")
 
 
+
+def test_a_providers_cookie_never_rides_along_on_the_next_call(
+    base_url, role_token, catalogue, fake_provider
+):
+    """One HTTP client serves every admin's calls: a cookie a provider set on one call
+    (a sticky session, a bot check) must not be sent with another admin's call."""
+    cookie = {"Set-Cookie": "sticky=admin-a; Path=/"}
+    fake_provider.script("POST", "/chat/completions", Reply(headers=cookie), Reply())
+    for role in ("operator", "admin"):
+        _, token = role_token(role)
+        response = httpx.post(
+            f"{base_url}/chat/completions",
+            json={"model": "openrouter", "messages": HI},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200
+        assert "set-cookie" not in response.headers
+    first, second = fake_provider.seen("/chat/completions")
+    assert "Cookie" not in first.headers
+    assert "Cookie" not in second.headers
+
 def test_a_streamed_chat_arrives_chunk_by_chunk(sdk, catalogue, fake_provider):
     pieces = ["یک", " دو", " سه", " چهار"]
     fake_provider.script("POST", "/chat/completions", Reply(chunks=pieces, chunk_delay=0.3))

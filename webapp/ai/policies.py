@@ -11,8 +11,10 @@ per-model circuit breaker. ``routing.plan_call`` asks here; nothing here sends a
   ``BREAKER_WINDOW_S`` seconds open its circuit for ``BREAKER_COOL_DOWN_S`` seconds: the
   call then starts with the next candidate instead of waiting for a dead provider
   first. The state lives in the shared cache (Redis in production), so every worker
-  sees it; the failure count is a best-effort read-modify-write, which a burst of
-  simultaneous failures can only make open later, never wrongly.
+  sees it, within ``BREAKER_RECHECK_S`` (a worker re-reads a circuit at most that often
+  rather than asking Redis on every call); the failure count is a best-effort
+  read-modify-write, which a burst of simultaneous failures can only make open later,
+  never wrongly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import time
 from dataclasses import replace
 
+from flask import current_app
 from sqlalchemy import select
 
 from webapp.cache import MISSING
@@ -34,6 +37,7 @@ BUCKETS = 100
 BREAKER_FAILURES = 5
 BREAKER_WINDOW_S = 30
 BREAKER_COOL_DOWN_S = 30
+BREAKER_RECHECK_S = 1.0
 
 
 def bucket(sticky_key: str, provider: str, capability: str) -> int:
@@ -103,8 +107,20 @@ def _open_key(model_pk: int) -> str:
     return f"breaker:{model_pk}:open"
 
 
+def _seen() -> dict[int, tuple[float, bool]]:
+    """What this process last read of each circuit: ``{model: (trusted until, open)}``."""
+    return current_app.extensions.setdefault("breaker_seen", {})
+
+
 def is_open(model_pk: int) -> bool:
-    return cache.get(_open_key(model_pk)) is not MISSING
+    now = time.monotonic()
+    seen = _seen()
+    known = seen.get(model_pk)
+    if known is not None and known[0] > now:
+        return known[1]
+    shut = cache.get(_open_key(model_pk)) is not MISSING
+    seen[model_pk] = (now + BREAKER_RECHECK_S, shut)
+    return shut
 
 
 def record_failure(model_pk: int, now: float | None = None) -> bool:
@@ -116,6 +132,7 @@ def record_failure(model_pk: int, now: float | None = None) -> bool:
     if len(recent) >= BREAKER_FAILURES:
         cache.set(_open_key(model_pk), now, BREAKER_COOL_DOWN_S)
         cache.delete_many([_failures_key(model_pk)])
+        _seen()[model_pk] = (time.monotonic() + BREAKER_RECHECK_S, True)
         return True
     cache.set(_failures_key(model_pk), recent, BREAKER_WINDOW_S)
     return False

@@ -38,6 +38,13 @@ _local = threading.local()
 _claim_lock = threading.Lock()  # who owns a pooled socket: decided in one place
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing (and so sends nothing)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
@@ -54,6 +61,10 @@ def build_client(network_backend: httpcore.NetworkBackend | None = None) -> http
         timeout=None,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
     )
+    # One client serves every admin's calls: it must keep no cookie a provider sets (a
+    # sticky session, a bot check) for the next call. httpx copies a jar it is given into
+    # its own Cookies, so the cookie-less one is put in place afterwards.
+    client._cookies = _NoCookies()
     # httpx does not take a network backend; its pool does (httpcore's public argument).
     pool = client._transport._pool
     pool._network_backend = TrackingBackend(network_backend or httpcore.SyncBackend())

@@ -14,6 +14,7 @@ without a valid token is not (it names no one, and must not let anyone fill the 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -352,7 +353,7 @@ def _call(plan, call: Attempt, record, *, may_retry: bool = False):
 def _upstream_request(client: httpx.Client, plan, call: Attempt) -> httpx.Request:
     return client.build_request(
         "POST",
-        plan.base_url + call.endpoint.path,
+        _url(plan.base_url + call.endpoint.path),
         content=call.payload(plan.model),
         headers={
             "Authorization": f"Bearer {plan.api_key}",
@@ -363,6 +364,12 @@ def _upstream_request(client: httpx.Client, plan, call: Attempt) -> httpx.Reques
         },
         timeout=call.settings.timeout,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> httpx.URL:
+    """Parsed once per provider address and endpoint (httpx parses a string per call)."""
+    return httpx.URL(url)
 
 
 def _send(client, upstream_request, exchange: Exchange, stream: bool):
