@@ -7,7 +7,10 @@
  *   layout's prepared message;
  * - flash messages can be dismissed; the one-time API token is copied with a button;
  * - on a small screen the navbar's menu opens with its button, and each search form
- *   (role=search) folds behind a «فیلترها» button (open when a filter is set). */
+ *   (role=search) folds behind a «فیلترها» button (open when a filter is set);
+ * - a toolbar ([data-roving], a group's actions) is one tab stop: the arrow keys move
+ *   between its items (in reading order, right to left in Persian), Home and End to the
+ *   first and the last; Tab leaves it. Without JavaScript every item stays a tab stop. */
 (function () {
   "use strict";
 
@@ -188,4 +191,41 @@
       done();
     }
   }
+
+  // --- toolbars: one tab stop each ------------------------------------------------------
+  function rovingItems(bar) {
+    return Array.prototype.slice.call(bar.querySelectorAll("a[href], button:not([disabled])"));
+  }
+
+  function initRoving(root) {
+    var bars = root.matches && root.matches("[data-roving]") ? [root] : [];
+    if (root.querySelectorAll) {
+      bars = bars.concat(Array.prototype.slice.call(root.querySelectorAll("[data-roving]")));
+    }
+    bars.forEach(function (bar) {
+      rovingItems(bar).forEach(function (item, i) {
+        item.setAttribute("tabindex", i === 0 ? "0" : "-1");
+      });
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) { initRoving(event.detail.elt); });
+
+  document.addEventListener("keydown", function (event) {
+    var bar = event.target.closest ? event.target.closest("[data-roving]") : null;
+    if (!bar || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var items = rovingItems(bar);
+    var at = items.indexOf(event.target);
+    if (at < 0) { return; }
+    var rtl = getComputedStyle(bar).direction === "rtl";
+    var step = { ArrowDown: 1, ArrowUp: -1, ArrowRight: rtl ? -1 : 1, ArrowLeft: rtl ? 1 : -1 }[event.key];
+    var to;
+    if (event.key === "Home") { to = 0; } else if (event.key === "End") { to = items.length - 1; } else if (step) {
+      to = (at + step + items.length) % items.length;
+    } else { return; }
+    event.preventDefault();
+    items[at].setAttribute("tabindex", "-1");
+    items[to].setAttribute("tabindex", "0");
+    items[to].focus();
+  });
 })();

@@ -232,3 +232,44 @@ def test_model_form_previews_deactivations_live(page, live_server, sign_in, cata
     page.uncheck("input[name=capabilities][value=chat]")
     page.check("input[name=capabilities][value=speech]")
     expect(preview).to_contain_text("هیچ مدل دیگری غیرفعال نمی‌شود.")
+
+
+def test_a_groups_actions_are_one_tab_stop_moved_through_with_arrows(
+    page, live_server, sign_in, catalogue
+):
+    """Radios, the group's actions toolbar and its edit menu: three Tab presses from one
+    group's choice to the next group's, whatever the number of actions; inside the toolbar
+    the arrows move (right to left: ArrowLeft is the next one), Home and End jump."""
+    p, gpt, coder = catalogue["provider"], catalogue["gpt"], catalogue["coder"]
+    sign_in("operator")
+    radio(page, p, "chat", gpt).focus()
+    bar = page.locator(f"#policies-group-{p.id}-chat [role=toolbar]")
+    expect(bar).to_have_attribute("aria-label", re.compile("کارهای این گروه"))
+    items = bar.locator("a")
+    assert items.count() >= 4
+    page.keyboard.press("Tab")
+    expect(items.nth(0)).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator(f"#group-{p.id}-chat .group-edit-menu > summary")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(radio(page, p, "code", coder)).to_be_focused()
+
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(items.nth(0)).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(items.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(items.nth(0)).to_be_focused()
+    page.keyboard.press("End")
+    history = bar.locator("[data-group-history]")
+    expect(history).to_be_focused()
+    # Tab leaves from wherever the arrows left it, and comes back to the same item.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(history).to_be_focused()
+    page.keyboard.press("Home")
+    expect(items.nth(0)).to_be_focused()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/history\?provider=openrouter&capability=chat"))
