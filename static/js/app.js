@@ -193,8 +193,13 @@
   }
 
   // --- toolbars: one tab stop each ------------------------------------------------------
+  // Its items as they show: a closed menu's links are left out until it opens.
   function rovingItems(bar) {
-    return Array.prototype.slice.call(bar.querySelectorAll("a[href], button:not([disabled])"));
+    var all = bar.querySelectorAll("a[href], button:not([disabled]), summary");
+    return Array.prototype.filter.call(all, function (item) {
+      var menu = item.closest("details");
+      return item.tagName === "SUMMARY" || !menu || menu.open;
+    });
   }
 
   function initRoving(root) {
@@ -203,7 +208,7 @@
       bars = bars.concat(Array.prototype.slice.call(root.querySelectorAll("[data-roving]")));
     }
     bars.forEach(function (bar) {
-      rovingItems(bar).forEach(function (item, i) {
+      bar.querySelectorAll("a[href], button:not([disabled]), summary").forEach(function (item, i) {
         item.setAttribute("tabindex", i === 0 ? "0" : "-1");
       });
     });

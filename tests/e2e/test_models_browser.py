@@ -237,24 +237,22 @@ def test_model_form_previews_deactivations_live(page, live_server, sign_in, cata
 def test_a_groups_actions_are_one_tab_stop_moved_through_with_arrows(
     page, live_server, sign_in, catalogue
 ):
-    """Radios, the group's actions toolbar and its edit menu: three Tab presses from one
-    group's choice to the next group's, whatever the number of actions; inside the toolbar
-    the arrows move (right to left: ArrowLeft is the next one), Home and End jump."""
+    """A group is its radios and one toolbar of actions (policies, history, the edit
+    menu): two Tab presses from one group's choice to the next group's, whatever the
+    number of models; inside the toolbar the arrows move (right to left: ArrowLeft is the
+    next one), Home and End jump, and the edit menu opens into its links."""
     p, gpt, coder = catalogue["provider"], catalogue["gpt"], catalogue["coder"]
     sign_in("operator")
     radio(page, p, "chat", gpt).focus()
     bar = page.locator(f"#policies-group-{p.id}-chat [role=toolbar]")
     expect(bar).to_have_attribute("aria-label", re.compile("کارهای این گروه"))
-    items = bar.locator("a")
+    items = bar.locator("a.btn")
     assert items.count() >= 4
     page.keyboard.press("Tab")
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("Tab")
-    expect(page.locator(f"#group-{p.id}-chat .group-edit-menu > summary")).to_be_focused()
-    page.keyboard.press("Tab")
     expect(radio(page, p, "code", coder)).to_be_focused()
 
-    page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("ArrowLeft")
@@ -262,14 +260,20 @@ def test_a_groups_actions_are_one_tab_stop_moved_through_with_arrows(
     page.keyboard.press("ArrowRight")
     expect(items.nth(0)).to_be_focused()
     page.keyboard.press("End")
-    history = bar.locator("[data-group-history]")
-    expect(history).to_be_focused()
+    menu = bar.locator(".group-edit-menu > summary")
+    expect(menu).to_be_focused()
     # Tab leaves from wherever the arrows left it, and comes back to the same item.
     page.keyboard.press("Tab")
     page.keyboard.press("Shift+Tab")
-    expect(history).to_be_focused()
+    expect(menu).to_be_focused()
+    page.keyboard.press("Enter")  # opens the menu: its links join the arrows' round
+    page.keyboard.press("ArrowLeft")
+    expect(bar.locator(".group-edit-menu a").first).to_be_focused()
     page.keyboard.press("Home")
     expect(items.nth(0)).to_be_focused()
-    page.keyboard.press("End")
+    history = bar.locator("[data-group-history]")
+    for _ in range(items.count() - 1):
+        page.keyboard.press("ArrowLeft")
+    expect(history).to_be_focused()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/history\?provider=openrouter&capability=chat"))
