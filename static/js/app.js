@@ -2,6 +2,7 @@
  * swaps the server's messages in (out of band, error answers included), keeps focus on a
  * re-rendered radio and shows the busy indicators.
  * - the confirmation <dialog> the server sends becomes modal with focus on «تأیید»;
+ *   so does a group's policies dialog, focus going back to its opener when it closes;
  *   Escape or «انصراف» closes it, puts the group's radios back and focus on the live one;
  * - a failed request puts the group's radios back; an unreachable server gets the
  *   layout's prepared message;
@@ -86,6 +87,40 @@
     });
   }
 
+  // The policies dialog (a group's schedule and routing forms) is modal too: focus on its
+  // first field (the refused one after an error, «تأیید» at the confirmation step);
+  // Escape or its close button removes it and focus goes back to the button that opened
+  // it, as it does when a saved change empties it.
+  var policyOpener = null;
+
+  function openPolicyDialogs() {
+    document.querySelectorAll("dialog.policy-dialog[open]:not([data-ready])").forEach(function (dialog) {
+      dialog.setAttribute("data-ready", "");
+      dialog.close();
+      dialog.showModal();
+      var target = dialog.querySelector("[aria-invalid=true]") ||
+        dialog.querySelector("[data-confirm-schedule] button, [data-confirm-routing] button") ||
+        dialog.querySelector("select, input:not([type=hidden]), textarea");
+      if (target) { target.focus(); }
+      dialog.addEventListener("close", function () {
+        if (dialog.open) { return; } // the close() above, reported after showModal()
+        dialog.remove();
+        backToPolicyOpener();
+      });
+    });
+  }
+
+  function backToPolicyOpener() {
+    if (!policyOpener || document.querySelector("dialog[open]")) { return; }
+    if (document.contains(policyOpener)) { policyOpener.focus(); }
+    policyOpener = null;
+  }
+
+  document.addEventListener("click", function (event) {
+    var policies = event.target.closest("[data-open-schedule], [data-open-routing]");
+    if (policies) { policyOpener = policies; }
+  }, true);
+
   document.addEventListener("click", function (event) {
     var cancel = event.target.closest("[data-dialog-cancel]");
     if (cancel) { cancelDialog(cancel.closest("dialog")); }
@@ -107,6 +142,8 @@
 
   document.addEventListener("htmx:afterSettle", function () {
     openDialogs();
+    openPolicyDialogs();
+    backToPolicyOpener();
     if (!opener || document.querySelector("dialog[open]")) { return; }
     var radio = document.getElementById(opener);
     opener = null;

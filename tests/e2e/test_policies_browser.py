@@ -105,3 +105,24 @@ def test_set_a_fallback_and_a_split_arm(
     saved = routing.get_routing(p.id, "chat")
     assert saved.fallbacks == (mistral.id,)
     assert saved.split == (routing.Arm(claude.id, 10),)
+
+
+def test_the_policies_dialog_is_modal_and_gives_focus_back(page, live_server, sign_in, catalogue):
+    """Opened from a group's toolbar: modal (the page behind is inert), focus on its first
+    field; Escape closes it and focus returns to the button that opened it."""
+    sign_in("operator")
+    opener = page.locator(f"#policies-group-{catalogue['provider'].id}-chat [data-open-schedule]")
+    opener.click()
+    dialog = page.locator("dialog.policy-dialog")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("d => d.matches(':modal')")
+    assert page.evaluate("!!document.activeElement.closest('dialog.policy-dialog')")
+    for _ in range(12):  # Tab stays inside
+        page.keyboard.press("Tab")
+        assert page.evaluate(
+            "!!document.activeElement.closest('dialog.policy-dialog') || "
+            "document.activeElement === document.body"
+        )
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(opener).to_be_focused()
