@@ -38,6 +38,7 @@ SECTIONS = [
     ("7", "gateway overhead vs the provider called directly", ["gateway.py"]),
     ("8", "HTTP hot path vs a bare Flask route, gunicorn_conf, wrk", ["hothttp.py"]),
     ("9", "growth: lookup, switch and PATCH at 10, 1,000, 100,000 models", ["growth.py"]),
+    ("10", "the dashboard while the gateway holds 200 streams", ["streams.py"]),
 ]
 TIMEOUT = 600
 
