@@ -456,9 +456,12 @@ def stop_gunicorn(proc, timeout: float = 20) -> None:
     proc.log_file.close()
 
 
-def seed_live_chat_model(provider: dict, admin: str, role: str) -> str:
+def seed_live_chat_model(
+    provider: dict, admin: str, role: str, then: Callable[[], object] | None = None
+) -> str:
     """A fresh schema and cache; ``provider`` with GPT-4o as its live chat model and
-    ``admin`` (of ``role``) with an API token; returns the token."""
+    ``admin`` (of ``role``) with an API token; returns the token. ``then`` adds what else
+    a bench needs, in the same app context."""
     from webapp.extensions import db
     from webapp.operations import activation, admins, catalog
 
@@ -480,6 +483,8 @@ def seed_live_chat_model(provider: dict, admin: str, role: str) -> str:
         activation.activate(model, actor="bench")
         owner = admins.create_admin(admin, PASSWORD, role, actor="bench")
         _, token = admins.create_token(owner, "bench")
+        if then is not None:
+            then()
         db.session.remove()
         db.engine.dispose()
     return token
