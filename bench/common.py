@@ -386,9 +386,6 @@ def flask_cli(*args: str, env: dict[str, str]) -> str:
 def start_gunicorn(env: dict[str, str], workers: int = 4, access_log: Path | None = None):
     """``gunicorn -w 4 -b 127.0.0.1:<free port> wsgi:app``; returns (process, base URL)
     once /healthz answers. The caller stops it with ``stop_gunicorn``."""
-    import subprocess
-    import urllib.request
-
     port = free_port()
     cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}"]
     cmd += ["--graceful-timeout", "5", "--log-level", "warning"]
@@ -396,7 +393,36 @@ def start_gunicorn(env: dict[str, str], workers: int = 4, access_log: Path | Non
         cmd += ["--access-logfile", str(access_log)]
         cmd += ["--access-logformat", "%(p)s %({x-probe}i)s %(s)s"]
     cmd.append("wsgi:app")
-    log = open(Path(env.get("BENCH_TMP", "/tmp")) / f"gunicorn-{port}.log", "w")  # noqa: SIM115
+    return serve_gunicorn(cmd, env, port, "gunicorn")
+
+
+def start_configured_gunicorn(
+    app_spec: str = "wsgi:app",
+    extra: list[str] | tuple[str, ...] = (),
+    *,
+    log_stem: str,
+    probe: str = "/healthz",
+):
+    """gunicorn with the project's configuration file (``webapp/gunicorn_conf.py``), 4
+    workers, on a free port, serving ``app_spec``; returns (process, base URL) once
+    ``probe`` answers. The caller stops it with ``stop_gunicorn``."""
+    port = free_port()
+    env = server_env() | {"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
+    env |= {"LOG_LEVEL": "warning"}
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", *extra]
+    return serve_gunicorn([*cmd, app_spec], env, port, log_stem, probe)
+
+
+def serve_gunicorn(
+    cmd: list[str], env: dict[str, str], port: int, log_stem: str, probe: str = "/healthz"
+):
+    """Run ``cmd`` (a gunicorn bound to ``port``), its output in
+    ``$BENCH_TMP/<log_stem>-<port>.log``; returns (process, base URL) once ``probe``
+    answers 200. A gunicorn that exits, or is not up in 60 s, is an error."""
+    import subprocess
+    import urllib.request
+
+    log = open(Path(env.get("BENCH_TMP", "/tmp")) / f"{log_stem}-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_file = log
     base = f"http://127.0.0.1:{port}"
@@ -405,30 +431,63 @@ def start_gunicorn(env: dict[str, str], workers: int = 4, access_log: Path | Non
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited: see {log.name}")
         try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+            with urllib.request.urlopen(base + probe, timeout=2) as resp:
                 if resp.status == 200:
-                    break
+                    return proc, base
         except OSError:
             pass
         if time.monotonic() > deadline:
             stop_gunicorn(proc)
-            raise RuntimeError("gunicorn did not come up in 60 s")
+            raise RuntimeError(f"gunicorn did not come up in 60 s: see {log.name}")
         time.sleep(0.2)
-    return proc, base
 
 
-def stop_gunicorn(proc) -> None:
+def stop_gunicorn(proc, timeout: float = 20) -> None:
     import signal
     import subprocess
 
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
     proc.log_file.close()
+
+
+def seed_live_chat_model(
+    provider: dict, admin: str, role: str, then: Callable[[], object] | None = None
+) -> str:
+    """A fresh schema and cache; ``provider`` with GPT-4o as its live chat model and
+    ``admin`` (of ``role``) with an API token; returns the token. ``then`` adds what else
+    a bench needs, in the same app context."""
+    from webapp.extensions import db
+    from webapp.operations import activation, admins, catalog
+
+    pg_recreate()
+    redis_clear()
+    app = make_app(pg_url(), REDIS_URL)
+    with app.app_context():
+        row = catalog.create_provider(provider, actor="bench")
+        model, _ = catalog.create_model(
+            row,
+            {
+                "name": "gpt-4o",
+                "model_id": "openai/gpt-4o",
+                "display_name": "GPT-4o",
+                "capabilities": ["chat"],
+            },
+            actor="bench",
+        )
+        activation.activate(model, actor="bench")
+        owner = admins.create_admin(admin, PASSWORD, role, actor="bench")
+        _, token = admins.create_token(owner, "bench")
+        if then is not None:
+            then()
+        db.session.remove()
+        db.engine.dispose()
+    return token
 
 
 def percentile(values: list[float], p: float) -> float:

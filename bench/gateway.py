@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import common as c
 
@@ -65,56 +64,21 @@ def wait_for(url: str) -> None:
 def setup(provider_url: str) -> str:
     """Schema, the provider at the loopback server with a shared key, a live chat model, a
     service account; returns its token."""
-    from webapp.extensions import db
-    from webapp.operations import activation, admins, catalog
-
-    c.pg_recreate()
-    c.redis_clear()
-    app = c.make_app(c.pg_url(), c.REDIS_URL)
-    with app.app_context():
-        provider = catalog.create_provider(
-            {
-                "slug": "openrouter",
-                "name": "OpenRouter",
-                "base_url": provider_url,
-                "shared_api_enabled": True,
-                "shared_api_key": "sk-bench-shared-0123456789",
-            },
-            actor="bench",
-        )
-        model, _ = catalog.create_model(
-            provider,
-            {
-                "name": "gpt-4o",
-                "model_id": "openai/gpt-4o",
-                "display_name": "GPT-4o",
-                "capabilities": ["chat"],
-            },
-            actor="bench",
-        )
-        activation.activate(model, actor="bench")
-        bot = admins.create_admin("platform-bot", c.PASSWORD, "service", actor="bench")
-        _, token = admins.create_token(bot, "bench")
-        db.session.remove()
-        db.engine.dispose()
-    return token
+    return c.seed_live_chat_model(
+        {
+            "slug": "openrouter",
+            "name": "OpenRouter",
+            "base_url": provider_url,
+            "shared_api_enabled": True,
+            "shared_api_key": "sk-bench-shared-0123456789",
+        },
+        "platform-bot",
+        "service",
+    )
 
 
 def start_gateway() -> tuple[subprocess.Popen, str]:
-    port = c.free_port()
-    env = c.server_env() | {"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
-    env |= {"LOG_LEVEL": "warning"}
-    log = open(Path(env.get("BENCH_TMP", "/tmp")) / f"gateway-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "wsgi:app"],
-        cwd=c.ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_for(base + "/healthz")
-    return proc, base
+    return c.start_configured_gunicorn(log_stem="gateway")
 
 
 def plain_call(client, url: str, headers: dict) -> float:
@@ -237,8 +201,7 @@ def main() -> None:
         c.emit(SECTION, rows)
     finally:
         if gateway is not None:
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(timeout=30)
+            c.stop_gunicorn(gateway, timeout=30)
         provider.send_signal(signal.SIGTERM)
         provider.wait(timeout=10)
         c.pg_drop()

@@ -26,11 +26,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -57,73 +55,15 @@ def need_wrk() -> str:
 
 def setup() -> str:
     """Schema, one provider with an active chat model, a viewer with a token."""
-    from webapp.extensions import db
-    from webapp.operations import activation, admins, catalog
-
-    c.pg_recreate()
-    c.redis_clear()
-    app = c.make_app(c.pg_url(), c.REDIS_URL)
-    with app.app_context():
-        provider = catalog.create_provider(
-            {"slug": "bench", "name": "Bench", "base_url": "http://127.0.0.1:9/v1"},
-            actor="bench",
-        )
-        model, _ = catalog.create_model(
-            provider,
-            {
-                "name": "gpt-4o",
-                "model_id": "openai/gpt-4o",
-                "display_name": "GPT-4o",
-                "capabilities": ["chat"],
-            },
-            actor="bench",
-        )
-        activation.activate(model, actor="bench")
-        reader = admins.create_admin("reader", c.PASSWORD, "viewer", actor="bench")
-        _, token = admins.create_token(reader, "bench")
-        db.session.remove()
-        db.engine.dispose()
-    return token
+    return c.seed_live_chat_model(
+        {"slug": "bench", "name": "Bench", "base_url": "http://127.0.0.1:9/v1"}, "reader", "viewer"
+    )
 
 
 def start(app_spec: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
     """gunicorn with the project's configuration file, 4 workers, on a free port."""
-    port = c.free_port()
-    env = c.server_env() | {"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "4"}
-    env |= {"LOG_LEVEL": "warning"}
-    tmp = Path(env.get("BENCH_TMP", "/tmp"))
-    log = open(tmp / f"hothttp-{port}.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", *extra]
-    proc = subprocess.Popen(
-        [*cmd, app_spec], cwd=c.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    proc.log_file = log
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     probe = "/bare" if app_spec.startswith("bare_app") else "/healthz"
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: see {log.name}")
-        try:
-            with urllib.request.urlopen(base + probe, timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, base
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"gunicorn did not come up in 60 s: see {log.name}")
-        time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.log_file.close()
+    return c.start_configured_gunicorn(app_spec, extra, log_stem="hothttp", probe=probe)
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -197,7 +137,7 @@ def main() -> None:
         rows = rows_of(runs)
     finally:
         for proc in servers:
-            stop(proc)
+            c.stop_gunicorn(proc, timeout=30)
         c.pg_drop()
     c.emit(SECTION, rows)
 

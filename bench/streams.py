@@ -20,7 +20,6 @@ import statistics
 
 import common as c  # puts the project on the path
 import httpx
-from hothttp import start, stop
 
 from tests.ai.fake_provider import FakeProvider, Reply
 from tests.gateway import test_concurrency as load_test
@@ -32,40 +31,23 @@ PAGE_GOAL_S = 1.0
 def setup(provider_url: str) -> str:
     """Schema, the provider at the loopback server with a shared key and a live chat
     model, a service account (its token is returned) and a viewer who signs in."""
-    from webapp.extensions import db
-    from webapp.operations import activation, admins, catalog
+    from webapp.operations import admins
 
-    c.pg_recreate()
-    c.redis_clear()
-    app = c.make_app(c.pg_url(), c.REDIS_URL)
-    with app.app_context():
-        provider = catalog.create_provider(
-            {
-                "slug": "openrouter",
-                "name": "OpenRouter",
-                "base_url": provider_url,
-                "shared_api_enabled": True,
-                "shared_api_key": "sk-bench-0123456789abcdef",
-            },
-            actor="bench",
-        )
-        model, _ = catalog.create_model(
-            provider,
-            {
-                "name": "gpt-4o",
-                "model_id": "openai/gpt-4o",
-                "display_name": "GPT-4o",
-                "capabilities": ["chat"],
-            },
-            actor="bench",
-        )
-        activation.activate(model, actor="bench")
-        bot = admins.create_admin("platform-bot", c.PASSWORD, "service", actor="bench")
-        _, token = admins.create_token(bot, "bench")
+    def add_watcher() -> None:
         admins.create_admin("watcher", load_test.support.PASSWORD, "viewer", actor="bench")
-        db.session.remove()
-        db.engine.dispose()
-    return token
+
+    return c.seed_live_chat_model(
+        {
+            "slug": "openrouter",
+            "name": "OpenRouter",
+            "base_url": provider_url,
+            "shared_api_enabled": True,
+            "shared_api_key": "sk-bench-0123456789abcdef",
+        },
+        "platform-bot",
+        "service",
+        then=add_watcher,
+    )
 
 
 def main() -> None:
@@ -77,14 +59,14 @@ def main() -> None:
     token = setup(provider.url)
     server = None
     try:
-        server, base = start("wsgi:app", [])
+        server, base = c.start_configured_gunicorn(log_stem="streams")
         with httpx.Client(base_url=base, timeout=10) as browser:
             load_test.sign_in(browser, "watcher")
             cookies = dict(browser.cookies)
         streams, pages, peak = asyncio.run(load_test.load(base, token, cookies, provider))
     finally:
         if server is not None:
-            stop(server)
+            c.stop_gunicorn(server, timeout=30)
         provider.stop()
         c.pg_drop()
     c.emit(SECTION, rows_of(streams, pages, peak))

@@ -210,24 +210,20 @@ def main() -> None:
     rounds, batch = (3, 4) if c.QUICK else (7, 10)
     medians_ours: dict[str, list] = {k: [] for k in ours_s}
     medians_peer: dict[str, list] = {k: [] for k in peer_s}
-    sides = ["ours", "peer"]
+    sides = {
+        "ours": (panel, our_switch, medians_ours),
+        "peer": (peer_app, peer_switch, medians_peer),
+    }
+    names = list(sides)
     for r in range(rounds):
-        order = sides[r % 2 :] + sides[: r % 2]
-        for side in order:
-            if side == "ours":
-                batch_s = {k: [] for k in ours_s}
-                with panel.app_context():
-                    for _ in range(batch):
-                        our_switch(batch_s)
-                for k, v in batch_s.items():
-                    medians_ours[k].append(statistics.median(v))
-            else:
-                batch_s = {k: [] for k in peer_s}
-                with peer_app.app_context():
-                    for _ in range(batch):
-                        peer_switch(batch_s)
-                for k, v in batch_s.items():
-                    medians_peer[k].append(statistics.median(v))
+        for side in names[r % 2 :] + names[: r % 2]:
+            app, switch, medians = sides[side]
+            batch_s = {k: [] for k in medians}
+            with app.app_context():
+                for _ in range(batch):
+                    switch(batch_s)
+            for k, v in batch_s.items():
+                medians[k].append(statistics.median(v))
     with panel.app_context():
         db.session.remove()
         db.engine.dispose()

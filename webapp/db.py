@@ -219,6 +219,37 @@ def _end_failed_transaction(session: Session) -> None:
         session.close()
 
 
+# How a failed write transaction may run again (see ``_retry_kind``).
+_CONFLICT = "conflict"
+_CUT = "cut"
+
+
+def _run_write_transaction(session: Session, fn: Callable[..., R], args, kwargs) -> R:
+    """One attempt: BEGIN (IMMEDIATE on SQLite), ``fn``, COMMIT."""
+    begin_token = _write_begin.set(True)
+    try:
+        session.connection()  # BEGIN (IMMEDIATE on SQLite) happens here
+    finally:
+        _write_begin.reset(begin_token)
+    result = fn(*args, **kwargs)
+    session.commit()
+    return result
+
+
+def _retry_kind(
+    exc: DBAPIError, attempt: int, *, cut_retried: bool, idempotent: bool
+) -> str | None:
+    """How attempt number ``attempt``, failed with ``exc``, may run again: ``_CONFLICT``
+    (a deadlock or serialisation failure, after a pause), ``_CUT`` (the connection was cut
+    and running again is safe: COMMIT was not sent yet, or ``idempotent``; once only), or
+    None (it may not)."""
+    if attempt < RETRIES and _is_retryable(exc):
+        return _CONFLICT
+    if _connection_cut(exc) and not cut_retried and (idempotent or not _commit_sent.get()):
+        return _CUT
+    return None
+
+
 def transactional(fn: Callable[P, R] | None = None, *, idempotent: bool = False):
     """Run ``fn`` as one write transaction on ``db.session``: commit on success,
     roll back on any error, retry a deadlock or serialisation failure, and answer a
@@ -250,25 +281,15 @@ def transactional(fn: Callable[P, R] | None = None, *, idempotent: bool = False)
             unit_token = _in_unit.set(True)
             commit_token = _commit_sent.set(False)
             try:
-                begin_token = _write_begin.set(True)
-                try:
-                    session.connection()  # BEGIN (IMMEDIATE on SQLite) happens here
-                finally:
-                    _write_begin.reset(begin_token)
-                result = fn(*args, **kwargs)
-                session.commit()
-                return result
+                return _run_write_transaction(session, fn, args, kwargs)
             except DBAPIError as exc:
                 _end_failed_transaction(session)
-                if attempt < RETRIES and _is_retryable(exc):
+                retry = _retry_kind(exc, attempt, cut_retried=cut_retried, idempotent=idempotent)
+                if retry == _CONFLICT:
                     log.info("retrying %s after %s", fn.__name__, exc.orig)
                     time.sleep(0.02 * 2**attempt)
                     continue
-                if (
-                    _connection_cut(exc)
-                    and not cut_retried
-                    and (idempotent or not _commit_sent.get())
-                ):
+                if retry == _CUT:
                     cut_retried = True
                     log.info("retrying %s on a new connection after %s", fn.__name__, exc.orig)
                     continue

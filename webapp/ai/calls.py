@@ -67,8 +67,18 @@ class FailedAttempt:
     message: str
 
 
+class _Answer:
+    """What every result of a call says about how it was routed."""
+
+    route: str
+
+    @property
+    def fell_back(self) -> bool:
+        return self.route == policies.FALLBACK
+
+
 @dataclass(frozen=True)
-class ChatResult:
+class ChatResult(_Answer):
     text: str
     model: str  # the model id that was asked for
     provider: str
@@ -80,13 +90,9 @@ class ChatResult:
     route: str = routing.LIVE  # live, split, explicit or fallback
     failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
 
-    @property
-    def fell_back(self) -> bool:
-        return self.route == policies.FALLBACK
-
 
 @dataclass(frozen=True)
-class ImageResult:
+class ImageResult(_Answer):
     url: str | None
     b64_json: str | None
     model: str
@@ -97,10 +103,6 @@ class ImageResult:
     revised_prompt: str | None = None
     route: str = routing.LIVE
     failed: tuple[FailedAttempt, ...] = ()
-
-    @property
-    def fell_back(self) -> bool:
-        return self.route == policies.FALLBACK
 
     @property
     def src(self) -> str:
@@ -502,6 +504,21 @@ def _client_or_record(
 # --- the platform's calls ---------------------------------------------------------------
 
 
+def _planned_client(
+    provider, operation: str, capability: str, admin, model_name: str | None, params: dict
+) -> AIClient:
+    """The client for one of the platform's calls (``_client_or_record``), kept on one split
+    arm per end user (``sticky_key_for``)."""
+    return _client_or_record(
+        provider,
+        operation,
+        capability=capability,
+        admin=admin,
+        model_name=model_name,
+        sticky_key=sticky_key_for(admin, params),
+    )
+
+
 def chat(
     provider: Provider | str,
     messages_or_prompt: str | list[dict],
@@ -512,14 +529,7 @@ def chat(
 ) -> ChatResult:
     """Chat with the provider's active chat model (or ``model_name``)."""
     normalise_messages(messages_or_prompt)  # bad input is not a call
-    client = _client_or_record(
-        provider,
-        "chat",
-        capability="chat",
-        admin=admin,
-        model_name=model_name,
-        sticky_key=sticky_key_for(admin, params),
-    )
+    client = _planned_client(provider, "chat", "chat", admin, model_name, params)
     return client.chat(messages_or_prompt, **params)
 
 
@@ -536,14 +546,7 @@ def generate_content(
     messages = [{"role": "user", "content": clean_prompt(prompt)}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
-    client = _client_or_record(
-        provider,
-        "content",
-        capability="chat",
-        admin=admin,
-        model_name=model_name,
-        sticky_key=sticky_key_for(admin, params),
-    )
+    client = _planned_client(provider, "content", "chat", admin, model_name, params)
     return client.chat(messages, operation="content", **params)
 
 
@@ -557,14 +560,7 @@ def generate_image(
 ) -> ImageResult:
     """Generate one image with the provider's active image model (or ``model_name``)."""
     clean_prompt(prompt)
-    client = _client_or_record(
-        provider,
-        "image",
-        capability="image",
-        admin=admin,
-        model_name=model_name,
-        sticky_key=sticky_key_for(admin, params),
-    )
+    client = _planned_client(provider, "image", "image", admin, model_name, params)
     return client.generate_image(prompt, **params)
 
 

@@ -10,7 +10,6 @@ page's error handling.
 
 from __future__ import annotations
 
-from flask import request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,7 +17,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
     HTTPException,
     MethodNotAllowed,
-    NotFound,
     Unauthorized,
     default_exceptions,
 )
@@ -28,6 +26,7 @@ from webapp.api.blueprint import bp
 from webapp.api.responses import api_locale, failure
 from webapp.api.schemas import encodable
 from webapp.errors import DomainError
+from webapp.prefix_errors import PrefixRoutingError, answer_routing_errors
 
 MESSAGES = {
     400: _l("The request is not valid."),
@@ -46,12 +45,8 @@ CSRF_MESSAGE = _l(
 )
 
 
-class ApiRoutingError(Exception):
+class ApiRoutingError(PrefixRoutingError):
     """A 404/405 from routing for a URL under /api/ (which no blueprint owns)."""
-
-    def __init__(self, original: HTTPException):
-        super().__init__(original.description)
-        self.original = original
 
 
 def http_error_response(exc: HTTPException):
@@ -84,15 +79,4 @@ def domain_error_response(exc: DomainError):
 for _code in default_exceptions:
     bp.register_error_handler(_code, http_error_response)
 bp.register_error_handler(DomainError, domain_error_response)
-
-
-@bp.app_url_value_preprocessor
-def _api_routing_errors(endpoint, values) -> None:
-    exc = request.routing_exception
-    if isinstance(exc, NotFound | MethodNotAllowed) and is_api_request():
-        raise ApiRoutingError(exc)
-
-
-@bp.app_errorhandler(ApiRoutingError)
-def _routing_error(exc: ApiRoutingError):
-    return http_error_response(exc.original)
+answer_routing_errors(bp, ApiRoutingError, is_api_request, http_error_response)

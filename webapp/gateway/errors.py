@@ -20,9 +20,10 @@ import logging
 from flask import Blueprint, Response, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, default_exceptions
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 
 from webapp.api.responses import api_locale
+from webapp.prefix_errors import PrefixRoutingError, answer_routing_errors
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,8 @@ def json_response(payload, status: int, headers: dict | None = None) -> Response
     )
 
 
-class GatewayRoutingError(Exception):
-    def __init__(self, original: HTTPException):
-        super().__init__(original.description)
-        self.original = original
+class GatewayRoutingError(PrefixRoutingError):
+    """A 404/405 from routing for a URL under /v1 (which no blueprint owns)."""
 
 
 def is_gateway_request() -> bool:
@@ -125,13 +124,4 @@ def register(bp: Blueprint) -> None:
     for code in default_exceptions:
         bp.register_error_handler(code, _http_error)
     bp.register_error_handler(Exception, _unexpected)
-
-    @bp.app_url_value_preprocessor
-    def _routing_errors(endpoint, values) -> None:
-        exc = request.routing_exception
-        if isinstance(exc, NotFound | MethodNotAllowed) and is_gateway_request():
-            raise GatewayRoutingError(exc)
-
-    @bp.app_errorhandler(GatewayRoutingError)
-    def _routing_error(exc: GatewayRoutingError):
-        return _http_error(exc.original)
+    answer_routing_errors(bp, GatewayRoutingError, is_gateway_request, _http_error)

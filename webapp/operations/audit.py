@@ -36,30 +36,10 @@ def actor_name(actor) -> str:
     return getattr(actor, "username", None) or str(actor)
 
 
-def record(
-    action: str,
-    target,
-    *,
-    actor=None,
-    before: dict | None = None,
-    after: dict | None = None,
-    batch: str = "",
-    target_type: str | None = None,
-    target_repr: str | None = None,
-) -> AuditEvent:
-    """Add one audit event to the current transaction and return it."""
-    event = AuditEvent(
-        **values_of(
-            action,
-            target,
-            actor=actor,
-            before=before,
-            after=after,
-            batch=batch,
-            target_type=target_type,
-            target_repr=target_repr,
-        )
-    )
+def record(action: str, target, **details) -> AuditEvent:
+    """Add one audit event to the current transaction and return it; ``details`` are
+    ``values_of``'s keywords (actor, before, after, batch, target_type, target_repr)."""
+    event = AuditEvent(**values_of(action, target, **details))
     db.session.add(event)
     return event
 

@@ -49,6 +49,17 @@ def split_usage(q) -> list[SplitUsage]:
     them without filters), its live model first then its arms, each with its calls over
     ``q``'s range: the live model's live calls and each arm's split calls (not calls made
     to it explicitly or as a fallback). Three queries."""
+    splits = _splits_with_arms(q)
+    if not splits:
+        return []
+    _put_live_models_first(splits)
+    _fill_totals(q, splits)
+    return list(splits.values())
+
+
+def _splits_with_arms(q) -> dict[tuple[int, str], SplitUsage]:
+    """The groups with a split that ``q``'s filters admit, by (provider id, capability),
+    each with its arms in order and no calls yet."""
     c = RoutingSplit
     stmt = (
         select(
@@ -76,8 +87,11 @@ def split_usage(q) -> list[SplitUsage]:
         if split is None:
             split = splits[key] = SplitUsage(row.provider_id, row.slug, row.name, row.capability)
         split.arms.append(ArmUsage(row.id, row.model_id, row.display_name, row.percent, False))
-    if not splits:
-        return []
+    return splits
+
+
+def _put_live_models_first(splits: dict[tuple[int, str], SplitUsage]) -> None:
+    """Put each group's live model before its arms, with the share the arms leave it."""
     live = db.session.execute(
         select(
             ModelCapability.provider_id,
@@ -94,6 +108,11 @@ def split_usage(q) -> list[SplitUsage]:
         if split is not None:
             share = 100 - sum(a.percent for a in split.arms)
             split.arms.insert(0, ArmUsage(pk, model_id, name, share, True))
+
+
+def _fill_totals(q, splits: dict[tuple[int, str], SplitUsage]) -> None:
+    """Give each model its calls over ``q``'s range: the live model's live calls, an arm's
+    split calls."""
     found = usage.arm_totals(
         q, [(s.provider_slug, s.capability) for s in splits.values()], LIVE, SPLIT
     )
@@ -104,4 +123,3 @@ def split_usage(q) -> list[SplitUsage]:
             if totals:
                 for name, value in totals.items():
                     setattr(arm, name, value)
-    return list(splits.values())

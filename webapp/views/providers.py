@@ -239,18 +239,24 @@ def clear_shared_key(provider_id: int):
 @bp.post("/<int:provider_id>/enable")
 @permission_required(WRITE)
 def enable(provider_id: int):
-    provider = db.get_or_404(Provider, provider_id)
-    catalog.update_provider(provider, {"is_enabled": True}, actor=current_user)
-    flash(Markup(_("The provider %(name)s was enabled.", name=isolated(provider.name))), "success")
-    return redirect(url_for(".index"))
+    return _set_enabled(provider_id, True)
 
 
 @bp.post("/<int:provider_id>/disable")
 @permission_required(WRITE)
 def disable(provider_id: int):
+    return _set_enabled(provider_id, False)
+
+
+def _set_enabled(provider_id: int, enabled: bool):
     provider = db.get_or_404(Provider, provider_id)
-    catalog.update_provider(provider, {"is_enabled": False}, actor=current_user)
-    flash(Markup(_("The provider %(name)s was disabled.", name=isolated(provider.name))), "success")
+    catalog.update_provider(provider, {"is_enabled": enabled}, actor=current_user)
+    name = isolated(provider.name)
+    if enabled:
+        message = _("The provider %(name)s was enabled.", name=name)
+    else:
+        message = _("The provider %(name)s was disabled.", name=name)
+    flash(Markup(message), "success")
     return redirect(url_for(".index"))
 
 
