@@ -32,7 +32,7 @@ def flask_admin_app(db_url: str):
     from flask_babel import Babel
 
     from webapp.db import sqlite_engine_options
-    from webapp.extensions import db
+    from webapp.extensions import cache, db
     from webapp.models import ModelCapability
 
     class CapabilityView(ModelView):
@@ -46,6 +46,9 @@ def flask_admin_app(db_url: str):
         SQLALCHEMY_ENGINE_OPTIONS=sqlite_engine_options() if db_url.startswith("sqlite") else {},
     )
     db.init_app(app)
+    # The models' flush hooks move the cache generation (ours): the peer's saves pay for
+    # that too, through the same in-process cache.
+    cache.init_app(app)
     Babel(app)
     admin = Admin(app, name="bench")
     admin.add_view(CapabilityView(ModelCapability, db, endpoint="cap"))
