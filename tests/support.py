@@ -12,6 +12,8 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from webapp.extensions import db as _db
+from webapp.models import ModelCapability
 from webapp.operations import activation, admins, catalog
 
 PASSWORD = "test-pass-1234"
@@ -23,6 +25,8 @@ FAST_PROVIDER_SETTINGS = {
     "PROVIDER_RETRY_AFTER_MAX": 1.0,
 }
 API = "/api/v1"
+# The headers htmx sends from the models page.
+MODELS_HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
 ROLES = ("viewer", "operator", "admin", "superadmin")
 SHARED_KEY = "sk-shared-0123456789abcdef"
 PERSONAL_KEY = "sk-personal-fedcba9876543210"
@@ -146,6 +150,23 @@ def csrf_from(client, path: str = "/tokens") -> str:
 def csrf_header(client) -> dict[str, str]:
     """The ``X-CSRFToken`` header of a signed-in dashboard client."""
     return {"X-CSRFToken": csrf_token(client)}
+
+
+def choose_on_models_page(client, data: dict, csrf: str = ""):
+    """Post ``data`` to the models page's radio switch as htmx does, with its CSRF token."""
+    headers = MODELS_HX | {"X-CSRFToken": csrf or csrf_token(client, "/models")}
+    return client.post("/models/choose", data=data, headers=headers)
+
+
+def active_pairs() -> set[tuple[int, str]]:
+    """Every active (model, capability) pair, read fresh."""
+    _db.session.rollback()
+    rows = _db.session.execute(
+        sa.select(ModelCapability.model_id, ModelCapability.capability).where(
+            ModelCapability.is_active
+        )
+    )
+    return {tuple(row) for row in rows}
 
 
 def sign_in(client, username: str, password: str = PASSWORD) -> None:

@@ -105,7 +105,6 @@ def test_healthz_head_and_other_methods(client):
     assert client.get("/healthz/extra").status_code == 404
 
 
-
 def test_a_known_tokens_call_builds_no_row_and_asks_nothing_twice(
     client, token_for, make_provider, make_model
 ):

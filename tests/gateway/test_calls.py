@@ -52,7 +52,6 @@ def test_the_answer_comes_back_unchanged(base_url, role_token, catalogue, fake_p
     assert response.headers["content-type"].startswith("application/json")
 
 
-
 def test_a_providers_cookie_never_rides_along_on_the_next_call(
     base_url, role_token, catalogue, fake_provider
 ):
@@ -72,6 +71,7 @@ def test_a_providers_cookie_never_rides_along_on_the_next_call(
     first, second = fake_provider.seen("/chat/completions")
     assert "Cookie" not in first.headers
     assert "Cookie" not in second.headers
+
 
 def test_a_streamed_chat_arrives_chunk_by_chunk(sdk, catalogue, fake_provider):
     pieces = ["یک", " دو", " سه", " چهار"]
