@@ -169,10 +169,21 @@ def active_pairs() -> set[tuple[int, str]]:
     return {tuple(row) for row in rows}
 
 
-def sign_in(client, username: str, password: str = PASSWORD) -> None:
+def post_login(client, username: str, password: str = PASSWORD, path: str = "/login", **extra):
+    """Post the sign-in form, with its CSRF token, to ``path`` (``/login?next=…``)."""
     data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
-    response = client.post("/login", data=data)
+    return client.post(path, data=data | extra)
+
+
+def sign_in(client, username: str, password: str = PASSWORD) -> None:
+    response = post_login(client, username, password)
     assert response.status_code == 302, response.data[:500]
+
+
+def signed_in(client) -> bool:
+    """Whether the dashboard's home opens for ``client`` (not sent to the sign-in page)."""
+    response = client.get("/", follow_redirects=True)
+    return response.request.path != "/login"
 
 
 def field_error(body: str, field_id: str) -> str | None:
