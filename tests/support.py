@@ -3,20 +3,35 @@ envelopes, a query log and the key-leak scan."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
+import math
+import os
 import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import make_url
 
+from webapp.cache import local_layer
+from webapp.extensions import cache as _cache
 from webapp.extensions import db as _db
-from webapp.models import ModelCapability
+from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import activation, admins, catalog
+from webapp.queries import lookup
 
 PASSWORD = "test-pass-1234"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"  # the shared server's own database
 # Tiny back-off and short timeouts, so retry and timeout tests stay fast.
 FAST_PROVIDER_SETTINGS = {
     "PROVIDER_RETRY_BACKOFF": 0.001,
@@ -39,6 +54,7 @@ CSRF = re.compile(
 # URL-safe base64, can contain "sk-" by chance). Keys are only ever shown as their hint.
 KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{8,}")
 _counter = itertools.count(1)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _service_down(what: str, hint: str) -> None:
@@ -65,6 +81,24 @@ def drop_database(url: str, own_url: str) -> None:
     name = make_url(own_url).database
     with psycopg.connect(_admin_url(url), autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def app_on_own_database(app_factory, name: str, **config):
+    """An app (from ``app_factory``) on a new database ``<name>_<pid>`` of the shared
+    PostgreSQL, its tables created; the database is dropped afterwards."""
+    url = create_database(PG_URL, f"{name}_{os.getpid()}")
+    try:
+        app = app_factory(SQLALCHEMY_DATABASE_URI=url, **config)
+        with app.app_context():
+            _db.create_all()
+            _db.session.remove()
+        yield app
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+    finally:
+        drop_database(PG_URL, url)
 
 
 def require_redis(url: str) -> None:
@@ -242,3 +276,78 @@ class QueryLog(list):
 def plaintext_keys(texts) -> list[str]:
     """Every provider key (``sk-…``) written out in full in ``texts``."""
     return [m.group(0) for chunk in texts for m in KEY.finditer(chunk)]
+
+
+def call_api(base: str, method: str, path: str, token: str, body=None, **headers):
+    """One JSON API call over real HTTP with a bearer token: (status, headers, raw body),
+    an error status included."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"} | headers
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def wait_until_ready(base: str, server, timeout: float, output) -> None:
+    """Wait for ``base``/readyz to answer 200 while the ``server`` process lives;
+    ``output()`` says what it wrote when it dies or never gets ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        assert server.poll() is None, output()
+        assert time.monotonic() < deadline, "gunicorn did not come up:\n" + output()
+        time.sleep(0.2)
+
+
+def replayed_and_final(ids) -> tuple[dict, dict, int]:
+    """Each model's active capabilities (sorted) as the audit log replays them from
+    "nothing active", then as the database holds them, and how many events replayed."""
+    events = _db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action.in_(["model.activate", "model.deactivate"]))
+        .where(AuditEvent.target_id.in_(ids))
+        .order_by(AuditEvent.id)
+    ).all()
+    replayed: dict[int, list[str]] = {mid: [] for mid in ids}
+    for event in events:
+        replayed[event.target_id] = sorted(event.after["active_capabilities"])
+    final: dict[int, list[str]] = {mid: [] for mid in ids}
+    for mid, cap in _db.session.execute(
+        sa.select(ModelCapability.model_id, ModelCapability.capability).where(
+            ModelCapability.is_active, ModelCapability.model_id.in_(ids)
+        )
+    ):
+        final[mid].append(cap)
+    return replayed, {mid: sorted(caps) for mid, caps in final.items()}, len(events)
+
+
+def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
+    """``flask db <args>`` (the migrations) on the database at ``url``, in a new process."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def trust_for_an_hour(monkeypatch) -> None:
+    """This process reads the cache generation now and trusts it for an hour (so a loaded
+    machine cannot turn a warm call into a generation read); with Redis, once listening."""
+    monkeypatch.setattr(lookup, "GENERATION_MAX_AGE", 3600.0)
+    _cache.listening()
+    invalidations = current_app.extensions.get("cache_invalidations")
+    if invalidations is not None:
+        assert invalidations.connected.wait(10)
+    local_layer().read_at = -math.inf
+    lookup.database_generation()
