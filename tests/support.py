@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from webapp.cache import local_layer
+from webapp.db import transactional
 from webapp.extensions import cache as _cache
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, ModelCapability
@@ -45,6 +46,11 @@ MODELS_HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
 ROLES = ("viewer", "operator", "admin", "superadmin")
 SHARED_KEY = "sk-shared-0123456789abcdef"
 PERSONAL_KEY = "sk-personal-fedcba9876543210"
+# A usage point's fields (docs/CONTRACTS.md §10), as the API and the usage query answer.
+USAGE_POINT_FIELDS = {
+    "bucket_start", "provider", "capability", "model", "calls", "errors", "fallbacks",
+    "p50_ms", "p95_ms", "prompt_tokens", "completion_tokens",
+}  # fmt: skip
 UNCOUNTED = {"uncounted": True}  # the harness's own statements, left out of a QueryLog
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 CSRF = re.compile(
@@ -351,3 +357,32 @@ def trust_for_an_hour(monkeypatch) -> None:
         assert invalidations.connected.wait(10)
     local_layer().read_at = -math.inf
     lookup.database_generation()
+
+
+def activate_then_roll_back(model) -> None:
+    """Activate ``model`` (or its id) in a transaction that then fails and rolls back."""
+
+    class Boom(Exception):
+        pass
+
+    @transactional
+    def activate_then_fail():
+        activation.activate(model)
+        raise Boom
+
+    with pytest.raises(Boom):
+        activate_then_fail()
+
+
+def fuzz_settings(max_examples: int):
+    """Hypothesis settings of the fuzz tests: the same examples on every run, no deadline,
+    no example database, no health check."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
