@@ -1,5 +1,7 @@
 """Test helpers: databases on the real servers, factories, sign-in, CSRF tokens, JSON
-envelopes, a query log and the key-leak scan."""
+envelopes, a query log and the key-leak scan; the models page's switch, calls over real
+HTTP to a server in another process, the migrations in a process, and the cache's
+generation trusted for a while."""
 
 from __future__ import annotations
 
