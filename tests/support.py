@@ -1,20 +1,40 @@
 """Test helpers: databases on the real servers, factories, sign-in, CSRF tokens, JSON
-envelopes, a query log and the key-leak scan."""
+envelopes, a query log and the key-leak scan; the models page's switch, calls over real
+HTTP to a server in another process, the migrations in a process, and the cache's
+generation trusted for a while."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
+import math
+import os
 import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import make_url
 
+from webapp.cache import local_layer
+from webapp.db import transactional
+from webapp.extensions import cache as _cache
+from webapp.extensions import db as _db
+from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import activation, admins, catalog
+from webapp.queries import lookup
 
 PASSWORD = "test-pass-1234"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"  # the shared server's own database
 # Tiny back-off and short timeouts, so retry and timeout tests stay fast.
 FAST_PROVIDER_SETTINGS = {
     "PROVIDER_RETRY_BACKOFF": 0.001,
@@ -23,9 +43,16 @@ FAST_PROVIDER_SETTINGS = {
     "PROVIDER_RETRY_AFTER_MAX": 1.0,
 }
 API = "/api/v1"
+# The headers htmx sends from the models page.
+MODELS_HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
 ROLES = ("viewer", "operator", "admin", "superadmin")
 SHARED_KEY = "sk-shared-0123456789abcdef"
 PERSONAL_KEY = "sk-personal-fedcba9876543210"
+# A usage point's fields (docs/CONTRACTS.md §10), as the API and the usage query answer.
+USAGE_POINT_FIELDS = {
+    "bucket_start", "provider", "capability", "model", "calls", "errors", "fallbacks",
+    "p50_ms", "p95_ms", "prompt_tokens", "completion_tokens",
+}  # fmt: skip
 UNCOUNTED = {"uncounted": True}  # the harness's own statements, left out of a QueryLog
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 CSRF = re.compile(
@@ -35,6 +62,7 @@ CSRF = re.compile(
 # URL-safe base64, can contain "sk-" by chance). Keys are only ever shown as their hint.
 KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{8,}")
 _counter = itertools.count(1)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _service_down(what: str, hint: str) -> None:
@@ -61,6 +89,24 @@ def drop_database(url: str, own_url: str) -> None:
     name = make_url(own_url).database
     with psycopg.connect(_admin_url(url), autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def app_on_own_database(app_factory, name: str, **config):
+    """An app (from ``app_factory``) on a new database ``<name>_<pid>`` of the shared
+    PostgreSQL, its tables created; the database is dropped afterwards."""
+    url = create_database(PG_URL, f"{name}_{os.getpid()}")
+    try:
+        app = app_factory(SQLALCHEMY_DATABASE_URI=url, **config)
+        with app.app_context():
+            _db.create_all()
+            _db.session.remove()
+        yield app
+        with app.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+    finally:
+        drop_database(PG_URL, url)
 
 
 def require_redis(url: str) -> None:
@@ -148,10 +194,38 @@ def csrf_header(client) -> dict[str, str]:
     return {"X-CSRFToken": csrf_token(client)}
 
 
-def sign_in(client, username: str, password: str = PASSWORD) -> None:
+def choose_on_models_page(client, data: dict, csrf: str = ""):
+    """Post ``data`` to the models page's radio switch as htmx does, with its CSRF token."""
+    headers = MODELS_HX | {"X-CSRFToken": csrf or csrf_token(client, "/models")}
+    return client.post("/models/choose", data=data, headers=headers)
+
+
+def active_pairs() -> set[tuple[int, str]]:
+    """Every active (model, capability) pair, read fresh."""
+    _db.session.rollback()
+    rows = _db.session.execute(
+        sa.select(ModelCapability.model_id, ModelCapability.capability).where(
+            ModelCapability.is_active
+        )
+    )
+    return {tuple(row) for row in rows}
+
+
+def post_login(client, username: str, password: str = PASSWORD, path: str = "/login", **extra):
+    """Post the sign-in form, with its CSRF token, to ``path`` (``/login?next=…``)."""
     data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
-    response = client.post("/login", data=data)
+    return client.post(path, data=data | extra)
+
+
+def sign_in(client, username: str, password: str = PASSWORD) -> None:
+    response = post_login(client, username, password)
     assert response.status_code == 302, response.data[:500]
+
+
+def signed_in(client) -> bool:
+    """Whether the dashboard's home opens for ``client`` (not sent to the sign-in page)."""
+    response = client.get("/", follow_redirects=True)
+    return response.request.path != "/login"
 
 
 def field_error(body: str, field_id: str) -> str | None:
@@ -210,3 +284,107 @@ class QueryLog(list):
 def plaintext_keys(texts) -> list[str]:
     """Every provider key (``sk-…``) written out in full in ``texts``."""
     return [m.group(0) for chunk in texts for m in KEY.finditer(chunk)]
+
+
+def call_api(base: str, method: str, path: str, token: str, body=None, **headers):
+    """One JSON API call over real HTTP with a bearer token: (status, headers, raw body),
+    an error status included."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"} | headers
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def wait_until_ready(base: str, server, timeout: float, output) -> None:
+    """Wait for ``base``/readyz to answer 200 while the ``server`` process lives;
+    ``output()`` says what it wrote when it dies or never gets ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        assert server.poll() is None, output()
+        assert time.monotonic() < deadline, "gunicorn did not come up:\n" + output()
+        time.sleep(0.2)
+
+
+def replayed_and_final(ids) -> tuple[dict, dict, int]:
+    """Each model's active capabilities (sorted) as the audit log replays them from
+    "nothing active", then as the database holds them, and how many events replayed."""
+    events = _db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action.in_(["model.activate", "model.deactivate"]))
+        .where(AuditEvent.target_id.in_(ids))
+        .order_by(AuditEvent.id)
+    ).all()
+    replayed: dict[int, list[str]] = {mid: [] for mid in ids}
+    for event in events:
+        replayed[event.target_id] = sorted(event.after["active_capabilities"])
+    final: dict[int, list[str]] = {mid: [] for mid in ids}
+    for mid, cap in _db.session.execute(
+        sa.select(ModelCapability.model_id, ModelCapability.capability).where(
+            ModelCapability.is_active, ModelCapability.model_id.in_(ids)
+        )
+    ):
+        final[mid].append(cap)
+    return replayed, {mid: sorted(caps) for mid, caps in final.items()}, len(events)
+
+
+def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
+    """``flask db <args>`` (the migrations) on the database at ``url``, in a new process."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def trust_for_an_hour(monkeypatch) -> None:
+    """This process reads the cache generation now and trusts it for an hour (so a loaded
+    machine cannot turn a warm call into a generation read); with Redis, once listening."""
+    monkeypatch.setattr(lookup, "GENERATION_MAX_AGE", 3600.0)
+    _cache.listening()
+    invalidations = current_app.extensions.get("cache_invalidations")
+    if invalidations is not None:
+        assert invalidations.connected.wait(10)
+    local_layer().read_at = -math.inf
+    lookup.database_generation()
+
+
+def activate_then_roll_back(model) -> None:
+    """Activate ``model`` (or its id) in a transaction that then fails and rolls back."""
+
+    class Boom(Exception):
+        pass
+
+    @transactional
+    def activate_then_fail():
+        activation.activate(model)
+        raise Boom
+
+    with pytest.raises(Boom):
+        activate_then_fail()
+
+
+def fuzz_settings(max_examples: int):
+    """Hypothesis settings of the fuzz tests: the same examples on every run, no deadline,
+    no example database, no health check."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from webapp.db import transactional
+from tests import support
 from webapp.extensions import cache, db
 from webapp.operations import activation, catalog
 from webapp.queries.lookup import cache_key, database_generation, generation_key, get_active_model
@@ -83,17 +83,7 @@ def test_rolled_back_change_keeps_the_cached_answer(make_provider, make_model):
     b = make_model(p, caps=["chat"])
     a_id = a.id
     assert get_active_model("acme", "chat").id == a_id
-
-    class Boom(Exception):
-        pass
-
-    @transactional
-    def activate_then_fail():
-        activation.activate(b)
-        raise Boom
-
-    with pytest.raises(Boom):
-        activate_then_fail()
+    support.activate_then_roll_back(b)
     with count_queries() as statements:
         assert get_active_model("acme", "chat").id == a_id
     assert lookups(statements) == []  # the rolled-back change did not evict anything

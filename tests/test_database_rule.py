@@ -10,26 +10,28 @@ from webapp.extensions import db
 from webapp.models import ModelCapability
 
 
+def refused(statement, params=None) -> None:
+    """The database refuses ``statement`` (an IntegrityError at the commit at the latest)."""
+    with pytest.raises(IntegrityError):
+        db.session.execute(statement, params)
+        db.session.commit()
+    db.session.rollback()
+
+
 def test_second_active_row_is_refused_by_the_database(make_provider, make_model):
     p = make_provider()
     a = make_model(p, caps=["chat"], active=True)
     b = make_model(p, caps=["chat"])
-    with pytest.raises(IntegrityError):
-        db.session.execute(
-            update(ModelCapability)
-            .where(ModelCapability.model_id == b.id, ModelCapability.capability == "chat")
-            .values(is_active=True)
-        )
-        db.session.commit()
-    db.session.rollback()
+    refused(
+        update(ModelCapability)
+        .where(ModelCapability.model_id == b.id, ModelCapability.capability == "chat")
+        .values(is_active=True)
+    )
     # Raw SQL too.
-    with pytest.raises(IntegrityError):
-        db.session.execute(
-            text("UPDATE model_capability SET is_active = :t WHERE model_id = :m"),
-            {"t": True, "m": b.id},
-        )
-        db.session.commit()
-    db.session.rollback()
+    refused(
+        text("UPDATE model_capability SET is_active = :t WHERE model_id = :m"),
+        {"t": True, "m": b.id},
+    )
     assert db.session.get(ModelCapability, (a.id, "chat")).is_active
 
 
@@ -41,24 +43,18 @@ def test_inactive_rows_are_not_limited(make_provider, make_model):
 
 def test_capability_outside_the_vocabulary_is_refused(make_provider, make_model):
     m = make_model(make_provider(), caps=["chat"])
-    with pytest.raises(IntegrityError):
-        db.session.execute(
-            insert(ModelCapability).values(
-                model_id=m.id, provider_id=m.provider_id, capability="telepathy", is_active=False
-            )
+    refused(
+        insert(ModelCapability).values(
+            model_id=m.id, provider_id=m.provider_id, capability="telepathy", is_active=False
         )
-        db.session.commit()
-    db.session.rollback()
+    )
 
 
 def test_capability_row_must_match_its_models_provider(make_provider, make_model):
     m = make_model(make_provider(), caps=["chat"])
     other = make_provider()
-    with pytest.raises(IntegrityError):
-        db.session.execute(
-            insert(ModelCapability).values(
-                model_id=m.id, provider_id=other.id, capability="code", is_active=False
-            )
+    refused(
+        insert(ModelCapability).values(
+            model_id=m.id, provider_id=other.id, capability="code", is_active=False
         )
-        db.session.commit()
-    db.session.rollback()
+    )

@@ -17,20 +17,22 @@ from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import activation, audit
 from webapp.queries.lookup import get_active_model
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+def acme_with_two_chat_models() -> tuple[int, int]:
+    """Provider acme with model-a, live for chat, and model-b: their ids."""
+    make_provider = support.ProviderFactory()
+    make_model = support.ModelFactory(make_provider)
+    p = make_provider("acme")
+    a = make_model(p, "model-a", caps=["chat"], active=True)
+    b = make_model(p, "model-b", caps=["chat"])
+    return a.id, b.id
 
 
 @pytest.mark.redis
 def test_redis_down_then_back(app_factory, private_redis):
     app = app_factory(CACHE_URL=private_redis.url)
     with app.app_context():
-        from tests.support import ModelFactory, ProviderFactory
-
-        make_provider = ProviderFactory()
-        p = make_provider("acme")
-        a = ModelFactory(make_provider)(p, "model-a", caps=["chat"], active=True)
-        b = ModelFactory(make_provider)(p, "model-b", caps=["chat"])
-        a_id, b_id = a.id, b.id
+        a_id, b_id = acme_with_two_chat_models()
         assert get_active_model("acme", "chat").id == a_id  # cached in Redis now
 
         private_redis.stop()
@@ -54,13 +56,7 @@ def test_lost_invalidation_is_flushed_when_redis_returns(app_factory, private_re
     """Redis keeps its data across a network blip: the old answer must not survive it."""
     app = app_factory(CACHE_URL=private_redis.url)
     with app.app_context():
-        from tests.support import ModelFactory, ProviderFactory
-
-        make_provider = ProviderFactory()
-        p = make_provider("acme")
-        a = ModelFactory(make_provider)(p, "model-a", caps=["chat"], active=True)
-        b = ModelFactory(make_provider)(p, "model-b", caps=["chat"])
-        a_id, b_id = a.id, b.id
+        a_id, b_id = acme_with_two_chat_models()
         assert get_active_model("acme", "chat").id == a_id
         backend = cache.backend
         real_client = backend.client
@@ -127,7 +123,7 @@ def test_deadlock_is_retried_not_shown(make_provider, make_model):
 def test_killed_postgresql_connections_are_replaced(app_factory):
     """What a PostgreSQL restart does to the pool: every connection dies under the app.
     pool_pre_ping notices and the next requests succeed."""
-    url = support.create_database(PG_URL, f"mcp_fault_{os.getpid()}")
+    url = support.create_database(support.PG_URL, f"mcp_fault_{os.getpid()}")
     try:
         app = app_factory(SQLALCHEMY_DATABASE_URI=url)
         with app.app_context():
@@ -144,7 +140,7 @@ def test_killed_postgresql_connections_are_replaced(app_factory):
             db.session.remove()  # the request shared this app context; end it as teardown would
             import psycopg
 
-            with psycopg.connect(PG_URL, autocommit=True) as admin_conn:
+            with psycopg.connect(support.PG_URL, autocommit=True) as admin_conn:
                 killed = admin_conn.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -170,4 +166,4 @@ def test_killed_postgresql_connections_are_replaced(app_factory):
             db.session.remove()
             db.engine.dispose()
     finally:
-        support.drop_database(PG_URL, url)
+        support.drop_database(support.PG_URL, url)

@@ -5,7 +5,6 @@ restart (a private redis-server on a port of its own)."""
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
@@ -13,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from flask import current_app
 
 from tests import support
 from tests.test_faults import PrivateRedis
 from webapp import secrets
-from webapp.cache import local_layer
 from webapp.errors import NoApiAccess
 from webapp.extensions import cache, db
 from webapp.operations import activation, admins, catalog
@@ -43,18 +40,6 @@ def eventually(check, within: float) -> bool:
         time.sleep(0.02)
 
 
-def trust_for_an_hour(monkeypatch) -> None:
-    """This process reads the generation now and trusts it for an hour (so a loaded
-    machine cannot turn a warm call into a generation read); with Redis, once listening."""
-    monkeypatch.setattr(lookup, "GENERATION_MAX_AGE", 3600.0)
-    cache.listening()
-    invalidations = current_app.extensions.get("cache_invalidations")
-    if invalidations is not None:
-        assert invalidations.connected.wait(10)
-    local_layer().read_at = -math.inf
-    lookup.database_generation()
-
-
 def acme(keyed: bool = True):
     """acme with model-a live for chat, model-b beside it; returns (provider, a id, b id)."""
     make_provider = support.ProviderFactory()
@@ -71,7 +56,7 @@ def acme(keyed: bool = True):
 
 def test_a_warm_lookup_runs_no_statement_and_needs_no_shared_cache(app, count_queries, monkeypatch):
     acme()
-    trust_for_an_hour(monkeypatch)
+    support.trust_for_an_hour(monkeypatch)
     model = get_active_model("acme", "chat")
     assert model.name == "model-a"
 
@@ -91,7 +76,7 @@ def test_a_warm_credential_resolution_runs_no_statement(
     p, _, _ = acme()
     admin = make_admin("operator")
     admins.save_provider_settings(admin, p, personal_api_key=KEY_B)
-    trust_for_an_hour(monkeypatch)
+    support.trust_for_an_hour(monkeypatch)
     first = resolve_credentials(p.id, admin)
     with count_queries() as statements:
         again = resolve_credentials(p.id, admin)

@@ -4,15 +4,14 @@ index it makes keeps "Admin" and "admin" apart on both databases."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from tests import support
-from tests.test_migrations import PG_URL, ROOT
+from tests.support import flask_db
+from tests.test_migrations import PG_URL
 from webapp.config import _normalise_database_url
 
 INSERT = text(
@@ -20,17 +19,6 @@ INSERT = text(
     " session_version, created_at, updated_at)"
     " VALUES (:name, '', 'x', 'viewer', :yes, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
-
-
-def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
-        cwd=ROOT,
-        env=os.environ | {"DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def check(url: str) -> None:

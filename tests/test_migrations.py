@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,20 +12,7 @@ from sqlalchemy import create_engine, inspect
 from tests import support
 from webapp.extensions import db
 
-ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def upgrade(url: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def differences(url: str) -> list:
@@ -45,7 +29,7 @@ def differences(url: str) -> list:
 
 def test_upgrade_on_blank_sqlite_matches_models(app, tmp_path):
     url = f"sqlite:///{tmp_path / 'blank.db'}"
-    result = upgrade(url)
+    result = support.flask_db(url, "upgrade")
     assert result.returncode == 0, result.stderr
     assert differences(url) == []
     engine = create_engine(url)
@@ -58,10 +42,10 @@ def test_upgrade_on_blank_sqlite_matches_models(app, tmp_path):
 def test_upgrade_on_blank_postgresql_matches_models(app):
     url = support.create_database(PG_URL, f"mcp_migrate_{os.getpid()}")
     try:
-        result = upgrade(url)
+        result = support.flask_db(url, "upgrade")
         assert result.returncode == 0, result.stderr
         assert differences(url) == []
-        again = upgrade(url)  # idempotent: nothing left to do
+        again = support.flask_db(url, "upgrade")  # idempotent: nothing left to do
         assert again.returncode == 0
     finally:
         support.drop_database(PG_URL, url)

@@ -9,60 +9,36 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from tests import support
+from tests.servers import free_port
 from webapp.extensions import db
-from webapp.models import AuditEvent, ModelCapability
+from webapp.models import ModelCapability
 from webapp.operations import admins
 from webapp.queries.lookup import load_active_model
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 WORKERS = 3
 CLIENTS = 6
 REQUESTS_PER_CLIENT = 40  # 240 activations and deactivations
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def call(base: str, method: str, path: str, token: str, body: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        base + path,
-        data=data,
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Connection": "close",
-        },
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+    status, _, raw = support.call_api(base, method, path, token, body, Connection="close")
+    return status, json.loads(raw or b"{}")
 
 
 @pytest.fixture
 def gunicorn_panel(app_factory):
-    url = support.create_database(PG_URL, f"mcp_multi_{os.getpid()}")
+    url = support.create_database(support.PG_URL, f"mcp_multi_{os.getpid()}")
     prefix = f"mcp-multi-{os.getpid()}:"
     app = app_factory(SQLALCHEMY_DATABASE_URI=url, CACHE_URL=REDIS_URL, CACHE_KEY_PREFIX=prefix)
     port = free_port()
@@ -111,17 +87,10 @@ def gunicorn_panel(app_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not come up"
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.2)
+        # Its output can be read once it has exited (reading sooner would wait for that).
+        support.wait_until_ready(
+            base, server, 30, lambda: server.stdout.read() if server.poll() is not None else ""
+        )
         yield app, base, token, ids
     finally:
         server.send_signal(signal.SIGINT)  # quick shutdown: every request has been answered
@@ -133,7 +102,7 @@ def gunicorn_panel(app_factory):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        support.drop_database(PG_URL, url)
+        support.drop_database(support.PG_URL, url)
         assert "Traceback" not in (out or ""), out
 
 
@@ -175,23 +144,9 @@ def test_hundreds_of_concurrent_activations_through_gunicorn(gunicorn_panel):
         assert two_active == []
 
         # Replaying the audit log from "nothing active" gives the final state exactly.
-        state: dict[int, list[str]] = {mid: [] for mid in ids}
-        events = db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action.in_(["model.activate", "model.deactivate"]))
-            .order_by(AuditEvent.id)
-        ).all()
-        assert len(events) > CLIENTS  # plenty of real changes happened
-        for event in events:
-            state[event.target_id] = event.after["active_capabilities"]
-        final = {mid: [] for mid in ids}
-        for mid, cap in db.session.execute(
-            select(ModelCapability.model_id, ModelCapability.capability).where(
-                ModelCapability.is_active
-            )
-        ):
-            final[mid].append(cap)
-        assert {k: sorted(v) for k, v in state.items()} == {k: sorted(v) for k, v in final.items()}
+        replayed, final, events = support.replayed_and_final(ids)
+        assert events > CLIENTS  # plenty of real changes happened
+        assert replayed == final
 
         expected = {cap: load_active_model("race", cap) for cap in ("chat", "code", "vision")}
         db.session.remove()

@@ -10,7 +10,6 @@ are terminated); the restart goes to a private cluster.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import psycopg
@@ -25,7 +24,6 @@ from webapp.models import AIModel, AuditEvent, ModelCapability
 from webapp.operations import admins, audit
 from webapp.outage import state
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PERSIAN = "پایگاه داده در دسترس نیست؛ چند لحظه دیگر دوباره تلاش کنید"
 
 
@@ -39,15 +37,9 @@ def _fresh_state():
 @pytest.fixture
 def pg_app(app_factory):
     """An app on a database of this test's own on the shared PostgreSQL."""
-    url = support.create_database(PG_URL, f"mcp_cut_{os.getpid()}")
-    app = app_factory(SQLALCHEMY_DATABASE_URI=url)
-    try:
-        with app.app_context():
-            yield app
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        support.drop_database(PG_URL, url)
+    with support.app_on_own_database(app_factory, "mcp_cut") as app, app.app_context():
+        yield app
+        db.session.remove()
 
 
 @pytest.fixture
@@ -69,7 +61,7 @@ def client(pg_app):
 
 def terminate(pid: int) -> None:
     """End one backend of the shared server and wait until it is gone."""
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
+    with psycopg.connect(support.PG_URL, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         alive = "SELECT 1 FROM pg_stat_activity WHERE pid = %s"
         for _ in range(500):

@@ -5,12 +5,10 @@ and every answer keeps its security headers."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import sqlalchemy as sa
 
-from tests.support import PASSWORD, AdminFactory, QueryLog
+from tests.support import PASSWORD, AdminFactory, QueryLog, post_login
 from webapp.extensions import db, limiter
 from webapp.models import Admin
 from webapp.security import CSP
@@ -31,10 +29,7 @@ def limited_app(app_factory):
 
 
 def sign_in_attempt(client, password: str = "wrong-pass-000"):
-    page = client.get("/login").data
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-    data = {"username": "sara", "password": password, "csrf_token": token}
-    return client.post("/login", data=data)
+    return post_login(client, "sara", password)
 
 
 def test_healthz_is_plain_json_with_the_security_headers_and_no_cookie(limited_app):

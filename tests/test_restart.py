@@ -27,22 +27,18 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select
 
 from tests import support
 from tests.conftest import FERNET_KEYS, make_config
 from tests.servers import free_port
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import admins
 from webapp.queries.lookup import GENERATION_MAX_AGE
 
@@ -71,18 +67,7 @@ class Answer:
 
 
 def call(base: str, method: str, path: str, token: str, body: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        base + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
+    return support.call_api(base, method, path, token, body)
 
 
 class Gunicorn:
@@ -105,17 +90,7 @@ class Gunicorn:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            assert self.proc.poll() is None, self.log()
-            assert time.monotonic() < deadline, "gunicorn did not come up:\n" + self.log()
-            time.sleep(0.2)
+        support.wait_until_ready(self.base, self.proc, 60, self.log)
 
     def stop(self) -> None:
         if self.proc is None:
@@ -286,25 +261,9 @@ def _window(answers: list[Answer], kind: str, status: int) -> tuple[float, float
 
 def _replayed_and_final(app, ids: list[int]) -> tuple[dict, dict]:
     with app.app_context():
-        replayed: dict[int, list[str]] = {mid: [] for mid in ids}
-        events = db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action.in_(["model.activate", "model.deactivate"]))
-            .where(AuditEvent.target_id.in_(ids))
-            .order_by(AuditEvent.id)
-        ).all()
-        for event in events:
-            replayed[event.target_id] = sorted(event.after["active_capabilities"])
-        final: dict[int, list[str]] = {mid: [] for mid in ids}
-        rows = db.session.execute(
-            select(ModelCapability.model_id, ModelCapability.capability).where(
-                ModelCapability.is_active, ModelCapability.model_id.in_(ids)
-            )
-        )
-        for mid, cap in rows:
-            final[mid].append(cap)
+        replayed, final, _ = support.replayed_and_final(ids)
         db.session.remove()
-    return replayed, {mid: sorted(caps) for mid, caps in final.items()}
+    return replayed, final
 
 
 @pytest.mark.slow

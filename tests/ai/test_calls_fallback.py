@@ -10,7 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tests.ai.fake_provider import Reply, closed_port
+from tests.ai.fake_provider import Reply
+from tests.ai.fixtures import dead_group
 from tests.support import PERSONAL_KEY, SHARED_KEY
 from webapp.ai import calls, policies
 from webapp.ai.errors import ProviderRateLimited, ProviderRequestRejected, ProviderServerError
@@ -56,15 +57,8 @@ def test_a_failing_live_model_falls_back_with_the_backups_key(
     group = "openrouter"
     live_model = "openai/gpt-4o"
     if failure == "closed port":
-        dead = make_provider(
-            "dead",
-            base_url=f"http://127.0.0.1:{closed_port()}/v1",
-            shared_api_enabled=True,
-            shared_api_key=SHARED_KEY,
-        )
-        make_model(dead, "model", caps=["chat"], active=True, model_id="dead/model")
-        routing.set_routing(dead.id, "chat", [routed["mistral"].id], [])
-        group, live_model = "dead", "dead/model"
+        group = dead_group(routed["mistral"].id, make_provider, make_model)
+        live_model = "dead/model"
     elif failure == "timeout":
         fake_provider.script("POST", CHAT, Reply(delay=2))
     else:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.support import API, envelope_error, envelope_ok
+from tests.support import API, envelope_error, envelope_ok, text
 
 RETRIEVED = '{"metaData":{"status":"success","message":"مدل فعال دریافت شد"},"data":{'
 NO_ACTIVE = (
@@ -32,10 +32,6 @@ def drf(client, token_for):
         return client.open(API + path, method=method, **kwargs)
 
     return call
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/ai-models/active_model/", "/ai-models/active_model"])

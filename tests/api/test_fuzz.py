@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support import API
+from tests.support import API, fuzz_settings
 from webapp.api.openapi import document
 
 MAX_EXAMPLES = 25
@@ -59,13 +59,7 @@ def test_operation_conforms_to_the_document(label, live_server, group, bearer):
     )
 
     @given(case=strategy)
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     def fuzz(case):
         case.call_and_validate(
             base_url=f"{live_server.url}{API}", headers=headers, checks=CHECKS, timeout=10

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.support import envelope_error, envelope_ok
+from tests.support import active_pairs, envelope_error, envelope_ok
 from webapp.extensions import db as _db
-from webapp.models import AuditEvent, ModelCapability, Provider
+from webapp.models import AuditEvent, Provider
 
 MAX_STATEMENTS = 16  # transaction control aside
-
-
-def active_pairs() -> set[tuple[int, str]]:
-    _db.session.rollback()
-    rows = _db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.is_active
-        )
-    )
-    return {tuple(row) for row in rows}
 
 
 def test_patch_is_active_switches_both_groups_and_answers_the_model(api, group):

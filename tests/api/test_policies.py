@@ -22,17 +22,18 @@ SCHEDULE_KEYS = {
 }
 
 
+def openrouter_chat_at(run_at: str, model=None) -> dict:
+    """A schedule's body: openrouter's chat group switches to ``model`` (an id, or None
+    to clear it) at ``run_at``."""
+    return {"provider": "openrouter", "capability": "chat", "model": model, "run_at": run_at}
+
+
 def count(db, table) -> int:
     return db.session.scalar(select(func.count()).select_from(table))
 
 
 def test_schedule_create_read_list_and_cancel(api, group, db):
-    body = {
-        "provider": "openrouter",
-        "capability": "chat",
-        "model": group["claude"].id,
-        "run_at": "2030-03-21T09:00:00+03:30",
-    }
+    body = openrouter_chat_at("2030-03-21T09:00:00+03:30", group["claude"].id)
     created = api("POST", "/schedules/", json=body)
     assert created.status_code == 201, created.json
     data = created.json["data"]
@@ -60,23 +61,13 @@ def test_a_schedule_to_none_and_a_naive_time(api, group, db):
     ok = api(
         "POST",
         "/schedules/",
-        json={
-            "provider": "openrouter",
-            "capability": "chat",
-            "model": None,
-            "run_at": "2030-01-01T00:00:00Z",
-        },
+        json=openrouter_chat_at("2030-01-01T00:00:00Z"),
     )
     assert ok.status_code == 201 and ok.json["data"]["model"] is None
     naive = api(
         "POST",
         "/schedules/",
-        json={
-            "provider": "openrouter",
-            "capability": "chat",
-            "model": None,
-            "run_at": "2030-01-01T00:00:00",
-        },
+        json=openrouter_chat_at("2030-01-01T00:00:00"),
     )
     assert naive.status_code == 400
     assert naive.json["errors"]["run_at"] == ["زمان را همراه با اختلافش با UTC بدهید."]
@@ -84,12 +75,7 @@ def test_a_schedule_to_none_and_a_naive_time(api, group, db):
 
 
 def test_bad_schedules_are_refused_in_persian(api, group, db):
-    base = {
-        "provider": "openrouter",
-        "capability": "chat",
-        "model": group["claude"].id,
-        "run_at": "2030-01-01T00:00:00+00:00",
-    }
+    base = openrouter_chat_at("2030-01-01T00:00:00+00:00", group["claude"].id)
     for change, status in (
         ({"capability": "image"}, 400),
         ({"capability": "nope"}, 400),
@@ -112,12 +98,7 @@ def test_a_viewer_reads_but_cannot_schedule(client, bearer, group, db):
     response = client.post(
         "/api/v1/schedules/",
         headers=viewer,
-        json={
-            "provider": "openrouter",
-            "capability": "chat",
-            "model": None,
-            "run_at": "2030-01-01T00:00:00+00:00",
-        },
+        json=openrouter_chat_at("2030-01-01T00:00:00+00:00"),
     )
     assert response.status_code == 403
     assert count(db, Schedule) == 0

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.queries.test_usage import bucket_of, call, flush, meter
+from tests.support import USAGE_POINT_FIELDS
 from webapp.extensions import db
 from webapp.models import UsageHourly
 
@@ -27,10 +28,7 @@ def test_metered_calls_appear_with_counts_tokens_and_percentiles(api, app):
     body = response.get_json()
     assert body["metaData"]["status"] == "success"
     [point] = body["data"]
-    assert set(point) == {
-        "bucket_start", "provider", "capability", "model", "calls", "errors", "fallbacks",
-        "p50_ms", "p95_ms", "prompt_tokens", "completion_tokens",
-    }  # fmt: skip
+    assert set(point) == USAGE_POINT_FIELDS
     assert point["bucket_start"] == now.replace(minute=0, second=0, microsecond=0).isoformat()
     assert (point["provider"], point["capability"], point["model"]) == ("openai", "chat", "gpt-4o")
     assert (point["calls"], point["errors"], point["fallbacks"]) == (10, 1, 0)

@@ -14,6 +14,14 @@ from tests.support import SHARED_KEY
 HI = [{"role": "user", "content": "سلام"}]
 
 
+def chat(base_url: str, token: str, **fields) -> httpx.Response:
+    """A chat call for the openrouter group, with ``token``, straight over HTTP."""
+    body = {"model": "openrouter", "messages": HI} | fields
+    return httpx.post(
+        f"{base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
 def test_chat_uses_the_live_model(sdk, catalogue, fake_provider):
     answer = sdk().chat.completions.with_raw_response.create(
         model="openrouter", messages=HI, temperature=0.2, user="end-user-7"
@@ -41,11 +49,7 @@ def test_the_answer_comes_back_unchanged(base_url, role_token, catalogue, fake_p
     fake_provider.script("POST", "/chat/completions", Reply(200, odd))
     _, token = role_token()
 
-    response = httpx.post(
-        f"{base_url}/chat/completions",
-        json={"model": "openrouter", "messages": HI},
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    response = chat(base_url, token)
 
     assert response.status_code == 200
     assert response.json() == odd
@@ -61,11 +65,7 @@ def test_a_providers_cookie_never_rides_along_on_the_next_call(
     fake_provider.script("POST", "/chat/completions", Reply(headers=cookie), Reply())
     for role in ("operator", "admin"):
         _, token = role_token(role)
-        response = httpx.post(
-            f"{base_url}/chat/completions",
-            json={"model": "openrouter", "messages": HI},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        response = chat(base_url, token)
         assert response.status_code == 200
         assert "set-cookie" not in response.headers
     first, second = fake_provider.seen("/chat/completions")
@@ -223,11 +223,7 @@ def test_the_model_list(sdk, catalogue, make_provider, make_model, fake_provider
 def test_no_csrf_and_no_cookie_needed(live_server, base_url, role_token, catalogue):
     """A POST with a token and no session works; a session without a token does not."""
     _, token = role_token()
-    ok = httpx.post(
-        f"{base_url}/chat/completions",
-        json={"model": "openrouter", "messages": HI},
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    ok = chat(base_url, token)
     assert ok.status_code == 200
     assert "set-cookie" not in ok.headers
 
@@ -245,10 +241,6 @@ def test_a_stream_request_answered_with_one_json_body_is_passed_as_is(
     plain = {"id": "x", "object": "chat.completion", "choices": []}
     fake_provider.script("POST", "/chat/completions", Reply(200, plain))
     _, token = role_token()
-    response = httpx.post(
-        f"{base_url}/chat/completions",
-        json={"model": "openrouter", "messages": HI, "stream": True},
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    response = chat(base_url, token, stream=True)
     assert response.status_code == 200
     assert response.json() == plain

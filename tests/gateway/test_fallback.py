@@ -6,7 +6,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.ai.fake_provider import Reply, closed_port
+from tests.ai.fake_provider import Reply
+from tests.ai.fixtures import dead_group
 from tests.support import SHARED_KEY
 from webapp.ai import policies
 from webapp.operations import routing
@@ -26,19 +27,6 @@ def routed(catalogue, provider, make_provider, make_model, fake_provider):
     return {"provider": provider, "backup": backup, "mistral": mistral} | catalogue
 
 
-def dead_group(routed, make_provider, make_model) -> str:
-    """A provider nobody listens for, its live model falling back to the backup."""
-    dead = make_provider(
-        "dead",
-        base_url=f"http://127.0.0.1:{closed_port()}/v1",
-        shared_api_enabled=True,
-        shared_api_key=SHARED_KEY,
-    )
-    make_model(dead, "model", caps=["chat"], active=True, model_id="dead/model")
-    routing.set_routing(dead.id, "chat", [routed["mistral"].id], [])
-    return "dead"
-
-
 def sent(fake_provider) -> list[tuple[str, str]]:
     return [(s.authorization, s.json["model"]) for s in fake_provider.seen(CHAT)]
 
@@ -49,7 +37,7 @@ def test_a_failing_live_model_falls_back(
 ):
     group = "openrouter"
     if failure == "closed port":
-        group = dead_group(routed, make_provider, make_model)
+        group = dead_group(routed["mistral"].id, make_provider, make_model)
     else:
         reply = {"500": Reply(500), "429": Reply(429), "timeout": Reply(delay=4)}[failure]
         fake_provider.script("POST", CHAT, reply)

@@ -4,7 +4,6 @@ known live model and key while the database is unreachable."""
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -18,8 +17,7 @@ from tests import support
 from tests.conftest import make_config
 from tests.support import PERSONAL_KEY, SHARED_KEY, TRANSACTION_CONTROL
 from webapp import create_app
-from webapp.cache import local_layer
-from webapp.extensions import cache, db
+from webapp.extensions import db
 from webapp.metering import current_meter
 from webapp.operations import activation, admins, routing
 from webapp.operations.routing import Arm
@@ -51,20 +49,6 @@ def statements_of_this_thread(engine):
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
-def trust_for_an_hour(monkeypatch) -> None:
-    """Read the generation now and trust it for an hour (a loaded machine must not turn
-    the warm call into a generation read); with Redis, once this process listens."""
-    monkeypatch.setattr(lookup, "GENERATION_MAX_AGE", 3600.0)
-    cache.listening()
-    from flask import current_app
-
-    invalidations = current_app.extensions.get("cache_invalidations")
-    if invalidations is not None:
-        assert invalidations.connected.wait(10)
-    local_layer().read_at = -math.inf
-    lookup.database_generation()
-
-
 def test_a_warm_gateway_call_runs_no_statement(
     client, role_token, catalogue, provider, fake_provider, give_personal_key, monkeypatch
 ):
@@ -73,7 +57,7 @@ def test_a_warm_gateway_call_runs_no_statement(
     headers = {"Authorization": f"Bearer {token}"}
     body = {"model": "openrouter", "messages": HI, "user": "end-user-7"}
     explicit = body | {"model": "openrouter/anthropic/claude-3.5-sonnet"}
-    trust_for_an_hour(monkeypatch)
+    support.trust_for_an_hour(monkeypatch)
     for payload in (body, explicit):  # warms both plans (and records the token's use)
         assert client.post(CHAT, json=payload, headers=headers).status_code == 200
 
@@ -96,7 +80,7 @@ def test_a_warm_split_call_runs_no_statement(
     routing.set_routing(provider.id, "chat", [], [Arm(catalogue["claude"].id, 50)])
     _, token = role_token("operator")
     headers = {"Authorization": f"Bearer {token}"}
-    trust_for_an_hour(monkeypatch)
+    support.trust_for_an_hour(monkeypatch)
     users = [f"user-{i}" for i in range(12)]
     first = {}
     for user in users:  # warms the split
@@ -132,6 +116,18 @@ def test_a_changed_key_is_used_by_the_very_next_call(
 
 
 @pytest.mark.redis
+def openrouter_with_gpt(fake_provider):
+    """openrouter on the loopback provider with its shared key, gpt-4o live for chat;
+    returns the provider and a model factory."""
+    make_provider = support.ProviderFactory()
+    p = make_provider(
+        "openrouter", base_url=fake_provider.url, shared_api_enabled=True, shared_api_key=SHARED_KEY
+    )
+    make_model = support.ModelFactory(make_provider)
+    make_model(p, "gpt-4o", caps=["chat"], active=True, model_id="openai/gpt-4o")
+    return p, make_model
+
+
 def test_a_switch_reaches_another_apps_very_next_gateway_call(app_factory, fake_provider):
     """Two app instances on one database and one Redis (two workers): a switch through
     one is used by the other's very next call."""
@@ -141,15 +137,7 @@ def test_a_switch_reaches_another_apps_very_next_gateway_call(app_factory, fake_
     one = app_factory(CACHE_URL=redis_url, CACHE_KEY_PREFIX=prefix)
     other = app_factory(CACHE_URL=redis_url, CACHE_KEY_PREFIX=prefix)
     with one.app_context():
-        make_provider = support.ProviderFactory()
-        p = make_provider(
-            "openrouter",
-            base_url=fake_provider.url,
-            shared_api_enabled=True,
-            shared_api_key=SHARED_KEY,
-        )
-        make_model = support.ModelFactory(make_provider)
-        make_model(p, "gpt-4o", caps=["chat"], active=True, model_id="openai/gpt-4o")
+        p, make_model = openrouter_with_gpt(fake_provider)
         claude_id = make_model(p, "claude", caps=["chat"], model_id="anthropic/claude").id
         _, token = admins.create_token(support.AdminFactory()("service"), "warm")
         db.session.remove()
@@ -184,16 +172,7 @@ def own_sqlite_app(tmp_path) -> tuple[Flask, str]:
 def test_a_warm_gateway_keeps_routing_while_the_database_is_unreachable(tmp_path, fake_provider):
     app, folder = own_sqlite_app(tmp_path)
     with app.app_context():
-        make_provider = support.ProviderFactory()
-        p = make_provider(
-            "openrouter",
-            base_url=fake_provider.url,
-            shared_api_enabled=True,
-            shared_api_key=SHARED_KEY,
-        )
-        support.ModelFactory(make_provider)(
-            p, "gpt-4o", caps=["chat"], active=True, model_id="openai/gpt-4o"
-        )
+        openrouter_with_gpt(fake_provider)
         _, token = admins.create_token(support.AdminFactory()("service"), "outage")
         db.session.remove()
     calls = app.test_client()

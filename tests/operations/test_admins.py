@@ -3,7 +3,6 @@ two superadmins demote or disable each other at the same instant."""
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
@@ -17,7 +16,6 @@ from webapp.extensions import db
 from webapp.models import ROLES, Admin
 from webapp.operations import admins
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ROUNDS = 12
 
 
@@ -113,14 +111,5 @@ def test_two_superadmins_racing_on_sqlite_leave_one(tmp_path):
 
 @pytest.mark.postgres
 def test_two_superadmins_racing_on_postgresql_leave_one(app_factory):
-    url = support.create_database(PG_URL, f"mcp_lastadmin_{os.getpid()}")
-    try:
-        app = app_factory(SQLALCHEMY_DATABASE_URI=url)
-        with app.app_context():
-            db.create_all()
-            db.session.remove()
+    with support.app_on_own_database(app_factory, "mcp_lastadmin") as app:
         run_races(app)
-        with app.app_context():
-            db.engine.dispose()
-    finally:
-        support.drop_database(PG_URL, url)

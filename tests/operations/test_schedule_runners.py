@@ -23,7 +23,6 @@ from webapp.operations import schedules
 from webapp.queries.lookup import get_active_model
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 RUNNERS = 4
 
@@ -115,18 +114,11 @@ def test_four_runners_on_this_database_apply_each_schedule_once(app):
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_four_runners_on_postgresql_apply_200_schedules_once(app_factory):
-    url = support.create_database(PG_URL, f"mcp_sched_{os.getpid()}")
-    try:
-        app = app_factory(SQLALCHEMY_DATABASE_URI=url)
-        with app.app_context():
-            db.create_all()
-            plan = make_due_schedules(200)
-            applied = run_concurrently(app, RUNNERS)
-            assert_each_applied_once(plan, applied)
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        support.drop_database(PG_URL, url)
+    with support.app_on_own_database(app_factory, "mcp_sched") as app, app.app_context():
+        plan = make_due_schedules(200)
+        applied = run_concurrently(app, RUNNERS)
+        assert_each_applied_once(plan, applied)
+        db.session.remove()
 
 
 def test_scheduler_once_prints_one_line_per_schedule(app, runner, make_provider, make_model):

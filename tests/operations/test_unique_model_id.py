@@ -7,11 +7,7 @@ stops with the list of duplicates when existing data has some."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,9 +16,8 @@ from tests import support
 from webapp.errors import ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent
-from webapp.operations import admins, catalog, importer
+from webapp.operations import catalog, importer
 
-ROOT = Path(__file__).resolve().parents[2]
 TAKEN = "این ارائه‌دهنده از قبل مدلی با این شناسهٔ مدل دارد."
 
 
@@ -40,12 +35,6 @@ def openai(make_provider, make_model):
     make_model(provider, "gpt-4o", model_id="openai/gpt-4o")
     make_model(provider, "gpt-4o-mini", model_id="openai/gpt-4o-mini")
     return provider
-
-
-@pytest.fixture
-def bearer(make_admin):
-    _, token = admins.create_token(make_admin(), "t")
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_service_refuses_a_second_model_with_the_same_model_id(openai):
@@ -70,10 +59,11 @@ def test_the_same_model_id_in_another_provider_is_fine(openai, make_provider, ma
 
 
 def test_api_create_and_edit_refuse_a_taken_model_id(client, openai, bearer):
+    auth = bearer()
     before = _state()
     created = client.post(
         "/api/v1/ai-models/",
-        headers=bearer,
+        headers=auth,
         json={
             "provider": "openai",
             "name": "dup",
@@ -86,12 +76,12 @@ def test_api_create_and_edit_refuse_a_taken_model_id(client, openai, bearer):
     assert created.get_json()["errors"] == {"model_id": [TAKEN]}
     mini = db.session.scalar(select(AIModel.id).where(AIModel.name == "gpt-4o-mini"))
     edited = client.patch(
-        f"/api/v1/ai-models/{mini}/", headers=bearer, json={"model_id": "openai/gpt-4o"}
+        f"/api/v1/ai-models/{mini}/", headers=auth, json={"model_id": "openai/gpt-4o"}
     )
     assert edited.status_code == 400
     assert edited.get_json()["errors"] == {"model_id": [TAKEN]}
     same = client.patch(
-        f"/api/v1/ai-models/{mini}/", headers=bearer, json={"model_id": "openai/gpt-4o-mini"}
+        f"/api/v1/ai-models/{mini}/", headers=auth, json={"model_id": "openai/gpt-4o-mini"}
     )
     assert same.status_code == 200  # keeping its own model id is not a clash
     assert _state() == before
@@ -167,21 +157,10 @@ def test_import_refuses_two_models_with_one_model_id(app):
 # --- the migration -------------------------------------------------------------------------
 
 
-def _flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", *args],
-        cwd=ROOT,
-        env=os.environ | {"DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_migration_stops_and_lists_existing_duplicates(tmp_path):
     path = tmp_path / "old.db"
     url = f"sqlite:///{path}"
-    assert _flask_db(url, "upgrade", "0005_cache_generation").returncode == 0
+    assert support.flask_db(url, "upgrade", "0005_cache_generation").returncode == 0
     with sqlite3.connect(path) as conn:
         now = "2024-01-01 00:00:00"
         conn.execute(
@@ -196,7 +175,7 @@ def test_migration_stops_and_lists_existing_duplicates(tmp_path):
                 " description, created_at, updated_at) VALUES (?, 1, ?, ?, ?, '', ?, ?)",
                 (i, name, "other/x" if name == "other" else "openai/gpt-4o", name, now, now),
             )
-    failed = _flask_db(url, "upgrade")
+    failed = support.flask_db(url, "upgrade")
     assert failed.returncode != 0
     assert "openai" in failed.stderr and "openai/gpt-4o" in failed.stderr
     assert "gpt-4o-copy" in failed.stderr and "gpt-4o-third" in failed.stderr
@@ -206,7 +185,7 @@ def test_migration_stops_and_lists_existing_duplicates(tmp_path):
         )
         conn.execute("UPDATE ai_model SET model_id = 'openai/gpt-4o-2' WHERE id = 2")
         conn.execute("UPDATE ai_model SET model_id = 'openai/gpt-4o-3' WHERE id = 3")
-    fixed = _flask_db(url, "upgrade")
+    fixed = support.flask_db(url, "upgrade")
     assert fixed.returncode == 0, fixed.stderr
-    down = _flask_db(url, "downgrade", "0005_cache_generation")
+    down = support.flask_db(url, "downgrade", "0005_cache_generation")
     assert down.returncode == 0, down.stderr

@@ -21,7 +21,6 @@ from tests import support
 from tests.conftest import FERNET_KEYS
 from tests.test_faults import PrivateRedis, free_port
 from webapp.cache import local_layer
-from webapp.db import transactional
 from webapp.extensions import cache, db
 from webapp.models import CacheGeneration
 from webapp.operations import activation, admins, catalog
@@ -83,17 +82,7 @@ def test_a_rolled_back_change_leaves_the_generation(make_provider, make_model):
     p = make_provider("acme")
     b_id = make_model(p, caps=["chat"]).id
     before = generation()
-
-    class Boom(Exception):
-        pass
-
-    @transactional
-    def activate_then_fail():
-        activation.activate(b_id)
-        raise Boom
-
-    with pytest.raises(Boom):
-        activate_then_fail()
+    support.activate_then_roll_back(b_id)
     assert generation() == before
 
 

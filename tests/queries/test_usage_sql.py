@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.queries.test_usage import call, flush, meter
+from tests.support import USAGE_POINT_FIELDS
 from webapp import rollup
 from webapp.extensions import db
 from webapp.models import HealthCheck
@@ -105,19 +106,7 @@ def test_the_api_takes_the_new_filters_and_documents_them(api):
     flush()
     data = api("GET", "/usage/?route=split").get_json()["data"]
     assert [p["calls"] for p in data] == [1]
-    assert set(data[0]) == {
-        "bucket_start",
-        "provider",
-        "capability",
-        "model",
-        "calls",
-        "errors",
-        "fallbacks",
-        "p50_ms",
-        "p95_ms",
-        "prompt_tokens",
-        "completion_tokens",
-    }  # fmt: skip: the answer's fields are §10's, unchanged
+    assert set(data[0]) == USAGE_POINT_FIELDS  # the answer's fields are §10's, unchanged
     assert api("GET", "/usage/?key_source=shared").get_json()["data"][0]["calls"] == 1
     refused = api("GET", "/usage/?route=sideways")
     assert refused.status_code == 400

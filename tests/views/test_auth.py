@@ -6,39 +6,15 @@ import re
 
 import pytest
 
-from tests.support import PASSWORD, sign_in
+from tests.support import PASSWORD, post_login, sign_in, signed_in
 from webapp.config import Config
 from webapp.operations import admins
-
-
-def login_form(client):
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1).decode()
-    return token
-
-
-def post_login(client, username, password, **extra):
-    return client.post(
-        "/login",
-        data={
-            "username": username,
-            "password": password,
-            "csrf_token": login_form(client),
-            **extra,
-        },
-        **{},
-    )
 
 
 def test_anonymous_page_goes_to_login(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
-
-
-def signed_in(client) -> bool:
-    response = client.get("/", follow_redirects=True)
-    return response.request.path != "/login"
 
 
 def test_sign_in_and_out(client, make_admin):
@@ -88,10 +64,7 @@ def test_disabling_or_new_password_ends_existing_sessions(app, make_admin):
 )
 def test_next_redirects_only_to_local_paths(client, make_admin, target):
     make_admin("operator", username="sara")
-    response = client.post(
-        f"/login?next={target}",
-        data={"username": "sara", "password": PASSWORD, "csrf_token": login_form(client)},
-    )
+    response = post_login(client, "sara", path=f"/login?next={target}")
     assert response.status_code == 302
     location = response.headers["Location"]
     assert "evil" not in location and not location.startswith("javascript")
@@ -99,10 +72,7 @@ def test_next_redirects_only_to_local_paths(client, make_admin, target):
 
 def test_next_local_path_is_followed(client, make_admin):
     make_admin("operator", username="sara")
-    response = client.post(
-        "/login?next=/history?page=2",
-        data={"username": "sara", "password": PASSWORD, "csrf_token": login_form(client)},
-    )
+    response = post_login(client, "sara", path="/login?next=/history?page=2")
     assert response.headers["Location"] == "/history?page=2"
 
 

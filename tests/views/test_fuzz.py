@@ -11,8 +11,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.support import fuzz_settings
 
 MAX_EXAMPLES = 30
 
@@ -105,13 +107,7 @@ def test_no_page_answers_5xx(page, superadmin):
         params=st.lists(st.tuples(keys, values), max_size=5),
         extra=headers,
     )
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(MAX_EXAMPLES)
     def fuzz(ident, slug, params, extra):
         path = page.format(id=quote_all(ident), slug=quote_all(slug))
         query = "&".join(f"{quote_all(k)}={quote_all(v)}" for k, v in params)

@@ -13,6 +13,17 @@ from webapp.models import AuditEvent
 from webapp.operations import activation
 
 
+def openrouter_call(provider_id: int, capability: str, **fields) -> None:
+    """Record one platform call to openrouter for ``capability`` (its operation too)."""
+    recording.record_call(
+        operation=capability,
+        provider="openrouter",
+        provider_id=provider_id,
+        capability=capability,
+        **fields,
+    )
+
+
 def event_ids(body: str) -> set[int]:
     return {int(i) for i in re.findall(r'<li class="card mb-2" id="event-(\d+)"', body)}
 
@@ -105,26 +116,16 @@ def test_a_group_links_to_its_history(login_as, make_provider, make_model):
 def test_filter_by_model_includes_the_calls_that_used_it(login_as, make_provider, make_model):
     client = login_as("superadmin")
     a, _b, chat, image, _other = _two_providers(make_provider, make_model)
-    recording.record_call(
-        operation="chat",
-        provider="openrouter",
-        provider_id=a.id,
+    openrouter_call(
+        a.id,
+        "chat",
         model=chat.model_id,
-        capability="chat",
         model_source="active",
         key_source="shared",
         latency_ms=5,
         attempts=1,
     )
-    recording.record_call(
-        operation="image",
-        provider="openrouter",
-        provider_id=a.id,
-        model=image.model_id,
-        capability="image",
-        model_source="active",
-        key_source="shared",
-    )
+    openrouter_call(a.id, "image", model=image.model_id, model_source="active", key_source="shared")
 
     body = text(client.get(f"/history?model={chat.id}"))
 
@@ -168,25 +169,17 @@ def test_empty_parameters_are_dropped_by_a_redirect(login_as, make_provider):
 def test_ai_call_is_one_translated_line(login_as, make_provider):
     client = login_as("superadmin")
     p = make_provider("openrouter")
-    recording.record_call(
-        operation="chat",
-        provider="openrouter",
-        provider_id=p.id,
+    openrouter_call(
+        p.id,
+        "chat",
         model="openai/gpt-4o",
-        capability="chat",
         model_source="explicit",
         key_source="personal",
         latency_ms=5,
         attempts=1,
     )
-    recording.record_call(
-        operation="image",
-        provider="openrouter",
-        provider_id=p.id,
-        capability="image",
-        model_source="active",
-        outcome="error",
-        error_kind="no_api_access",
+    openrouter_call(
+        p.id, "image", model_source="active", outcome="error", error_kind="no_api_access"
     )
     recording.record_call(operation="models", provider="openrouter", provider_id=p.id)
 

@@ -3,11 +3,9 @@ back-off, and closed when the shared limiter store is down in production."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.support import PASSWORD, AdminFactory
+from tests.support import PASSWORD, AdminFactory, post_login
 from webapp.extensions import db, limiter
 from webapp.models import Admin
 
@@ -22,11 +20,7 @@ def attempt(client, username="sara", password="wrong-pass-000", ip="198.51.100.1
     client.environ_base["REMOTE_ADDR"] = ip
     if xff is not None:
         client.environ_base["HTTP_X_FORWARDED_FOR"] = xff
-    page = client.get("/login").data
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
-    return client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token}
-    )
+    return post_login(client, username, password)
 
 
 @pytest.fixture

@@ -12,55 +12,23 @@ from sqlalchemy import event, select
 from tests import support
 from tests.html_tree import parse
 from webapp.extensions import db as _db
-from webapp.models import AIModel, ModelCapability
+from webapp.models import AIModel
 from webapp.operations import activation
 
-HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
+HX = support.MODELS_HX
 NO_ACTIVE_GROUP = "هیچ مدل فعالی در این گروه نیست"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app):
-    """The test's pushed app context is reused by every request; empty ``g`` after
-    each one so one client's signed-in admin never leaks into another's request."""
-    from flask import g
-
-    def forget(_exc=None):
-        for name in list(g):
-            g.pop(name, None)
-
-    app.teardown_request(forget)
+pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
+state = support.active_pairs
 
 
 @pytest.fixture
-def catalogue(make_provider, make_model):
-    openrouter = make_provider("openrouter", name="OpenRouter")
-    gpt = make_model(openrouter, "gpt-4o", caps=["chat"], active=True, display_name="GPT-4o")
-    claude = make_model(
-        openrouter, "claude-3.5", caps=["chat", "code"], display_name="Claude 3.5 Sonnet"
+def catalogue(two_providers, make_model):
+    coder = make_model(
+        two_providers["p"], "coder", caps=["code"], active=True, display_name="Coder"
     )
-    coder = make_model(openrouter, "coder", caps=["code"], active=True, display_name="Coder")
-    other = make_provider("stability", name="Stability AI")
-    sdxl = make_model(other, "sdxl", caps=["image"], display_name="Stable Diffusion XL")
-    return {
-        "p": openrouter,
-        "gpt": gpt,
-        "claude": claude,
-        "coder": coder,
-        "other": other,
-        "sdxl": sdxl,
-    }
-
-
-def state() -> set[tuple[int, str]]:
-    """Every active (model, capability) pair, read fresh."""
-    _db.session.rollback()
-    rows = _db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.is_active
-        )
-    )
-    return {tuple(row) for row in rows}
+    return two_providers | {"coder": coder}
 
 
 def choose(client, provider, capability, model=None, *, confirm=False, token=True, **extra):
@@ -72,10 +40,9 @@ def choose(client, provider, capability, model=None, *, confirm=False, token=Tru
     if confirm:
         data["confirm"] = "1"
     data.update(extra)
-    headers = dict(HX)
     if token:
-        headers["X-CSRFToken"] = support.csrf_token(client, "/models")
-    return client.post("/models/choose", data=data, headers=headers)
+        return support.choose_on_models_page(client, data)
+    return client.post("/models/choose", data=data, headers=HX)
 
 
 def body(response) -> str:

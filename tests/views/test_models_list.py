@@ -9,18 +9,10 @@ from sqlalchemy import func, select
 from tests import support
 from tests.html_tree import parse
 from webapp.extensions import db as _db
-from webapp.models import AIModel, AuditEvent, ModelCapability
+from webapp.models import AIModel, AuditEvent
 
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app):
-    from flask import g
-
-    def forget(_exc=None):
-        for name in list(g):
-            g.pop(name, None)
-
-    app.teardown_request(forget)
+pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
+active_pairs = support.active_pairs
 
 
 @pytest.fixture
@@ -40,14 +32,6 @@ def names(response) -> list[str]:
     if tree.find("tbody") is None:
         return []
     return [tr.find_all("td")[1].find("bdi").text for tr in tree.find("tbody").find_all("tr")]
-
-
-def active_pairs() -> set[tuple[int, str]]:
-    _db.session.rollback()
-    rows = select(ModelCapability.model_id, ModelCapability.capability).where(
-        ModelCapability.is_active
-    )
-    return {tuple(r) for r in _db.session.execute(rows)}
 
 
 def audit_count() -> int:

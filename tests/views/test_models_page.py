@@ -11,57 +11,18 @@ from sqlalchemy import select
 from tests import support
 from tests.html_tree import parse
 from webapp.extensions import db as _db
-from webapp.models import AuditEvent, ModelCapability
+from webapp.models import AuditEvent
 from webapp.queries.groups import COMPACT_LIMIT
 
-HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_g_per_request(app):
-    from flask import g
-
-    def forget(_exc=None):
-        for name in list(g):
-            g.pop(name, None)
-
-    app.teardown_request(forget)
+pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
+state = support.active_pairs
+post_choose = support.choose_on_models_page
 
 
 @pytest.fixture
-def catalogue(make_provider, make_model):
-    openrouter = make_provider("openrouter", name="OpenRouter")
-    gpt = make_model(openrouter, "gpt-4o", caps=["chat"], active=True, display_name="GPT-4o")
-    claude = make_model(
-        openrouter, "claude-3.5", caps=["chat", "code"], display_name="Claude 3.5 Sonnet"
-    )
-    mini = make_model(openrouter, "gpt-4o-mini", caps=["chat"], display_name="GPT-4o mini")
-    other = make_provider("stability", name="Stability AI")
-    sdxl = make_model(other, "sdxl", caps=["image"], display_name="Stable Diffusion XL")
-    return {
-        "p": openrouter,
-        "gpt": gpt,
-        "claude": claude,
-        "mini": mini,
-        "other": other,
-        "sdxl": sdxl,
-    }
-
-
-def state() -> set[tuple[int, str]]:
-    _db.session.rollback()
-    rows = _db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.is_active
-        )
-    )
-    return {tuple(row) for row in rows}
-
-
-def post_choose(client, data: dict):
-    headers = dict(HX)
-    headers["X-CSRFToken"] = support.csrf_token(client, "/models")
-    return client.post("/models/choose", data=data, headers=headers)
+def catalogue(two_providers, make_model):
+    mini = make_model(two_providers["p"], "gpt-4o-mini", caps=["chat"], display_name="GPT-4o mini")
+    return two_providers | {"mini": mini}
 
 
 def radios(tree, group_id: str) -> list[str]:

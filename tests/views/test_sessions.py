@@ -3,37 +3,22 @@ password reset or role change does to an admin's sessions and API tokens."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 
-from tests.support import PASSWORD, csrf_token, sign_in
+from tests.support import PASSWORD, csrf_token, post_login, sign_in, signed_in
 from webapp.extensions import db
 from webapp.models import ApiToken, LoginSession, utcnow
 from webapp.operations import admins
 
 
-def signed_in(client) -> bool:
-    response = client.get("/", follow_redirects=True)
-    return response.request.path != "/login"
-
-
 def login_form_token(client) -> str:
-    page = client.get("/login").data
-    return re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page).group(1).decode()
+    return csrf_token(client, "/login")
 
 
 def sign_in_remembered(client, username: str):
-    response = client.post(
-        "/login",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "remember": "y",
-            "csrf_token": login_form_token(client),
-        },
-    )
+    response = post_login(client, username, remember="y")
     assert response.status_code == 302
     return response
 
@@ -143,19 +128,27 @@ def tokens_live(admin) -> list[ApiToken]:
     )
 
 
+def sara_elsewhere(app, make_admin, sign_in_there=sign_in):
+    """Operator sara with an API token (returned in plain text), signed in on a device
+    of her own (returned too)."""
+    sara = make_admin("operator", username="sara")
+    _, plaintext = admins.create_token(sara, "bot")
+    device = app.test_client()
+    sign_in_there(device, "sara")
+    return sara, plaintext, device
+
+
+def post_on_edit_page(boss, admin, action: str, data: dict, **kwargs):
+    """Post ``data`` to ``/admins/<id>/<action>``, a form of the admin's edit page."""
+    data = data | {"csrf_token": csrf_token(boss, f"/admins/{admin.id}/edit")}
+    return boss.post(f"/admins/{admin.id}/{action}", data=data, **kwargs)
+
+
 def test_password_reset_ends_sessions_and_revokes_tokens(app, make_admin, login_as):
     boss = login_as("superadmin")
-    sara = make_admin("operator", username="sara")
-    admins.create_token(sara, "bot")
-    device = app.test_client()
-    sign_in_remembered(device, "sara")
-    response = boss.post(
-        f"/admins/{sara.id}/password",
-        data={
-            "reset-password": "brand-new-pass-7",
-            "csrf_token": csrf_token(boss, f"/admins/{sara.id}/edit"),
-        },
-        follow_redirects=True,
+    sara, _, device = sara_elsewhere(app, make_admin, sign_in_remembered)
+    response = post_on_edit_page(
+        boss, sara, "password", {"reset-password": "brand-new-pass-7"}, follow_redirects=True
     )
     assert response.status_code == 200
     assert "توکن" in response.get_data(as_text=True)  # the message says tokens were revoked
@@ -166,18 +159,9 @@ def test_password_reset_ends_sessions_and_revokes_tokens(app, make_admin, login_
 
 def test_role_change_ends_sessions_and_revokes_tokens(app, make_admin, login_as):
     boss = login_as("superadmin")
-    sara = make_admin("operator", username="sara")
-    _, plaintext = admins.create_token(sara, "bot")
-    device = app.test_client()
-    sign_in(device, "sara")
-    response = boss.post(
-        f"/admins/{sara.id}/edit",
-        data={
-            "role": "viewer",
-            "display_name": "Sara",
-            "csrf_token": csrf_token(boss, f"/admins/{sara.id}/edit"),
-        },
-        follow_redirects=True,
+    sara, plaintext, device = sara_elsewhere(app, make_admin)
+    response = post_on_edit_page(
+        boss, sara, "edit", {"role": "viewer", "display_name": "Sara"}, follow_redirects=True
     )
     assert response.status_code == 200
     assert "توکن" in response.get_data(as_text=True)
@@ -193,18 +177,8 @@ def test_role_change_ends_sessions_and_revokes_tokens(app, make_admin, login_as)
 
 def test_display_name_edit_keeps_sessions_and_tokens(app, make_admin, login_as):
     boss = login_as("superadmin")
-    sara = make_admin("operator", username="sara")
-    admins.create_token(sara, "bot")
-    device = app.test_client()
-    sign_in(device, "sara")
-    boss.post(
-        f"/admins/{sara.id}/edit",
-        data={
-            "role": "operator",
-            "display_name": "Sara K",
-            "csrf_token": csrf_token(boss, f"/admins/{sara.id}/edit"),
-        },
-    )
+    sara, _, device = sara_elsewhere(app, make_admin)
+    post_on_edit_page(boss, sara, "edit", {"role": "operator", "display_name": "Sara K"})
     assert signed_in(device)
     assert len(tokens_live(sara)) == 1
 
@@ -213,12 +187,8 @@ def test_own_password_reset_keeps_this_session(app, login_as):
     boss = login_as("superadmin")
     other_device = app.test_client()
     sign_in(other_device, boss.admin.username)
-    response = boss.post(
-        f"/admins/{boss.admin.id}/password",
-        data={
-            "reset-password": "brand-new-pass-7",
-            "csrf_token": csrf_token(boss, f"/admins/{boss.admin.id}/edit"),
-        },
+    response = post_on_edit_page(
+        boss, boss.admin, "password", {"reset-password": "brand-new-pass-7"}
     )
     assert response.status_code == 302
     assert signed_in(boss)
@@ -245,20 +215,14 @@ def test_csrf_secret_changes_at_sign_in(app, make_admin):
 )
 def test_next_with_control_characters_or_too_long_goes_home(client, make_admin, target):
     make_admin("operator", username="sara")
-    response = client.post(
-        f"/login?next={target}",
-        data={"username": "sara", "password": PASSWORD, "csrf_token": login_form_token(client)},
-    )
+    response = post_login(client, "sara", path=f"/login?next={target}")
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
 
 def test_next_with_a_nul_is_refused_and_signs_nobody_in(client, make_admin):
     make_admin("operator", username="sara")
-    response = client.post(
-        "/login?next=/history%00x",
-        data={"username": "sara", "password": PASSWORD, "csrf_token": login_form_token(client)},
-    )
+    response = post_login(client, "sara", path="/login?next=/history%00x")
     assert response.status_code == 400
     assert not signed_in(client)
 
@@ -268,10 +232,7 @@ def test_next_with_a_nul_is_refused_and_signs_nobody_in(client, make_admin):
 )
 def test_nul_bytes_in_the_sign_in_form_are_a_wrong_password(client, make_admin, username, password):
     make_admin("operator", username="sara")
-    response = client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": login_form_token(client)},
-    )
+    response = post_login(client, username, password)
     # Refused before the sign-in view sees it (a NUL never reaches a query), in Persian.
     assert response.status_code == 400
     assert "درخواست نویسهٔ NUL دارد که مجاز نیست." in response.get_data(as_text=True)

@@ -10,32 +10,19 @@ from sqlalchemy import select
 from tests import support
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db as _db
-from webapp.models import AuditEvent, ModelCapability
+from webapp.models import AuditEvent
 from webapp.operations import activation
 
-HX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/models"}
 MAX_STATEMENTS = 12  # transaction control aside
 MAX_ANSWER = 7  # the group (3), the live counts (2), its policies, the signed-in admin
 
 
+active_pairs = support.active_pairs
+
+
 @pytest.fixture
-def catalogue(make_provider, make_model):
-    p = make_provider("openrouter", name="OpenRouter")
-    gpt = make_model(p, "gpt-4o", caps=["chat"], active=True, display_name="GPT-4o")
-    claude = make_model(p, "claude-3.5", caps=["chat", "code"], display_name="Claude 3.5")
-    other = make_provider("stability", name="Stability AI")
-    sdxl = make_model(other, "sdxl", caps=["image"], display_name="SDXL")
-    return {"p": p, "gpt": gpt, "claude": claude, "other": other, "sdxl": sdxl}
-
-
-def active_pairs() -> set[tuple[int, str]]:
-    _db.session.rollback()
-    rows = _db.session.execute(
-        select(ModelCapability.model_id, ModelCapability.capability).where(
-            ModelCapability.is_active
-        )
-    )
-    return {tuple(row) for row in rows}
+def catalogue(two_providers):
+    return two_providers
 
 
 def confirm(client, provider_id: int, capability: str, model_id: int, csrf: str = ""):
@@ -45,8 +32,7 @@ def confirm(client, provider_id: int, capability: str, model_id: int, csrf: str 
         "model": str(model_id),
         "confirm": "1",
     }
-    headers = HX | {"X-CSRFToken": csrf or support.csrf_token(client, "/models")}
-    return client.post("/models/choose", data=data, headers=headers)
+    return support.choose_on_models_page(client, data, csrf)
 
 
 def grow(make_provider, make_model, providers: int, models: int) -> None:
@@ -105,7 +91,7 @@ def test_switch_audits_both_models_in_one_batch_in_order(login_as, catalogue):
     assert activated.after["active_capabilities"] == ["chat"]
     assert deactivated.before == {"active_capabilities": ["chat"]}
     assert deactivated.after["active_capabilities"] == []
-    assert deactivated.after["caused_by"] == {"model_id": claude.id, "model": "Claude 3.5"}
+    assert deactivated.after["caused_by"] == {"model_id": claude.id, "model": "Claude 3.5 Sonnet"}
 
 
 def test_model_of_another_provider_is_refused_in_persian_and_changes_nothing(login_as, catalogue):
