@@ -277,6 +277,7 @@ def _switch(provider_id: int, model_id: int, losing, gaining, actor, routed: boo
                 ModelCapability.model_id.in_({r.model_id for r in losing}),
             )
             .values(is_active=False, activated_at=None, activated_by_id=None)
+            .execution_options(synchronize_session=False)
         )
     db.session.execute(
         update(ModelCapability)
@@ -285,10 +286,22 @@ def _switch(provider_id: int, model_id: int, losing, gaining, actor, routed: boo
             ModelCapability.capability.in_([r.capability for r in gaining]),
         )
         .values(is_active=True, activated_at=utcnow(), activated_by_id=getattr(actor, "id", None))
+        .execution_options(synchronize_session=False)
     )
+    _expire_switched({(r.model_id, r.capability) for r in (*losing, *gaining)})
     # A live model is never its own split arm or fallback (traffic policies).
     if routed:
         routing.leave_routing(provider_id, [r.capability for r in gaining], model_id)
+
+
+def _expire_switched(keys: set[tuple[int, str]]) -> None:
+    """The rows the UPDATEs changed, as this session holds them, are expired: a later
+    read in the same transaction reloads them. (SQLAlchemy's own synchronisation
+    evaluates each UPDATE's criteria against every row of the session: a tenth of a
+    switch's CPU.)"""
+    for (cls, key, _token), row in list(db.session.identity_map.items()):
+        if cls is ModelCapability and tuple(key) in keys:
+            db.session.expire(row, ["is_active", "activated_at", "activated_by_id"])
 
 
 def _audit_activation(target, losers, losing, activated, before, after, actor) -> None:

@@ -502,6 +502,16 @@ def create():
     return redirect(_next_url())
 
 
+@bp.app_template_global("edit_urls")
+def edit_urls(models, back_url: str | None = None) -> dict[int, str]:
+    """Each model's edit address (returning to ``back_url``), from one ``url_for``: a
+    group renders two links per model, and building each one cost a switch's answer a
+    few milliseconds per hundred models."""
+    sample = url_for("models.edit", model_id=0, next=back_url)
+    head, tail = sample.split("/0/edit", 1)
+    return {model.id: f"{head}/{model.id}/edit{tail}" for model in models}
+
+
 @bp.route("/models/<int:model_id>/edit", methods=["GET", "POST"])
 @permission_required("manage_models")
 def edit(model_id: int):
