@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort, has_request_context, redirect, request, session, url_for
+from flask import Flask, abort, g, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_loaded_from_cookie
@@ -116,12 +116,22 @@ def permission_required(permission: str) -> Callable:
                 return login_manager.unauthorized()
             if not current_user.can(permission):
                 abort(403, description=str(_l("You do not have permission for this action.")))
+            g.setdefault("granted", set()).add(permission)
             return view(*args, **kwargs)
 
         wrapper.required_permission = permission  # read by the roles × routes tests
         return wrapper
 
     return decorator
+
+
+def may(permission: str) -> bool:
+    """Whether the signed-in admin holds ``permission``; a permission the request has
+    already proved (its route asked for it) costs nothing, not even a re-read of the
+    admin after the view's transaction expired it."""
+    if permission in g.get("granted", ()):
+        return True
+    return current_user.is_authenticated and current_user.can(permission)
 
 
 def find_admin(username: str) -> Admin | None:

@@ -120,7 +120,9 @@ def _signed_in() -> bool:
     ):
         return False
     try:
-        return bool(getattr(current_user, "is_authenticated", False))
+        # Not is_authenticated: that reads the admin's row, which the view's transaction
+        # may have expired (one more query at the end of every switch).
+        return not getattr(current_user, "is_anonymous", True)
     except OperationalError:
         forget_transaction()
         return True

@@ -143,8 +143,11 @@ def test_switch_answers_with_totals_out_of_band_and_a_toast_in_words(login_as, c
     response = post_choose(
         client, {"provider": p.id, "capability": "chat", "model": claude.id, "confirm": "1"}
     )
-    toast = parse(response.data).by_id("flash-status")
+    replaced = parse(response.data)
+    toast = replaced.by_id("flash-status")
     assert "۱ مدل دیگر غیرفعال شد" in toast.text and "GPT-4o" in toast.text
+    # One live model in place of another: no group emptied or filled, the summary stays.
+    assert replaced.by_id("model-totals") is None
     undo = toast.find("form", class_="undo-form")
     fields = {i.get("name"): i.get("value") for i in undo.find_all("input")}
     assert fields["model"] == str(gpt.id) and fields["undo"].startswith(f"{claude.id}@")

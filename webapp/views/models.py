@@ -247,7 +247,9 @@ def choose():
         can_manage=True,
         filters=filters,
         back_url=_back_url(filters),
-        totals=totals(),
+        # One live model in place of another leaves the summary as it was: its counts
+        # (a scan of every group) are sent only when the group was emptied or filled.
+        totals=None if switched.live and switched.lost else totals(),
         oob=True,
     )
     return fragment(body + render_block(TEMPLATE, "switch_toast", switched=switched))

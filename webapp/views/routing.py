@@ -26,7 +26,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp import messages
-from webapp.access import permission_required
+from webapp.access import may, permission_required
 from webapp.capabilities import is_capability
 from webapp.dates import format_datetime, local_instant_utc
 from webapp.errors import DomainError
@@ -68,7 +68,7 @@ def percent(value: int) -> str:
 def may_edit_policies() -> bool:
     """For templates/models/_policies.html, which may be rendered from an imported macro
     (no request context variables there, only globals)."""
-    return current_user.is_authenticated and current_user.can("manage_models")
+    return may("manage_models")
 
 
 @bp.app_template_global("group_policies")
