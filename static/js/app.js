@@ -230,9 +230,11 @@
   }
 
   // --- toolbars: one tab stop each ------------------------------------------------------
+  var ROVING_ITEMS = "a[href], button:not([disabled]), summary";
+
   // Its items as they show: a closed menu's links are left out until it opens.
   function rovingItems(bar) {
-    var all = bar.querySelectorAll("a[href], button:not([disabled]), summary");
+    var all = bar.querySelectorAll(ROVING_ITEMS);
     return Array.prototype.filter.call(all, function (item) {
       var menu = item.closest("details");
       return item.tagName === "SUMMARY" || !menu || menu.open;
@@ -245,7 +247,7 @@
       bars = bars.concat(Array.prototype.slice.call(root.querySelectorAll("[data-roving]")));
     }
     bars.forEach(function (bar) {
-      bar.querySelectorAll("a[href], button:not([disabled]), summary").forEach(function (item, i) {
+      bar.querySelectorAll(ROVING_ITEMS).forEach(function (item, i) {
         item.setAttribute("tabindex", i === 0 ? "0" : "-1");
       });
     });
