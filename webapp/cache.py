@@ -182,6 +182,10 @@ class LocalLayer:
     def __init__(self, pushed: bool) -> None:
         self.entries: dict[Any, tuple[int, float, Any]] = {}
         self.generation = 0
+        # The generation at the last change to a token or an admin: what a cached token
+        # is checked against, so a model switch does not send every token back to the
+        # database.
+        self.token_generation = 0
         self.read_at = -math.inf  # when the database's generation was last read (monotonic)
         self.trusted_until = -math.inf  # serve entries until then (monotonic)
         # With a push channel (Redis) the layer serves only while subscribed to it.
@@ -212,26 +216,31 @@ class LocalLayer:
             self.entries.clear()
         self.entries[key] = (generation, time.monotonic() + ttl, value)
 
-    def read_generation(self, value: int, epoch: int, max_age: float) -> None:
-        """The database said ``value``, in a read begun after ``epoch`` was taken: trust it
-        for ``max_age`` seconds."""
+    def read_generation(self, value: int, epoch: int, max_age: float, tokens: int = 0) -> None:
+        """The database said ``value`` (and ``tokens`` for the tokens' generation), in a
+        read begun after ``epoch`` was taken: trust it for ``max_age`` seconds."""
         with self._lock:
             if epoch != self.epoch:  # the channel came or went meanwhile: read again
                 return
             if value < self.generation:  # a read that began before a pushed change, or a
                 self._move(value)  # restored database: read again before serving
+                self.token_generation = tokens
                 self.read_at = self.trusted_until = -math.inf
                 return
             if value > self.generation:
                 self._move(value)
+            self.token_generation = max(self.token_generation, tokens)
             self.read_at = now = time.monotonic()
             self.trusted_until = now + max_age if self.live else -math.inf
 
-    def pushed_generation(self, value: int) -> None:
-        """A commit (here or in another process) moved the generation to ``value``."""
+    def pushed_generation(self, value: int, tokens: bool = False) -> None:
+        """A commit (here or in another process) moved the generation to ``value``;
+        ``tokens``: it changed a token or an admin too."""
         with self._lock:
             if value > self.generation:
                 self._move(value)
+            if tokens:
+                self.token_generation = max(self.token_generation, value)
 
     def subscribed(self, live: bool) -> None:
         """The push channel was (re)joined or lost: forget everything either way."""
@@ -346,14 +355,28 @@ class Invalidations:
                 if message.get("type") != "message":
                     continue
                 try:
-                    value = int(message["data"])
+                    value, tokens = parse_push(message["data"])
                 except (TypeError, ValueError):
                     continue
                 for layer in self.registered():
-                    layer.pushed_generation(value)
+                    layer.pushed_generation(value, tokens)
         finally:
             pubsub.close()
             client.close()
+
+
+def push_message(value: int, tokens: bool) -> str:
+    """What a commit publishes: the new generation, and ``t`` when it changed tokens."""
+    return f"{value} t" if tokens else str(value)
+
+
+def parse_push(data: bytes | str) -> tuple[int, bool]:
+    """``push_message`` read back (ValueError when it is not one)."""
+    text = data.decode() if isinstance(data, bytes) else data
+    value, _, flag = text.partition(" ")
+    if flag not in ("", "t"):
+        raise ValueError(text)
+    return int(value), flag == "t"
 
 
 def local_layer() -> LocalLayer:
@@ -392,15 +415,16 @@ class CacheProxy:
         if invalidations is not None:
             invalidations.ensure_listening()
 
-    def publish_generation(self, value: int) -> None:
-        """Tell every process's local layers that the generation moved to ``value``: this
-        process's at once, the others' through Redis."""
+    def publish_generation(self, value: int, tokens: bool = False) -> None:
+        """Tell every process's local layers that the generation moved to ``value`` (and
+        whether tokens or admins changed): this process's at once, the others' through
+        Redis."""
         backend = self.backend
         if isinstance(backend, RedisCache):
             invalidations = current_app.extensions["cache_invalidations"]
             for layer in invalidations.registered():
-                layer.pushed_generation(value)
-            backend.publish(backend.prefix + "invalidations", str(value))
+                layer.pushed_generation(value, tokens)
+            backend.publish(backend.prefix + "invalidations", push_message(value, tokens))
 
     @property
     def backend(self) -> CacheBackend:

@@ -40,6 +40,7 @@ from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel
 from webapp.operations import activation, catalog
+from webapp.operations.locks import MODEL_NOT_FOUND
 from webapp.queries import lookup
 from webapp.queries.listing import model_query, page_of, usernames
 
@@ -75,12 +76,15 @@ def _retrieved(locale: str) -> str:
     return messages.model_retrieved()
 
 
-@lru_cache(maxsize=1024)
-def _answer(active: lookup.ActiveModel) -> dict:
-    """The API's shape of a cached snapshot, built once per snapshot (they are immutable;
-    the answer is only ever encoded, never changed)."""
-    data = active.to_dict()
+def _shape(snapshot: lookup.ActiveModel) -> dict:
+    """The API's shape of a model snapshot."""
+    data = snapshot.to_dict()
     return Model.model_validate({key: data[key] for key in Model.model_fields}).model_dump()
+
+
+# A cached snapshot's answer is built once (snapshots are immutable; the answer is only
+# ever encoded, never changed).
+_answer = lru_cache(maxsize=1024)(_shape)
 
 
 @route("GET", "/ai-models/by_provider/", "view_models", ByProviderQuery)
@@ -165,7 +169,10 @@ def _switched(model_id: int, active: bool):
         count = activation.activate(model_id, actor=actor()).deactivated_count
     else:
         activation.deactivate(model_id, actor=actor())
-    return success(Model.of(catalog.get_model(model_id)), messages.model_updated(count))
+    snapshot = lookup.model_snapshot(model_id)
+    if snapshot is None:  # deleted by someone else since the switch committed
+        raise NotFound(MODEL_NOT_FOUND, field="model")
+    return success(_shape(snapshot), messages.model_updated(count))
 
 
 @route("DELETE", f"/ai-models/{MODEL_ID}/", "manage_models")

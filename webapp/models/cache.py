@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 
 GENERATION_ROW = 1
+# A second row: the generation of the last change to a token or an admin (cached tokens).
+TOKENS_ROW = 2
 
 
 class CacheGeneration(db.Model):

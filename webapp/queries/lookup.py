@@ -45,7 +45,7 @@ from webapp.models import (
     RoutingFallback,
     RoutingSplit,
 )
-from webapp.models.cache import GENERATION_ROW
+from webapp.models.cache import GENERATION_ROW, TOKENS_ROW
 
 T = TypeVar("T")
 NONE_MARKER = {"none": True}
@@ -53,6 +53,7 @@ NONE_MARKER = {"none": True}
 # change can stay invisible to it when the cache lost the invalidation.
 GENERATION_MAX_AGE = 1.0
 _BUMP_PENDING = "bump_cache_generation"
+_BUMP_TOKENS = "bump_token_generation"
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,14 @@ class ActiveModel:
 
     @property
     def is_active(self) -> bool:
-        return True
+        """Live for at least one capability (always, for an active-model answer)."""
+        return bool(self.active_capabilities)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["capabilities"] = list(self.capabilities)
         data["active_capabilities"] = list(self.active_capabilities)
-        data["is_active"] = True
+        data["is_active"] = self.is_active
         return data
 
     @classmethod
@@ -105,16 +107,16 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-# The statement is built once per process with bound parameters: building it costs
-# far more than running it (aliases, scalar subqueries), and SQLAlchemy's compiled
+# The statements are built once per process with bound parameters: building them costs
+# far more than running them (aliases, scalar subqueries), and SQLAlchemy's compiled
 # cache then serves every call.
-_STATEMENT = None
+_STATEMENTS: dict[str, object] = {}
 
 
-def _active_model_statement():
-    global _STATEMENT
-    if _STATEMENT is not None:
-        return _STATEMENT
+def _model_row():
+    """A model's columns with its provider's, its capabilities and active ones (each
+    aggregated in a scalar subquery) and the usernames of its creator and last editor:
+    from ``ai_model`` joined to ``provider``, for the caller to filter."""
     caps = aliased(ModelCapability)
     active_caps = aliased(ModelCapability)
     creator = aliased(Admin)
@@ -129,7 +131,7 @@ def _active_model_statement():
         .where(active_caps.model_id == AIModel.id, active_caps.is_active)
         .scalar_subquery()
     )
-    _STATEMENT = (
+    return (
         select(
             AIModel.id,
             AIModel.name,
@@ -146,37 +148,37 @@ def _active_model_statement():
             creator.username,
             editor.username,
         )
-        .join(Provider, Provider.id == ModelCapability.provider_id)
-        .join(AIModel, AIModel.id == ModelCapability.model_id)
+        .select_from(AIModel)
+        .join(Provider, Provider.id == AIModel.provider_id)
         .outerjoin(creator, creator.id == AIModel.created_by_id)
         .outerjoin(editor, editor.id == AIModel.updated_by_id)
-        .select_from(ModelCapability)
-        .where(
-            Provider.slug == bindparam("provider_slug", type_=String()),
-            Provider.is_enabled,
-            ModelCapability.capability == bindparam("capability", type_=String()),
-            ACTIVE_ROW,
-        )
     )
-    return _STATEMENT
 
 
-def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
-    """The uncached lookup: exactly one query.
-
-    Plain columns through the session's connection (same transaction), not ORM
-    entities: the answer is a snapshot anyway, and the ORM's execution and loading
-    took about as long as the query itself (bench/lookup.py, docs/PERFORMANCE.md).
-    """
-    row = (
-        db.session.connection()
-        .execute(
-            _active_model_statement(), {"provider_slug": provider_slug, "capability": capability}
+def _active_model_statement():
+    found = _STATEMENTS.get("active")
+    if found is None:
+        found = _STATEMENTS["active"] = (
+            _model_row()
+            .join(ModelCapability, ModelCapability.model_id == AIModel.id)
+            .where(
+                Provider.slug == bindparam("provider_slug", type_=String()),
+                Provider.is_enabled,
+                ModelCapability.capability == bindparam("capability", type_=String()),
+                ACTIVE_ROW,
+            )
         )
-        .first()
-    )
-    if row is None:
-        return None
+    return found
+
+
+def _model_statement():
+    found = _STATEMENTS.get("model")
+    if found is None:
+        found = _STATEMENTS["model"] = _model_row().where(AIModel.id == bindparam("model_pk"))
+    return found
+
+
+def _snapshot(row) -> ActiveModel:
     (
         model_pk,
         name,
@@ -202,8 +204,8 @@ def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None
         provider_id=provider_id,
         provider_name=provider_name,
         base_url=base_url,
-        capabilities=tuple(sort_capabilities((caps or "").split(",") if caps else [])),
-        active_capabilities=tuple(sort_capabilities((live or "").split(",") if live else [])),
+        capabilities=tuple(sort_capabilities(caps.split(",") if caps else [])),
+        active_capabilities=tuple(sort_capabilities(live.split(",") if live else [])),
         created_at=_iso(created_at),
         updated_at=_iso(updated_at),
         created_by=created_by,
@@ -211,7 +213,29 @@ def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None
     )
 
 
-_GENERATION = select(CacheGeneration.generation).where(CacheGeneration.id == GENERATION_ROW)
+def load_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
+    """The uncached lookup: exactly one query.
+
+    Plain columns through the session's connection (same transaction), not ORM
+    entities: the answer is a snapshot anyway, and the ORM's execution and loading
+    took about as long as the query itself (bench/lookup.py, docs/PERFORMANCE.md).
+    """
+    params = {"provider_slug": provider_slug, "capability": capability}
+    row = db.session.connection().execute(_active_model_statement(), params).first()
+    return None if row is None else _snapshot(row)
+
+
+def model_snapshot(model_id: int) -> ActiveModel | None:
+    """Any model, live or not, as the same kind of snapshot, in one query: what an
+    answer shows of a model just written, without loading it and its relations
+    through the ORM (four statements)."""
+    row = db.session.connection().execute(_model_statement(), {"model_pk": model_id}).first()
+    return None if row is None else _snapshot(row)
+
+
+_GENERATIONS = select(CacheGeneration.id, CacheGeneration.generation).where(
+    CacheGeneration.id.in_((GENERATION_ROW, TOKENS_ROW))
+)
 # One statement on SQLite and PostgreSQL alike; it also creates the row where the
 # schema came from create_all rather than the migration.
 _BUMP = text(
@@ -219,6 +243,11 @@ _BUMP = text(
     "ON CONFLICT (id) DO UPDATE SET generation = cache_generation.generation + 1 "
     "RETURNING generation"
 ).bindparams(id=GENERATION_ROW)
+# The tokens' row holds the generation of the last change to a token or an admin.
+_MARK_TOKENS = text(
+    "INSERT INTO cache_generation (id, generation) VALUES (:id, :value) "
+    "ON CONFLICT (id) DO UPDATE SET generation = :value"
+).bindparams(id=TOKENS_ROW)
 
 
 def database_generation() -> int:
@@ -235,13 +264,22 @@ def database_generation() -> int:
         cache.listening()
         epoch = layer.epoch
         try:
-            value = db.session.connection().execute(_GENERATION).scalar() or 0
+            rows = dict(db.session.connection().execute(_GENERATIONS).all())
         except OperationalError as exc:
             outage.state.went_down(exc)
             outage.forget_transaction()
-            value = layer.generation
-        layer.read_generation(value, epoch, GENERATION_MAX_AGE)
+            rows = {GENERATION_ROW: layer.generation, TOKENS_ROW: layer.token_generation}
+        value, tokens = rows.get(GENERATION_ROW) or 0, rows.get(TOKENS_ROW) or 0
+        layer.read_generation(value, epoch, GENERATION_MAX_AGE, tokens)
     return layer.generation
+
+
+def token_generation() -> int:
+    """The generation of the last change to a token or an admin, as this process knows
+    it (kept like ``database_generation``, read with it): what cached tokens are checked
+    against, so switching a model does not send them back to the database."""
+    database_generation()
+    return local_layer().token_generation
 
 
 def get_active_model(provider_slug: str, capability: str) -> ActiveModel | None:
@@ -298,13 +336,16 @@ def remembered(key: tuple, compute: Callable[[], T]) -> T:
     return value
 
 
-def move_generation_on_commit(session: Session | None = None) -> Session:
+def move_generation_on_commit(session: Session | None = None, *, tokens: bool = False) -> Session:
     """Move the database generation when the current transaction commits: every cached
-    answer (active models, tokens, credentials, routing) is dropped by this process at
-    once, by every other worker when the push reaches it (Redis), and at the latest
-    GENERATION_MAX_AGE later whatever happened to the push."""
+    answer (active models, credentials, routing) is dropped by this process at once, by
+    every other worker when the push reaches it (Redis), and at the latest
+    GENERATION_MAX_AGE later whatever happened to the push. ``tokens``: the change
+    touches a token or an admin, so cached tokens are dropped too."""
     session = session or db.session()
     session.info[_BUMP_PENDING] = True
+    if tokens:
+        session.info[_BUMP_TOKENS] = True
     return session
 
 
@@ -334,6 +375,8 @@ CACHED_ROWS = (
     Admin,
     ApiToken,
 )
+# Rows a cached token is made of.
+TOKEN_ROWS = (Admin, ApiToken)
 # Bookkeeping that decides nothing: writing it must not throw away every worker's cached
 # answers (a sign-in or a token's use would otherwise do so).
 BOOKKEEPING = frozenset({"last_login_at", "last_used_at", "updated_at"})
@@ -346,12 +389,13 @@ def _changes_answers(obj) -> bool:
 
 @event.listens_for(Session, "before_flush")
 def _cached_rows_changed(session: Session, flush_context, instances) -> None:
-    if session.info.get(_BUMP_PENDING):
+    if session.info.get(_BUMP_TOKENS):
         return
-    if any(isinstance(o, CACHED_ROWS) for o in chain(session.new, session.deleted)) or any(
-        isinstance(o, CACHED_ROWS) and _changes_answers(o) for o in session.dirty
-    ):
-        move_generation_on_commit(session)
+    changed = [o for o in chain(session.new, session.deleted) if isinstance(o, CACHED_ROWS)]
+    changed += [o for o in session.dirty if isinstance(o, CACHED_ROWS) and _changes_answers(o)]
+    if changed:
+        tokens = any(isinstance(o, TOKEN_ROWS) for o in changed)
+        move_generation_on_commit(session, tokens=tokens)
 
 
 @event.listens_for(Session, "before_commit")
@@ -360,15 +404,20 @@ def _bump_database_generation(session: Session) -> None:
     # lock the transaction takes and held only for the commit: two changes never
     # deadlock over it.
     session.flush()
+    tokens = session.info.pop(_BUMP_TOKENS, False)
     if not session.info.pop(_BUMP_PENDING, False):
         return
-    value = session.connection().execute(_BUMP).scalar_one()
+    connection = session.connection()
+    value = connection.execute(_BUMP).scalar_one()
+    if tokens:
+        connection.execute(_MARK_TOKENS, {"value": value})
     layer = local_layer()
     epoch = layer.epoch
 
     def pushed() -> None:
-        layer.read_generation(value, epoch, GENERATION_MAX_AGE)  # this process at once
-        cache.publish_generation(value)  # every other one as soon as Redis tells it
+        # This process at once, every other one as soon as Redis tells it.
+        layer.read_generation(value, epoch, GENERATION_MAX_AGE, value if tokens else 0)
+        cache.publish_generation(value, tokens)
 
     after_commit(session, pushed)
 
@@ -376,3 +425,4 @@ def _bump_database_generation(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_bump(session: Session) -> None:
     session.info.pop(_BUMP_PENDING, None)
+    session.info.pop(_BUMP_TOKENS, None)

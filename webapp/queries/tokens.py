@@ -1,11 +1,12 @@
 """Which admin a bearer token speaks for, without a query on the hot path.
 
 Each process keeps a small map from a token's hash to a snapshot of the token and its
-admin. An entry is trusted while the database generation (``queries.lookup``) has not
-moved and for at most ``TOKEN_CACHE_TTL`` seconds. Any change to a token or an admin
-row through the ORM (revocation, expiry, role, password, enabled) moves that generation
-in its transaction (``lookup.CACHED_ROWS``); the move is pushed to every worker through
-Redis, and every worker re-reads it at most ``GENERATION_MAX_AGE`` later anyway: a
+admin. An entry is trusted while the tokens' generation (``lookup.token_generation``)
+has not moved and for at most ``TOKEN_CACHE_TTL`` seconds. Any change to a token or an
+admin row through the ORM (revocation, expiry, role, password, enabled) moves it in its
+transaction (``lookup.TOKEN_ROWS``), and nothing else does: switching a model leaves the
+cached tokens alone. The move is pushed to every worker through Redis, and every worker
+re-reads it at most ``GENERATION_MAX_AGE`` later anyway: a
 revoked token is refused within about a second in every worker (docs/CONTRACTS.md §5). Expiry is
 checked on every call. Only live tokens are cached; an unknown one costs a query.
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from webapp.extensions import db
 from webapp.models import Admin, ApiToken, utcnow
-from webapp.queries.lookup import database_generation
+from webapp.queries.lookup import token_generation
 
 TOKEN_CACHE_TTL = 300.0
 MAX_ENTRIES = 10_000
@@ -77,7 +78,7 @@ def _load(digest: str, generation: int) -> TokenEntry | None:
 
 def live_token(digest: str) -> TokenEntry | None:
     """The live token with this hash (cached), or None."""
-    generation = database_generation()
+    generation = token_generation()
     entries = _entries()
     entry = entries.get(digest)
     if (
