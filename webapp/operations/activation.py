@@ -163,8 +163,10 @@ def activate(
 @transactional(idempotent=True)
 def _activate(model_id: int, capabilities, actor, provider_id: int | None) -> ActivationResult:
     provider = lock_provider_of_model(model_id, provider_id)
-    requested = _requested_ids(model_id, capabilities)
+    requested = _known_capabilities(capabilities)
     rows, routed = _lock_switch_groups(provider.id, requested, model_id)
+    if requested is None:  # all of the model's own: what the locked rows say it has
+        requested = tuple(sort_capabilities({r.capability for r in rows if r.model_id == model_id}))
     _check_has(model_id, requested, rows)
     losing = _by_group(
         r for r in rows if r.is_active and r.model_id != model_id and r.capability in requested
@@ -197,14 +199,11 @@ def _activate(model_id: int, capabilities, actor, provider_id: int | None) -> Ac
     )
 
 
-def _requested_ids(model_id: int, capabilities: Iterable[str] | None) -> tuple[str, ...]:
-    """The capabilities asked for, known ones only; None: all of the model's own (one
-    query). Whether the model has them is checked on the locked rows."""
+def _known_capabilities(capabilities: Iterable[str] | None) -> tuple[str, ...] | None:
+    """The capabilities asked for, known ones only (None stays None: all of the model's
+    own). Whether the model has them is checked on the locked rows."""
     if capabilities is None:
-        own = db.session.scalars(
-            select(ModelCapability.capability).where(ModelCapability.model_id == model_id)
-        )
-        return tuple(sort_capabilities(own))
+        return None
     caps = [capabilities] if isinstance(capabilities, str) else list(capabilities)
     unknown = [c for c in caps if not is_capability(c)]
     if unknown:
@@ -225,9 +224,12 @@ def _check_has(model_id: int, requested: tuple[str, ...], rows) -> None:
         )
 
 
-def _lock_switch_groups(provider_id: int, caps: tuple[str, ...], model_id: int):
+def _lock_switch_groups(provider_id: int, caps: tuple[str, ...] | None, model_id: int):
     """``lock_groups`` in the same statement as whether ``model_id`` is an arm or a
-    fallback in those groups (then the switch takes it out of routing)."""
+    fallback in those groups (then the switch takes it out of routing). ``caps`` None:
+    the groups of every capability the model has, found by the same statement."""
+    if caps is None:
+        caps = select(ModelCapability.capability).where(ModelCapability.model_id == model_id)
     routed = or_(
         *(
             exists().where(
