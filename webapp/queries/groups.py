@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -56,6 +57,14 @@ class Group:
     active: AIModel | None
     matches: frozenset[int] = frozenset()
     total: int = 0  # every model of the group, shown or not
+    activated_at: datetime | None = None  # when the live model became live
+
+    @property
+    def stamp(self) -> str:
+        """``group_stamp``, read off the loaded group."""
+        if self.active is None:
+            return "none"
+        return f"{self.active.id}@{self.activated_at.isoformat() if self.activated_at else ''}"
 
     @property
     def dom_id(self) -> str:
@@ -119,32 +128,31 @@ def _matches(model: AIModel, provider: Provider, q: str) -> bool:
     return any(needle in text.casefold() for text in haystack)
 
 
-def _groups(
-    provider: Provider, rows: Iterable[tuple[str, bool, AIModel]], q: str = ""
-) -> list[Group]:
-    """One group per capability of the (capability, is_active, model) rows, vocabulary order."""
+def _groups(provider: Provider, rows: Iterable[tuple], q: str = "") -> list[Group]:
+    """One group per capability of the (capability, is_active, model, activated_at) rows,
+    vocabulary order."""
     by_cap: dict[str, list[AIModel]] = {}
-    active: dict[str, AIModel] = {}
-    for cap, is_active, model in rows:
+    active: dict[str, tuple[AIModel, datetime | None]] = {}
+    for cap, is_active, model, activated_at in rows:
         by_cap.setdefault(cap, []).append(model)
         if is_active:
-            active[cap] = model
+            active[cap] = (model, activated_at)
     groups = []
     for cap in sort_capabilities(by_cap):
         models = tuple(sorted(by_cap[cap], key=lambda m: (m.display_name.casefold(), m.id)))
         matches = frozenset(m.id for m in models if q and _matches(m, provider, q))
-        live = active.get(cap)
+        live, since = active.get(cap, (None, None))
         shown = models
         if q:  # a search shows its matches, and the live model for context
             shown = tuple(m for m in models if m.id in matches or m is live)
-        groups.append(Group(provider, cap, shown, live, matches, total=len(models)))
+        groups.append(Group(provider, cap, shown, live, matches, len(models), since))
     return groups
 
 
 def provider_groups(provider: Provider, q: str = "") -> list[Group]:
     """Every capability that at least one of the provider's models has."""
     rows = (
-        (row.capability, row.is_active, model)
+        (row.capability, row.is_active, model, row.activated_at)
         for model in provider.models
         for row in model.capability_rows
     )
@@ -335,21 +343,32 @@ def group_stamp(provider_id: int, capability: str) -> str:
 
 def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:
     """The named groups, freshly loaded after a change: only their rows, not the
-    provider's whole catalogue (one query per provider involved, plus the provider)."""
+    provider's whole catalogue (one query per provider involved: the provider with its
+    groups' rows, outer-joined so that a provider without them is still found)."""
     wanted = set(keys)
     groups: list[Group] = []
     for provider_id in sorted({pid for pid, _ in wanted}):
         caps = sorted(cap for pid, cap in wanted if pid == provider_id)
-        provider = db.session.get(Provider, provider_id)
-        if provider is None:
-            continue
-        rows = db.session.execute(
-            select(ModelCapability.capability, ModelCapability.is_active, AIModel)
-            .join(AIModel, AIModel.id == ModelCapability.model_id)
-            .where(ModelCapability.provider_id == provider_id, ModelCapability.capability.in_(caps))
+        in_groups = and_(
+            ModelCapability.provider_id == Provider.id, ModelCapability.capability.in_(caps)
+        )
+        found = db.session.execute(
+            select(
+                Provider,
+                ModelCapability.capability,
+                ModelCapability.is_active,
+                AIModel,
+                ModelCapability.activated_at,
+            )
+            .outerjoin(ModelCapability, in_groups)
+            .outerjoin(AIModel, AIModel.id == ModelCapability.model_id)
+            .where(Provider.id == provider_id)
             .execution_options(populate_existing=True)
         ).all()
-        groups += _groups(provider, rows, q)
+        if not found:
+            continue
+        rows = [tuple(row)[1:] for row in found if row[1] is not None]
+        groups += _groups(found[0][0], rows, q)
     return groups
 
 

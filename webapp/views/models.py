@@ -308,14 +308,6 @@ def _done(result, capability: str) -> Done:
     return Done([messages.model_deactivated()], None, [_id(result.model)])
 
 
-def _stamp_of(group, capability: str) -> str:
-    """``group_stamp`` read off the freshly loaded group instead of another query."""
-    if group is None or group.active is None:
-        return "none"
-    row = next(r for r in group.active.capability_rows if r.capability == capability)
-    return f"{group.active.id}@{row.activated_at.isoformat() if row.activated_at else ''}"
-
-
 def _switched(done: Done, group, provider_id: int, capability: str) -> Switched:
     """The toast, from the group as the answer shows it (its models are loaded already)."""
     shown = {m.id: m for m in group.models} if group else {}
@@ -325,7 +317,7 @@ def _switched(done: Done, group, provider_id: int, capability: str) -> Switched:
 
     provider = group.provider if group else catalog.get_provider(provider_id)
     live = model(done.live_id) if done.live_id else None
-    stamp = _stamp_of(group, capability)
+    stamp = group.stamp if group else "none"
     expected = "none" if done.live_id is None else f"{done.live_id}@"
     undo_fields = None
     # The way back is offered only while the group is as this switch left it.
