@@ -401,8 +401,10 @@ def clear_group(provider_id: int, capability: str, *, actor=None) -> Deactivatio
 
 
 def _touch(model: AIModel, actor) -> None:
+    """Stamp the model as edited by ``actor`` (the caller expires it afterwards)."""
     db.session.execute(
         update(AIModel)
         .where(AIModel.id == model.id)
         .values(updated_at=utcnow(), updated_by_id=getattr(actor, "id", None))
+        .execution_options(synchronize_session=False)
     )
