@@ -1,7 +1,8 @@
 """Section 7: what the gateway adds. gunicorn with the production settings
 (``webapp/gunicorn_conf.py``: 4 gthread workers × 64 threads) on PostgreSQL + Redis, in
-front of the loopback provider (``tests/ai/fake_provider.py``, a process of its own),
-compared in one run with the same provider called directly:
+front of the loopback provider (``tests/ai/fake_provider.py``'s answers, served by a
+gunicorn of its own that keeps connections alive, as real providers do), compared in one
+run with the same provider called directly:
 
 - a plain chat completion, one client, the two paths interleaved call by call: latency at
   p50 and p99 each way, and the difference (the gateway's added latency);
@@ -9,8 +10,12 @@ compared in one run with the same provider called directly:
 - throughput at 16 clients (processes, so the client is not the bottleneck), each way in
   turn, completed calls per second.
 
-Every call opens a new connection on both paths (the loopback provider closes each one,
-and gunicorn runs with keep-alive off), so the comparison is like for like.
+The client opens a new connection for every call on both paths (it asks the provider
+to close each one, and the gateway's gunicorn runs with keep-alive off), so the client's
+side is the same each way. The gateway's own calls to the provider go through its pool of
+kept-alive connections, as they do in production against a provider that keeps them
+(OpenAI's and OpenRouter's do). Werkzeug's server, which the tests use, closes every
+connection: in front of it each gateway call also paid a new connection upstream.
 
     .venv/bin/python bench/gateway.py     # or through bench/run.py (section 7)
 """
@@ -35,10 +40,23 @@ CLIENTS = 16
 BODY = {"model": "openrouter", "messages": [{"role": "user", "content": "hi"}]}
 
 
+# The client's side of every call: a new connection each way (see the module).
+CLOSE = {"Connection": "close"}
+
+
 def start_provider() -> tuple[subprocess.Popen, str]:
     port = c.free_port()
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.ai.fake_provider", "--port", str(port)],
+        [
+            gunicorn,
+            "--worker-class=gthread",
+            "--workers=1",
+            "--threads=64",
+            "--keep-alive=60",
+            f"--bind=127.0.0.1:{port}",
+            "tests.ai.fake_provider:app()",
+        ],
         cwd=c.ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -83,7 +101,7 @@ def start_gateway() -> tuple[subprocess.Popen, str]:
 
 def plain_call(client, url: str, headers: dict) -> float:
     t0 = time.perf_counter()
-    response = client.post(url + "/chat/completions", json=BODY, headers=headers)
+    response = client.post(url + "/chat/completions", json=BODY, headers=headers | CLOSE)
     elapsed = time.perf_counter() - t0
     assert response.status_code == 200, response.text[:200]
     return elapsed
@@ -92,7 +110,7 @@ def plain_call(client, url: str, headers: dict) -> float:
 def first_chunk(client, url: str, headers: dict) -> float:
     t0 = time.perf_counter()
     with client.stream(
-        "POST", url + "/chat/completions", json=BODY | {"stream": True}, headers=headers
+        "POST", url + "/chat/completions", json=BODY | {"stream": True}, headers=headers | CLOSE
     ) as response:
         lines = response.iter_lines()
         for line in lines:

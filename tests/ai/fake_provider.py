@@ -21,6 +21,12 @@ By hand (a demo provider's base URL → http://127.0.0.1:8001/v1)::
 
     python -m tests.ai.fake_provider --port 8001
 
+Werkzeug's server closes every connection after its answer; real providers keep them
+open for the next call. Where that matters (the gateway's benchmarks), serve the same
+answers from a server that keeps connections alive::
+
+    gunicorn -k gthread --threads 64 --keep-alive 60 -b :8001 'tests.ai.fake_provider:app()'
+
 Unscripted requests get a plausible answer: the chat reply names the model it was asked
 for, images come as a tiny PNG (base64), embeddings are three numbers per input, and
 ``/models`` lists a few models. The server is threaded: slow answers do not hold up others.
@@ -105,12 +111,21 @@ class Seen:
 
 
 class FakeProvider:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: list | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: list | None = None,
+        *,
+        serve: bool = True,
+    ):
         self.models = list(DEFAULT_MODELS if models is None else models)
         self.requests: list[Seen] = []
         self._scripts: dict[tuple[str, str], deque[Reply]] = {}
         self._always: dict[tuple[str, str], Reply] = {}
         self._lock = threading.Lock()
+        if not serve:  # the WSGI application alone (``app``)
+            return
         self._server = make_server(host, port, self._wsgi, threaded=True)
         self._server.socket.listen(1024)  # hundreds of concurrent streams in load tests
         self.port = self._server.server_port
@@ -336,6 +351,11 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def app():
+    """The answers as a WSGI application, for another server (see the module)."""
+    return FakeProvider(serve=False)._wsgi
 
 
 def main() -> None:
