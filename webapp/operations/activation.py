@@ -9,11 +9,12 @@ loudly rather than break the rule.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 
 from webapp import messages
 from webapp.capabilities import is_capability, sort_capabilities
@@ -224,12 +225,19 @@ def _check_has(model_id: int, requested: tuple[str, ...], rows) -> None:
         )
 
 
-def _lock_switch_groups(provider_id: int, caps: tuple[str, ...] | None, model_id: int):
-    """``lock_groups`` in the same statement as whether ``model_id`` is an arm or a
-    fallback in those groups (then the switch takes it out of routing). ``caps`` None:
-    the groups of every capability the model has, found by the same statement."""
-    if caps is None:
+# The switch's statements are built once per process with bound parameters: building a
+# statement (and its cache key) cost about as much Python as running it.
+
+
+@functools.cache
+def _lock_statement(own: bool):
+    """The groups' rows, locked in order, with whether the model is an arm or a fallback
+    there. ``own``: the groups of every capability the model has (``:caps`` otherwise)."""
+    provider_id, model_id = bindparam("provider_pk"), bindparam("model_pk")
+    if own:
         caps = select(ModelCapability.capability).where(ModelCapability.model_id == model_id)
+    else:
+        caps = bindparam("caps", expanding=True)
     routed = or_(
         *(
             exists().where(
@@ -240,23 +248,38 @@ def _lock_switch_groups(provider_id: int, caps: tuple[str, ...] | None, model_id
             for table in (RoutingFallback, RoutingSplit)
         )
     )
-    rows = db.session.execute(
+    return (
         group_rows(provider_id, caps)
         .add_columns(routed.label("routed"))
         .with_for_update(of=ModelCapability)
-    ).all()
+    )
+
+
+def _lock_switch_groups(provider_id: int, caps: tuple[str, ...] | None, model_id: int):
+    """``lock_groups`` in the same statement as whether ``model_id`` is an arm or a
+    fallback in those groups (then the switch takes it out of routing). ``caps`` None:
+    the groups of every capability the model has, found by the same statement."""
+    params = {"provider_pk": provider_id, "model_pk": model_id}
+    if caps is not None:
+        params["caps"] = list(caps)
+    rows = db.session.execute(_lock_statement(caps is None), params).all()
     return [row[0] for row in rows], any(row[1] for row in rows)
+
+
+@functools.cache
+def _models_statement():
+    return (
+        select(AIModel, ModelCapability.capability)
+        .outerjoin(ModelCapability, and_(ModelCapability.model_id == AIModel.id, ACTIVE_ROW))
+        .where(AIModel.id.in_(bindparam("ids", expanding=True)))
+        .execution_options(populate_existing=True)
+    )
 
 
 def _models_and_active(ids: set[int]) -> tuple[dict[int, AIModel], dict[int, list[str]]]:
     """The models and their active capabilities, in one query (populate_existing: the
     caller's copies are refreshed under the lock)."""
-    found = db.session.execute(
-        select(AIModel, ModelCapability.capability)
-        .outerjoin(ModelCapability, and_(ModelCapability.model_id == AIModel.id, ACTIVE_ROW))
-        .where(AIModel.id.in_(ids))
-        .execution_options(populate_existing=True)
-    )
+    found = db.session.execute(_models_statement(), {"ids": sorted(ids)})
     models: dict[int, AIModel] = {}
     active: dict[int, list[str]] = {}
     for model, cap in found:
@@ -267,28 +290,53 @@ def _models_and_active(ids: set[int]) -> tuple[dict[int, AIModel], dict[int, lis
     return models, {mid: sort_capabilities(caps) for mid, caps in active.items()}
 
 
+@functools.cache
+def _switch_statements():
+    """(deactivate the losers, activate the model): UPDATEs without SQLAlchemy's
+    evaluation of their criteria over the session (``_expire_switched`` instead)."""
+    caps = bindparam("caps", expanding=True)
+    off = (
+        update(ModelCapability)
+        .where(
+            ModelCapability.provider_id == bindparam("provider_pk"),
+            ModelCapability.capability.in_(caps),
+            ModelCapability.model_id.in_(bindparam("ids", expanding=True)),
+        )
+        .values(is_active=False, activated_at=None, activated_by_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    on = (
+        update(ModelCapability)
+        .where(
+            ModelCapability.model_id == bindparam("model_pk"), ModelCapability.capability.in_(caps)
+        )
+        .values(is_active=True, activated_at=bindparam("when"), activated_by_id=bindparam("by"))
+        .execution_options(synchronize_session=False)
+    )
+    return off, on
+
+
 def _switch(provider_id: int, model_id: int, losing, gaining, actor, routed: bool = True) -> None:
     """Deactivate the losers first (the unique index is checked row by row), then
     activate ``model_id`` for the gained capabilities."""
+    off, on = _switch_statements()
     if losing:
         db.session.execute(
-            update(ModelCapability)
-            .where(
-                ModelCapability.provider_id == provider_id,
-                ModelCapability.capability.in_([r.capability for r in losing]),
-                ModelCapability.model_id.in_({r.model_id for r in losing}),
-            )
-            .values(is_active=False, activated_at=None, activated_by_id=None)
-            .execution_options(synchronize_session=False)
+            off,
+            {
+                "provider_pk": provider_id,
+                "caps": sorted({r.capability for r in losing}),
+                "ids": sorted({r.model_id for r in losing}),
+            },
         )
     db.session.execute(
-        update(ModelCapability)
-        .where(
-            ModelCapability.model_id == model_id,
-            ModelCapability.capability.in_([r.capability for r in gaining]),
-        )
-        .values(is_active=True, activated_at=utcnow(), activated_by_id=getattr(actor, "id", None))
-        .execution_options(synchronize_session=False)
+        on,
+        {
+            "model_pk": model_id,
+            "caps": [r.capability for r in gaining],
+            "when": utcnow(),
+            "by": getattr(actor, "id", None),
+        },
     )
     _expire_switched({(r.model_id, r.capability) for r in (*losing, *gaining)})
     # A live model is never its own split arm or fallback (traffic policies).
@@ -400,11 +448,17 @@ def clear_group(provider_id: int, capability: str, *, actor=None) -> Deactivatio
     return deactivate(holder, [capability], actor=actor)
 
 
-def _touch(model: AIModel, actor) -> None:
-    """Stamp the model as edited by ``actor`` (the caller expires it afterwards)."""
-    db.session.execute(
+@functools.cache
+def _touch_statement():
+    return (
         update(AIModel)
-        .where(AIModel.id == model.id)
-        .values(updated_at=utcnow(), updated_by_id=getattr(actor, "id", None))
+        .where(AIModel.id == bindparam("model_pk"))
+        .values(updated_at=bindparam("when"), updated_by_id=bindparam("by"))
         .execution_options(synchronize_session=False)
     )
+
+
+def _touch(model: AIModel, actor) -> None:
+    """Stamp the model as edited by ``actor`` (the caller expires it afterwards)."""
+    params = {"model_pk": model.id, "when": utcnow(), "by": getattr(actor, "id", None)}
+    db.session.execute(_touch_statement(), params)

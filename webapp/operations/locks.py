@@ -8,8 +8,10 @@ with ``BEGIN IMMEDIATE``), then the capability rows it will touch, ordered by
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from webapp.errors import NotFound, ValidationError
@@ -78,10 +80,8 @@ def locked_model(model: AIModel | int) -> tuple[Provider, AIModel]:
 def lock_provider_of_model(model_id: int, provider_id: int | None = None) -> Provider:
     """The model's provider (or ``provider_id``, which must be the model's), found and
     locked in one statement that also reads the model's owner."""
-    owner = select(AIModel.provider_id).where(AIModel.id == model_id).scalar_subquery()
-    which = owner if provider_id is None else provider_id
-    stmt = select(Provider, owner).where(Provider.id == which).with_for_update(of=Provider)
-    row = db.session.execute(stmt).first()
+    params = {"model_pk": model_id, "provider_pk": provider_id}
+    row = db.session.execute(_provider_of_model(provider_id is None), params).first()
     if row is None and provider_id is not None:
         raise NotFound(PROVIDER_NOT_FOUND, field="provider")
     if row is None or row[1] is None:
@@ -90,6 +90,14 @@ def lock_provider_of_model(model_id: int, provider_id: int | None = None) -> Pro
     if owner_id != provider.id:
         raise ValidationError(NOT_THIS_PROVIDERS, field="model")
     return provider
+
+
+@functools.cache
+def _provider_of_model(owner_only: bool):
+    """``lock_provider_of_model``'s statement (built once: building costs more than running)."""
+    owner = select(AIModel.provider_id).where(AIModel.id == bindparam("model_pk")).scalar_subquery()
+    which = owner if owner_only else bindparam("provider_pk")
+    return select(Provider, owner).where(Provider.id == which).with_for_update(of=Provider)
 
 
 def group_rows(provider_id: int, caps: tuple[str, ...]):
