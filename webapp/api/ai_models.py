@@ -36,10 +36,11 @@ from webapp.api.schemas import (
     invalid,
     models_json,
 )
+from webapp.db import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel
-from webapp.operations import activation, catalog
+from webapp.operations import activation, audit, catalog
 from webapp.operations.locks import MODEL_NOT_FOUND
 from webapp.queries import lookup
 from webapp.queries.listing import model_query, page_of, usernames
@@ -164,15 +165,23 @@ def _updated(model_id: int):
 def _switched(model_id: int, active: bool):
     """A PATCH of ``is_active`` alone is the activation itself: ``update_model`` would
     lock and re-read the model only to find nothing else to change."""
+    count, snapshot = _switch_and_read(model_id, active, audit.plain_actor(actor()))
+    return success(_shape(snapshot), messages.model_updated(count))
+
+
+@transactional(idempotent=True)
+def _switch_and_read(model_id: int, active: bool, who) -> tuple[int, lookup.ActiveModel]:
+    """The switch, then the model as it left it, in the switch's transaction: reading it
+    after the commit took a connection from the pool again (a ping, BEGIN, the query)."""
     count = 0
     if active:
-        count = activation.activate(model_id, actor=actor()).deactivated_count
+        count = activation.activate(model_id, actor=who).deactivated_count
     else:
-        activation.deactivate(model_id, actor=actor())
+        activation.deactivate(model_id, actor=who)
     snapshot = lookup.model_snapshot(model_id)
-    if snapshot is None:  # deleted by someone else since the switch committed
+    if snapshot is None:  # the switch found it under its lock: cannot happen
         raise NotFound(MODEL_NOT_FOUND, field="model")
-    return success(_shape(snapshot), messages.model_updated(count))
+    return count, snapshot
 
 
 @route("DELETE", f"/ai-models/{MODEL_ID}/", "manage_models")
