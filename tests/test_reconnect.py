@@ -258,3 +258,38 @@ def test_after_a_restart_the_next_requests_succeed(private_postgres, caplog):
         )
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_write_after_a_read_keeps_the_connection_and_reads_its_rows_afresh(pg_app):
+    """On PostgreSQL the request's read transaction goes on as the write one (no second
+    checkout, ping and BEGIN), yet what it loaded is expired: the write sees a change
+    another connection committed in between, not the copy it loaded."""
+    from webapp.db import transactional
+    from webapp.models import Provider
+
+    provider_id = support.ProviderFactory()("acme").id
+    db.session.remove()
+    assert db.session.get(Provider, provider_id).name != "Renamed"  # the read transaction
+    with db.engine.connect() as other:
+        other.execute(Provider.__table__.update().values(name="Renamed"))
+        other.commit()
+    checkouts = []
+
+    def checked_out(*args) -> None:
+        checkouts.append(1)
+
+    @transactional
+    def name_under_lock() -> str:
+        return (
+            db.session.scalars(select(Provider).where(Provider.id == provider_id).with_for_update())
+            .one()
+            .name
+        )
+
+    event.listen(db.engine, "checkout", checked_out)
+    try:
+        assert name_under_lock() == "Renamed"
+    finally:
+        event.remove(db.engine, "checkout", checked_out)
+    assert checkouts == []

@@ -224,6 +224,25 @@ _CONFLICT = "conflict"
 _CUT = "cut"
 
 
+def _end_read_transaction(session: Session) -> None:
+    """Make way for a write transaction where the caller left a read one open (the
+    request loaded its admin, say). On SQLite it ends (the write needs BEGIN IMMEDIATE),
+    and so does one holding changes of its own. On PostgreSQL a clean one goes on as the
+    write transaction on the same connection: under READ COMMITTED every statement sees
+    what others committed, and ending it would return the connection to the pool only
+    for the write to take one again (a ping, BEGIN). What it loaded is expired either
+    way, so the write reads the rows afresh, under its locks."""
+    if (
+        session.get_bind().dialect.name == "sqlite"
+        or session.new
+        or session.dirty
+        or session.deleted
+    ):
+        session.commit()
+    else:
+        session.expire_all()
+
+
 def _run_write_transaction(session: Session, fn: Callable[..., R], args, kwargs) -> R:
     """One attempt: BEGIN (IMMEDIATE on SQLite), ``fn``, COMMIT."""
     begin_token = _write_begin.set(True)
@@ -277,7 +296,7 @@ def transactional(fn: Callable[P, R] | None = None, *, idempotent: bool = False)
         cut_retried = False
         for attempt in range(1, RETRIES + 1):
             if session.in_transaction():
-                session.commit()
+                _end_read_transaction(session)
             unit_token = _in_unit.set(True)
             commit_token = _commit_sent.set(False)
             try:
