@@ -15,8 +15,6 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.ai.fake_provider import TINY_PNG, Reply, closed_port
-from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
-from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Provider
 from webapp.operations import activation, admins, catalog
 from webapp.operations.demo import seed_demo
@@ -36,15 +34,6 @@ NO_SHARED_FOR_YOU = (
 KEY_REFUSED = "ارائه‌دهنده کلید API را نپذیرفت (کلید نادرست، منقضی یا غیرمجاز است)."
 UNREACHABLE = "دسترسی به ارائه‌دهنده ممکن نیست (نشانی نادرست است یا سرور در دسترس نیست)."
 CONNECTION_OK = "اتصال برقرار است."
-
-
-@pytest.fixture
-def app(app_factory):
-    """The suite's app with tiny back-off and short timeouts (as in tests/ai)."""
-    app = app_factory(**FAST_PROVIDER_SETTINGS)
-    with app.app_context():
-        yield app
-        _db.session.remove()
 
 
 @pytest.fixture

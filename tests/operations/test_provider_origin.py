@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
 from tests.support import SHARED_KEY, csrf_token
 from webapp.ai import calls
 from webapp.errors import NoApiAccess
@@ -26,14 +25,6 @@ from webapp.queries import credentials
 
 API = "/api/v1/ai-providers"
 BOSS_KEY = "sk-boss-personal-0011223344"
-
-
-@pytest.fixture
-def app(app_factory):
-    app = app_factory(**FAST_PROVIDER_SETTINGS)
-    with app.app_context():
-        yield app
-        _db.session.remove()
 
 
 @pytest.fixture
