@@ -299,6 +299,24 @@ def call_api(base: str, method: str, path: str, token: str, body=None, **headers
         return err.code, err.headers, err.read()
 
 
+def start_gunicorn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``gunicorn *args`` serving the project from its root, its output kept as text (read
+    it once it has exited: :func:`exited_output`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def exited_output(server: subprocess.Popen) -> str:
+    """What ``server`` wrote, once it has exited (reading sooner would wait for that)."""
+    return server.stdout.read() if server.poll() is not None else ""
+
+
 def wait_until_ready(base: str, server, timeout: float, output) -> None:
     """Wait for ``base``/readyz to answer 200 while the ``server`` process lives;
     ``output()`` says what it wrote when it dies or never gets ready."""
