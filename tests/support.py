@@ -175,9 +175,10 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def csrf_token(client, path: str = "/") -> str:
-    """The CSRF token of the page at ``path`` (its meta tag, or a form's hidden field)."""
-    match = CSRF.search(text(client.get(path, follow_redirects=True)))
+def csrf_token(client, path: str = "/", **kw) -> str:
+    """The CSRF token of the page at ``path`` (its meta tag, or a form's hidden field);
+    ``kw`` goes to the GET (``base_url``, …)."""
+    match = CSRF.search(text(client.get(path, follow_redirects=True, **kw)))
     assert match, f"no CSRF token on {path}"
     return match.group(1) or match.group(2)
 
