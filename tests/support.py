@@ -29,6 +29,7 @@ from webapp.cache import local_layer
 from webapp.db import transactional
 from webapp.extensions import cache as _cache
 from webapp.extensions import db as _db
+from webapp.extensions import limiter
 from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import activation, admins, catalog
 from webapp.queries import lookup
@@ -216,6 +217,18 @@ def post_login(client, username: str, password: str = PASSWORD, path: str = "/lo
     """Post the sign-in form, with its CSRF token, to ``path`` (``/login?next=…``)."""
     data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
     return client.post(path, data=data | extra)
+
+
+def rate_limited_app(app_factory, settings: dict, role: str):
+    """For a fixture to ``yield from``: an app with the rate ``settings``, its context
+    pushed, the limiter's counts emptied before and after, and ``sara`` of ``role``."""
+    app = app_factory(**settings)
+    with app.app_context():
+        limiter.reset()
+        AdminFactory()(role, username="sara")
+        yield app
+        limiter.reset()
+        _db.session.remove()
 
 
 def sign_in(client, username: str, password: str = PASSWORD) -> None:
