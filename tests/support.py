@@ -172,6 +172,18 @@ class ModelFactory:
         return model
 
 
+def model_fields(name: str, provider: str = "openrouter", **fields) -> dict:
+    """A new chat model's fields as the dashboard's form and the API take them, named as
+    ModelFactory names a model (``vendor/<name>``, a title); ``fields`` change or add some."""
+    return {
+        "provider": provider,
+        "name": name,
+        "model_id": f"vendor/{name}",
+        "display_name": name.replace("-", " ").title(),
+        "capabilities": ["chat"],
+    } | fields
+
+
 def text(response) -> str:
     return response.get_data(as_text=True)
 
@@ -189,6 +201,13 @@ def csrf_from(client, path: str = "/tokens") -> str:
     if not getattr(client, "csrf", None):
         client.csrf = csrf_token(client, path)
     return client.csrf
+
+
+def post_form(client, url: str, data: dict | None = None, **kw):
+    """A form post carrying a valid CSRF token (the ``post`` fixture)."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_from(client))
+    return client.post(url, data=data, **kw)
 
 
 def csrf_header(client) -> dict[str, str]:
