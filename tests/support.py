@@ -146,6 +146,11 @@ class ProviderFactory:
         return catalog.create_provider(data, actor="test")
 
 
+def shared_key_on(key: str = SHARED_KEY) -> dict:
+    """A provider's fields for a shared key, set and allowed: ``make_provider(…, **this)``."""
+    return {"shared_api_key": key, "shared_api_enabled": True}
+
+
 class ModelFactory:
     def __init__(self, make_provider):
         self.make_provider = make_provider

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.support import SHARED_KEY, csrf_token
+from tests.support import SHARED_KEY, csrf_token, shared_key_on
 from webapp.ai import calls
 from webapp.errors import NoApiAccess
 from webapp.extensions import db as _db
@@ -33,8 +33,7 @@ def provider(make_provider, make_model, fake_provider):
         "openrouter",
         name="OpenRouter",
         base_url=fake_provider.url,
-        shared_api_enabled=True,
-        shared_api_key=SHARED_KEY,
+        **shared_key_on(),
     )
     make_model(p, "gpt", caps=["chat"], active=True, model_id="openai/gpt-4o")
     return p
