@@ -1,7 +1,8 @@
-"""Test helpers: databases on the real servers, factories, sign-in, CSRF tokens, JSON
-envelopes, a query log and the key-leak scan; the models page's switch, calls over real
-HTTP to a server in another process, the migrations in a process, and the cache's
-generation trusted for a while."""
+"""Test helpers: databases on the real servers, factories (and a new model's form fields),
+sign-in, CSRF tokens and form posts, a rate-limited app, JSON envelopes, a query log and
+the key-leak scan; the models page's switch, gunicorn in another process and calls to it
+over real HTTP, the migrations in a process, and the cache's generation trusted for a
+while."""
 
 from __future__ import annotations
 
