@@ -290,13 +290,7 @@ def login_as(app, make_admin):
 @pytest.fixture
 def post(app):
     """``post(client, url, data)``: a form post carrying a valid CSRF token."""
-
-    def send(client, url: str, data: dict | None = None, **kw):
-        data = dict(data or {})
-        data.setdefault("csrf_token", support.csrf_from(client))
-        return client.post(url, data=data, **kw)
-
-    return send
+    return support.post_form
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
-"""Test helpers: databases on the real servers, factories, sign-in, CSRF tokens, JSON
-envelopes, a query log and the key-leak scan; the models page's switch, calls over real
-HTTP to a server in another process, the migrations in a process, and the cache's
-generation trusted for a while."""
+"""Test helpers: databases on the real servers, factories (and a new model's form fields),
+sign-in, CSRF tokens and form posts, a rate-limited app, JSON envelopes, a query log and
+the key-leak scan; the models page's switch, gunicorn in another process and calls to it
+over real HTTP, the migrations in a process, and the cache's generation trusted for a
+while."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from webapp.cache import local_layer
 from webapp.db import transactional
 from webapp.extensions import cache as _cache
 from webapp.extensions import db as _db
+from webapp.extensions import limiter
 from webapp.models import AuditEvent, ModelCapability
 from webapp.operations import activation, admins, catalog
 from webapp.queries import lookup
@@ -145,6 +147,11 @@ class ProviderFactory:
         return catalog.create_provider(data, actor="test")
 
 
+def shared_key_on(key: str = SHARED_KEY) -> dict:
+    """A provider's fields for a shared key, set and allowed: ``make_provider(…, **this)``."""
+    return {"shared_api_key": key, "shared_api_enabled": True}
+
+
 class ModelFactory:
     def __init__(self, make_provider):
         self.make_provider = make_provider
@@ -171,13 +178,26 @@ class ModelFactory:
         return model
 
 
+def model_fields(name: str, provider: str = "openrouter", **fields) -> dict:
+    """A new chat model's fields as the dashboard's form and the API take them, named as
+    ModelFactory names a model (``vendor/<name>``, a title); ``fields`` change or add some."""
+    return {
+        "provider": provider,
+        "name": name,
+        "model_id": f"vendor/{name}",
+        "display_name": name.replace("-", " ").title(),
+        "capabilities": ["chat"],
+    } | fields
+
+
 def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def csrf_token(client, path: str = "/") -> str:
-    """The CSRF token of the page at ``path`` (its meta tag, or a form's hidden field)."""
-    match = CSRF.search(text(client.get(path, follow_redirects=True)))
+def csrf_token(client, path: str = "/", **kw) -> str:
+    """The CSRF token of the page at ``path`` (its meta tag, or a form's hidden field);
+    ``kw`` goes to the GET (``base_url``, …)."""
+    match = CSRF.search(text(client.get(path, follow_redirects=True, **kw)))
     assert match, f"no CSRF token on {path}"
     return match.group(1) or match.group(2)
 
@@ -187,6 +207,13 @@ def csrf_from(client, path: str = "/tokens") -> str:
     if not getattr(client, "csrf", None):
         client.csrf = csrf_token(client, path)
     return client.csrf
+
+
+def post_form(client, url: str, data: dict | None = None, **kw):
+    """A form post carrying a valid CSRF token (the ``post`` fixture)."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_from(client))
+    return client.post(url, data=data, **kw)
 
 
 def csrf_header(client) -> dict[str, str]:
@@ -215,6 +242,18 @@ def post_login(client, username: str, password: str = PASSWORD, path: str = "/lo
     """Post the sign-in form, with its CSRF token, to ``path`` (``/login?next=…``)."""
     data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login")}
     return client.post(path, data=data | extra)
+
+
+def rate_limited_app(app_factory, settings: dict, role: str):
+    """For a fixture to ``yield from``: an app with the rate ``settings``, its context
+    pushed, the limiter's counts emptied before and after, and ``sara`` of ``role``."""
+    app = app_factory(**settings)
+    with app.app_context():
+        limiter.reset()
+        AdminFactory()(role, username="sara")
+        yield app
+        limiter.reset()
+        _db.session.remove()
 
 
 def sign_in(client, username: str, password: str = PASSWORD) -> None:
@@ -297,6 +336,24 @@ def call_api(base: str, method: str, path: str, token: str, body=None, **headers
             return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers, err.read()
+
+
+def start_gunicorn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``gunicorn *args`` serving the project from its root, its output kept as text (read
+    it once it has exited: :func:`exited_output`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def exited_output(server: subprocess.Popen) -> str:
+    """What ``server`` wrote, once it has exited (reading sooner would wait for that)."""
+    return server.stdout.read() if server.poll() is not None else ""
 
 
 def wait_until_ready(base: str, server, timeout: float, output) -> None:

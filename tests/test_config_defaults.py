@@ -16,7 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import FERNET_KEYS, make_config
-from tests.support import PASSWORD, AdminFactory
+from tests.support import PASSWORD, AdminFactory, csrf_token
 from webapp import config as config_module
 from webapp import create_app
 from webapp.config import DEV_SECRET_KEY, Config, ConfigError
@@ -186,15 +186,18 @@ def test_make_run_works_with_no_setting_and_keeps_its_secrets(tmp_path):
     assert (copy / "instance" / "secret_key").read_text() == secret
 
 
-def login(client, base: str) -> list[str]:
-    page = client.get("/login", base_url=base)
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page.data).group(1).decode()
-    response = client.post(
-        "/login",
-        base_url=base,
-        headers={"Referer": base + "/login"},
-        data={"username": "sara", "password": PASSWORD, "csrf_token": token, "remember": "y"},
+def post_from(client, base: str, page: str, path: str, data: dict):
+    """Post ``data`` to ``path`` from the page at ``page`` over ``base``, with that page's
+    CSRF token and address (HTTPS checks the Referer)."""
+    token = csrf_token(client, page, base_url=base)
+    return client.post(
+        path, base_url=base, headers={"Referer": base + page}, data=data | {"csrf_token": token}
     )
+
+
+def login(client, base: str) -> list[str]:
+    form = {"username": "sara", "password": PASSWORD, "remember": "y"}
+    response = post_from(client, base, "/login", "/login", form)
     assert response.status_code == 302
     return response.headers.getlist("Set-Cookie")
 
@@ -217,14 +220,8 @@ def test_production_cookies_are_host_only(app_factory):
         cookies = login(client, base)
         by_name = {c.split("=", 1)[0]: c for c in cookies}
         assert {"__Host-session", "__Host-remember_token"} <= set(by_name), cookies
-        page = client.get("/models", base_url=base)
-        token = re.search(rb'name="csrf-token" content="([^"]+)"', page.data).group(1).decode()
-        response = client.post(
-            "/language",
-            base_url=base,
-            headers={"Referer": base + "/models"},
-            data={"lang": "en", "next": "/models", "csrf_token": token},
-        )
+        english = {"lang": "en", "next": "/models"}
+        response = post_from(client, base, "/models", "/language", english)
         lang_cookie = next(c for c in response.headers.getlist("Set-Cookie") if "lang=" in c)
         assert lang_cookie.startswith("__Host-lang=en")
         for cookie in (by_name["__Host-session"], by_name["__Host-remember_token"], lang_cookie):

@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -24,7 +21,6 @@ from webapp.models import ModelCapability
 from webapp.operations import admins
 from webapp.queries.lookup import load_active_model
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/13"
 WORKERS = 3
 CLIENTS = 6
@@ -61,10 +57,8 @@ def gunicorn_panel(app_factory):
         "SECRET_KEY": "multi-secret",
         "APP_ENV": "development",
     }
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
-    server = subprocess.Popen(
+    server = support.start_gunicorn(
         [
-            gunicorn,
             "-w",
             str(WORKERS),
             "-k",
@@ -79,18 +73,11 @@ def gunicorn_panel(app_factory):
             "warning",
             "wsgi:app",
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        # Its output can be read once it has exited (reading sooner would wait for that).
-        support.wait_until_ready(
-            base, server, 30, lambda: server.stdout.read() if server.poll() is not None else ""
-        )
+        support.wait_until_ready(base, server, 30, lambda: support.exited_output(server))
         yield app, base, token, ids
     finally:
         server.send_signal(signal.SIGINT)  # quick shutdown: every request has been answered

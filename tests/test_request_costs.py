@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.support import PASSWORD, AdminFactory, QueryLog, post_login
-from webapp.extensions import db, limiter
+from tests.support import PASSWORD, QueryLog, post_login, rate_limited_app
+from webapp.extensions import db
 from webapp.models import Admin
 from webapp.security import CSP
 
@@ -19,13 +19,7 @@ RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset
 
 @pytest.fixture
 def limited_app(app_factory):
-    app = app_factory(**LIMITED)
-    with app.app_context():
-        limiter.reset()
-        AdminFactory()("viewer", username="sara")
-        yield app
-        limiter.reset()
-        db.session.remove()
+    yield from rate_limited_app(app_factory, LIMITED, "viewer")
 
 
 def sign_in_attempt(client, password: str = "wrong-pass-000"):

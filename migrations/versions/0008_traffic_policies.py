@@ -17,80 +17,53 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def _create_routing_table(name, extra_columns=(), extra_checks=None):
+    """A group's ordered list of models (its fallbacks, or its split's arms), each model
+    at most once, with the index on ``model_id``; ``extra_checks`` maps a check's name
+    (after the table's) to its condition."""
     op.create_table(
-        "routing_fallback",
+        name,
         sa.Column("provider_id", sa.Integer(), nullable=False),
         sa.Column("capability", sa.String(length=20), nullable=False),
         sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            CAPABILITY_KNOWN,
-            name=op.f("ck_routing_fallback_capability_known"),
+        *extra_columns,
+        sa.CheckConstraint(CAPABILITY_KNOWN, name=op.f(f"ck_{name}_capability_known")),
+        *(
+            sa.CheckConstraint(condition, name=op.f(f"ck_{name}_{check}"))
+            for check, condition in (extra_checks or {}).items()
         ),
         sa.ForeignKeyConstraint(
             ["model_id"],
             ["ai_model.id"],
-            name=op.f("fk_routing_fallback_model_id_ai_model"),
+            name=op.f(f"fk_{name}_model_id_ai_model"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["provider_id"],
             ["provider.id"],
-            name=op.f("fk_routing_fallback_provider_id_provider"),
+            name=op.f(f"fk_{name}_provider_id_provider"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "provider_id", "capability", "position", name=op.f("pk_routing_fallback")
-        ),
+        sa.PrimaryKeyConstraint("provider_id", "capability", "position", name=op.f(f"pk_{name}")),
         sa.UniqueConstraint(
             "provider_id",
             "capability",
             "model_id",
-            name=op.f("uq_routing_fallback_provider_id_capability_model_id"),
+            name=op.f(f"uq_{name}_provider_id_capability_model_id"),
         ),
     )
-    with op.batch_alter_table("routing_fallback", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_routing_fallback_model_id"), ["model_id"], unique=False
-        )
+    with op.batch_alter_table(name, schema=None) as batch_op:
+        batch_op.create_index(batch_op.f(f"ix_{name}_model_id"), ["model_id"], unique=False)
 
-    op.create_table(
+
+def upgrade():
+    _create_routing_table("routing_fallback")
+    _create_routing_table(
         "routing_split",
-        sa.Column("provider_id", sa.Integer(), nullable=False),
-        sa.Column("capability", sa.String(length=20), nullable=False),
-        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.Column("percent", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            CAPABILITY_KNOWN,
-            name=op.f("ck_routing_split_capability_known"),
-        ),
-        sa.CheckConstraint("percent BETWEEN 1 AND 50", name=op.f("ck_routing_split_percent_range")),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["ai_model.id"],
-            name=op.f("fk_routing_split_model_id_ai_model"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["provider_id"],
-            ["provider.id"],
-            name=op.f("fk_routing_split_provider_id_provider"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "provider_id", "capability", "position", name=op.f("pk_routing_split")
-        ),
-        sa.UniqueConstraint(
-            "provider_id",
-            "capability",
-            "model_id",
-            name=op.f("uq_routing_split_provider_id_capability_model_id"),
-        ),
+        extra_columns=[sa.Column("percent", sa.Integer(), nullable=False)],
+        extra_checks={"percent_range": "percent BETWEEN 1 AND 50"},
     )
-    with op.batch_alter_table("routing_split", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_routing_split_model_id"), ["model_id"], unique=False)
 
     op.create_table(
         "schedule",
@@ -151,11 +124,7 @@ def downgrade():
         batch_op.drop_index("ix_schedule_group")
 
     op.drop_table("schedule")
-    with op.batch_alter_table("routing_split", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_routing_split_model_id"))
-
-    op.drop_table("routing_split")
-    with op.batch_alter_table("routing_fallback", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_routing_fallback_model_id"))
-
-    op.drop_table("routing_fallback")
+    for name in ("routing_split", "routing_fallback"):
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f"ix_{name}_model_id"))
+        op.drop_table(name)

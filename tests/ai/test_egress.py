@@ -217,13 +217,12 @@ def test_a_public_address_and_a_name_that_does_not_resolve_yet_are_accepted(
 @pytest.mark.parametrize(
     "url", ["http://169.254.169.254/latest", "http://0x7f000001/v1", PUBLIC_URL + "?a=b"]
 )
-def test_dashboard_form_shows_the_error_and_changes_nothing(login_as, public_provider, url):
+def test_dashboard_form_shows_the_error_and_changes_nothing(login_as, post, public_provider, url):
     client = login_as("admin")
-    token = csrf_token(client, f"/providers/{public_provider.id}/edit")
-    response = client.post(
+    response = post(
+        client,
         f"/providers/{public_provider.id}/edit",
-        data={
-            "csrf_token": token,
+        {
             "slug": "acme",
             "name": "Acme",
             "base_url": url,

@@ -85,18 +85,8 @@ def test_api_refuses_disguising_characters(api, make_provider, name):
 
 
 def _new_model_form(client, display_name: str):
-    token = support.csrf_token(client, "/models/new")
-    return client.post(
-        "/models/new",
-        data={
-            "csrf_token": token,
-            "provider": "openrouter",
-            "name": "ali-reza",
-            "model_id": "vendor/ali-reza",
-            "display_name": display_name,
-            "capabilities": ["chat"],
-        },
-    )
+    fields = support.model_fields("ali-reza", display_name=display_name)
+    return support.post_form(client, "/models/new", fields)
 
 
 def test_dashboard_form_saves_and_shows_a_half_space(login_as, make_provider):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.queries.test_usage import bucket_of, call, flush, meter
+from tests.queries.test_usage import assert_figures, call, flush, meter
 from tests.support import USAGE_POINT_FIELDS
 from webapp.extensions import db
 from webapp.models import UsageHourly
@@ -31,12 +31,7 @@ def test_metered_calls_appear_with_counts_tokens_and_percentiles(api, app):
     assert set(point) == USAGE_POINT_FIELDS
     assert point["bucket_start"] == now.replace(minute=0, second=0, microsecond=0).isoformat()
     assert (point["provider"], point["capability"], point["model"]) == ("openai", "chat", "gpt-4o")
-    assert (point["calls"], point["errors"], point["fallbacks"]) == (10, 1, 0)
-    assert (point["prompt_tokens"], point["completion_tokens"]) == (99, 36)
-    low, high = bucket_of(120)
-    assert low <= point["p50_ms"] <= high
-    low, high = bucket_of(900)
-    assert low <= point["p95_ms"] <= high
+    assert_figures(point, (10, 1, 0), (99, 36), (120, 900))
 
     everyone = api("GET", "/usage/").get_json()["data"]
     assert {(p["provider"], p["fallbacks"]) for p in everyone} == {("openai", 0), ("anthropic", 1)}

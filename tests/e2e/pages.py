@@ -12,9 +12,9 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models.admin import ApiToken
 from webapp.models.base import utcnow
-from webapp.models.catalog import AIModel
+from webapp.models.catalog import AIModel, Provider
 from webapp.models.policies import Schedule
-from webapp.operations import schedules
+from webapp.operations import activation, admins, catalog, schedules
 from webapp.views import BLUEPRINTS
 
 # GET endpoints of the dashboard's blueprints that are not pages a person opens: htmx
@@ -30,6 +30,22 @@ NOT_PAGES = frozenset(
     }
 )
 SIGNED_OUT = frozenset({"auth.login"})
+
+
+def busy_demo(boss) -> Provider:
+    """What the pages show beyond ``seed-demo``: OpenRouter's shared key, ``boss``'s personal
+    key and API token, and two of its models live; returns OpenRouter."""
+    provider = catalog.get_provider("openrouter")
+    catalog.update_provider(
+        provider,
+        {"shared_api_key": "sk-or-shared-demo-1234", "shared_api_enabled": True},
+        actor=boss,
+    )
+    admins.save_provider_settings(boss, provider, personal_api_key="sk-or-mine-demo-5678")
+    admins.create_token(boss, "content service")
+    for model in provider.models[:2]:
+        activation.activate(model, actor=boss)
+    return provider
 
 
 def page_ids(provider_id: int, admin_id: int) -> dict[str, object]:

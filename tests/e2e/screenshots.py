@@ -20,11 +20,10 @@ from sqlalchemy import select
 
 from tests.conftest import LiveServer, make_config
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
-from tests.e2e.pages import dashboard_pages, page_ids
+from tests.e2e.pages import busy_demo, dashboard_pages, page_ids
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models.admin import Admin
-from webapp.operations import activation, admins, catalog
 from webapp.operations.demo import DEMO_PASSWORD, seed_demo
 
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
@@ -35,16 +34,7 @@ README_PICTURE = ROOT / "docs" / "images" / "models-page.png"
 def demo_data() -> dict[str, object]:
     seed_demo()
     boss = db.session.scalar(select(Admin).where(Admin.username == "admin"))
-    provider = catalog.get_provider("openrouter")
-    catalog.update_provider(
-        provider,
-        {"shared_api_key": "sk-or-shared-demo-1234", "shared_api_enabled": True},
-        actor=boss,
-    )
-    admins.save_provider_settings(boss, provider, personal_api_key="sk-or-mine-demo-5678")
-    admins.create_token(boss, "content service")
-    for model in provider.models[:2]:
-        activation.activate(model, actor=boss)
+    provider = busy_demo(boss)
     return page_ids(provider.id, boss.id)
 
 

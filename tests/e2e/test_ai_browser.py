@@ -15,8 +15,6 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.ai.fake_provider import TINY_PNG, Reply, closed_port
-from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
-from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Provider
 from webapp.operations import activation, admins, catalog
 from webapp.operations.demo import seed_demo
@@ -36,15 +34,6 @@ NO_SHARED_FOR_YOU = (
 KEY_REFUSED = "ارائه‌دهنده کلید API را نپذیرفت (کلید نادرست، منقضی یا غیرمجاز است)."
 UNREACHABLE = "دسترسی به ارائه‌دهنده ممکن نیست (نشانی نادرست است یا سرور در دسترس نیست)."
 CONNECTION_OK = "اتصال برقرار است."
-
-
-@pytest.fixture
-def app(app_factory):
-    """The suite's app with tiny back-off and short timeouts (as in tests/ai)."""
-    app = app_factory(**FAST_PROVIDER_SETTINGS)
-    with app.app_context():
-        yield app
-        _db.session.remove()
 
 
 @pytest.fixture
@@ -87,6 +76,18 @@ def open_playground(page, live_server, provider: Provider, capability: str = "ch
         page.check(f"#playground-cap-{capability}")
 
 
+def expect_plan(page, model_texts: tuple[str, str], key_source: str, key_texts: tuple[str, str]):
+    """The plan shown before sending: the model (its name and id), the key's source and
+    what names it (its label and hint)."""
+    plan = page.locator("#playground-plan")
+    for text in model_texts:
+        expect(plan.locator("[data-plan-model]")).to_contain_text(text)
+    key = plan.locator("[data-plan-key]")
+    expect(key).to_have_attribute("data-plan-key", key_source)
+    for text in key_texts:
+        expect(key).to_contain_text(text)
+
+
 def send(page, prompt: str) -> None:
     page.evaluate("window.__noReload = 'still here'")
     page.fill("#playground-prompt", prompt)
@@ -114,13 +115,7 @@ def test_chat_answer_in_place_through_active_model_and_shared_key(
     sign_in("operator")
     open_playground(page, live_server, demo["openrouter"])
 
-    plan = page.locator("#playground-plan")
-    expect(plan.locator("[data-plan-model]")).to_contain_text("GPT-4o")
-    expect(plan.locator("[data-plan-model]")).to_contain_text("openai/gpt-4o")
-    key = plan.locator("[data-plan-key]")
-    expect(key).to_have_attribute("data-plan-key", "shared")
-    expect(key).to_contain_text(SHARED_LABEL)
-    expect(key).to_contain_text("…7f3a")
+    expect_plan(page, ("GPT-4o", "openai/gpt-4o"), "shared", (SHARED_LABEL, "…7f3a"))
     assert fake.requests == [], "showing the plan must not call the provider"
 
     prompt = "سلام، حالت چطور است؟"
@@ -158,13 +153,9 @@ def test_image_prompt_shows_the_image_with_personal_key(page, live_server, sign_
     admins.save_provider_settings(admin, demo["openai"], personal_api_key=PERSONAL_KEY)
     open_playground(page, live_server, demo["openai"], "image")
 
-    plan = page.locator("#playground-plan")
-    expect(plan.locator("[data-plan-model]")).to_contain_text("GPT Image 1")
-    expect(plan.locator("[data-plan-model]")).to_contain_text("gpt-image-1")
-    key = plan.locator("[data-plan-key]")
-    expect(key).to_have_attribute("data-plan-key", "personal")
-    expect(key).to_contain_text(PERSONAL_LABEL)
-    expect(key).to_contain_text("…" + PERSONAL_KEY[-4:])
+    expect_plan(
+        page, ("GPT Image 1", "gpt-image-1"), "personal", (PERSONAL_LABEL, "…" + PERSONAL_KEY[-4:])
+    )
 
     send(page, "یک گربه روی پشت‌بام")
 

@@ -33,6 +33,12 @@ def active_caps(fresh_db, model) -> list[str]:
     return fresh_db().get(AIModel, model.id).active_capabilities
 
 
+def assert_chat_live(fresh_db, live, idle) -> None:
+    """In the database, ``live`` is live for chat and ``idle`` is live nowhere."""
+    assert active_caps(fresh_db, live) == ["chat"]
+    assert active_caps(fresh_db, idle) == []
+
+
 def test_switch_with_confirmation_no_reload(page, live_server, sign_in, catalogue, fresh_db):
     p, gpt, claude = catalogue["provider"], catalogue["gpt"], catalogue["claude"]
     sign_in("operator")
@@ -54,8 +60,7 @@ def test_switch_with_confirmation_no_reload(page, live_server, sign_in, catalogu
     expect(dialog).to_have_count(0)
     expect(radio(page, p, "chat", claude)).to_be_checked()
     assert page.evaluate("window.__marker") == 1, "the page reloaded"
-    assert active_caps(fresh_db, claude) == ["chat"]
-    assert active_caps(fresh_db, gpt) == []
+    assert_chat_live(fresh_db, claude, gpt)
     # The code group was not touched: Coder still live there.
     expect(radio(page, p, "code", catalogue["coder"])).to_be_checked()
 
@@ -74,8 +79,7 @@ def test_cancel_restores_the_radio_and_writes_nothing(
     expect(dialog).to_have_count(0)
     expect(radio(page, p, "chat", gpt)).to_be_checked()
     expect(radio(page, p, "chat", claude)).not_to_be_checked()
-    assert active_caps(fresh_db, gpt) == ["chat"]
-    assert active_caps(fresh_db, claude) == []
+    assert_chat_live(fresh_db, gpt, claude)
 
 
 def test_keyboard_alone_switches_and_escape_cancels(
@@ -127,8 +131,7 @@ def test_keyboard_alone_switches_and_escape_cancels(
     expect(page.locator("#flash-status")).to_contain_text("۱ مدل دیگر غیرفعال شد")
     expect(radio(page, p, "chat", claude)).to_be_checked()
     expect(radio(page, p, "chat", claude)).to_be_focused()
-    assert active_caps(fresh_db, claude) == ["chat"]
-    assert active_caps(fresh_db, gpt) == []
+    assert_chat_live(fresh_db, claude, gpt)
 
 
 def test_none_choice_asks_first_and_a_free_group_needs_no_dialog(
@@ -188,8 +191,7 @@ def test_viewer_cannot_switch(page, live_server, sign_in, catalogue, fresh_db):
         [str(p.id), str(claude.id)],
     )
     assert status == 403
-    assert active_caps(fresh_db, gpt) == ["chat"]
-    assert active_caps(fresh_db, claude) == []
+    assert_chat_live(fresh_db, gpt, claude)
 
 
 def test_english_switch_turns_the_page_left_to_right(page, live_server, sign_in, catalogue):

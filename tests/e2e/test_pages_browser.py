@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import assert_accessible, shoot
-from webapp.operations import activation, admins, catalog
+from tests.e2e.pages import busy_demo
 from webapp.operations.demo import seed_demo
 
 
@@ -17,16 +17,7 @@ def busy(app, make_admin):
     """Demo data plus what these pages show: keys, tokens, activations, other admins."""
     seed_demo()
     boss = make_admin("superadmin", username="boss")
-    provider = catalog.get_provider("openrouter")
-    catalog.update_provider(
-        provider,
-        {"shared_api_key": "sk-or-shared-e2e-1234", "shared_api_enabled": True},
-        actor=boss,
-    )
-    admins.save_provider_settings(boss, provider, personal_api_key="sk-or-mine-e2e-5678")
-    admins.create_token(boss, "content service")
-    for model in provider.models[:2]:
-        activation.activate(model, actor=boss)
+    provider = busy_demo(boss)
     return {"provider_id": provider.id, "admin_id": boss.id}
 
 

@@ -11,7 +11,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.checks import assert_accessible
-from tests.e2e.test_usage_browser import SIZES, no_sideways_scroll, switch_to_english
+from tests.e2e.test_usage_browser import (
+    SIZES,
+    no_sideways_scroll,
+    open_sized,
+    switch_to_english,
+)
 from tests.queries.test_usage import call, flush, meter
 from webapp.operations import routing
 
@@ -33,9 +38,7 @@ def split(app, provider, make_model):
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_check_now_shows_the_result_on_the_overview(page, live_server, sign_in, split, size):
     provider, _, _ = split
-    page.set_viewport_size(SIZES[size])
-    sign_in("operator")
-    page.goto(live_server("/"))
+    open_sized(page, live_server, sign_in, size, "operator", "/")
     card = page.locator(f"#overview-group-{provider.id}-chat")
     expect(card.locator(".overview-health")).to_have_text("—")
     card.get_by_role("button", name="بررسی اکنون").click()
@@ -51,9 +54,7 @@ def test_check_now_shows_the_result_on_the_overview(page, live_server, sign_in, 
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_the_splits_arms_and_ending_it(page, live_server, sign_in, split, size):
     _, gpt, claude = split
-    page.set_viewport_size(SIZES[size])
-    sign_in("operator")
-    page.goto(live_server("/usage?provider=openrouter"))
+    open_sized(page, live_server, sign_in, size, "operator", "/usage?provider=openrouter")
     arms = page.locator("table.usage-arms")
     expect(arms.locator('td[data-metric="calls"]')).to_have_text(["۶", "۲"])
     no_sideways_scroll(page)

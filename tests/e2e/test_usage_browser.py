@@ -31,6 +31,13 @@ def metered(app, make_provider, make_model):
     return openai
 
 
+def open_sized(page, live_server, sign_in, size: str, role: str, path: str) -> None:
+    """Sign in as ``role`` in a window of ``size`` (a key of SIZES) and open ``path``."""
+    page.set_viewport_size(SIZES[size])
+    sign_in(role)
+    page.goto(live_server(path))
+
+
 def no_sideways_scroll(page) -> None:
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -45,9 +52,7 @@ def switch_to_english(page) -> None:
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_overview_draws_a_chart_per_group(page, live_server, sign_in, metered, screenshots, size):
-    page.set_viewport_size(SIZES[size])
-    sign_in("viewer")
-    page.goto(live_server("/"))
+    open_sized(page, live_server, sign_in, size, "viewer", "/")
     spark = page.locator(f"#overview-group-{metered.id}-chat svg.overview-spark")
     expect(spark).to_be_visible()
     assert spark.locator("rect").count() == 24
@@ -66,9 +71,7 @@ def test_overview_draws_a_chart_per_group(page, live_server, sign_in, metered, s
 def test_usage_page_draws_charts_beside_tables(
     page, live_server, sign_in, metered, screenshots, size
 ):
-    page.set_viewport_size(SIZES[size])
-    sign_in("viewer")
-    page.goto(live_server("/usage?provider=openai"))
+    open_sized(page, live_server, sign_in, size, "viewer", "/usage?provider=openai")
     charts = page.locator("[data-chart]")
     expect(charts).to_have_count(6)
     expect(charts.first).to_have_attribute("data-drawn", "2")  # two series: two models

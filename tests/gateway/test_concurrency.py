@@ -16,9 +16,7 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,7 +29,6 @@ from webapp.extensions import db
 from webapp.models import UsageCall
 from webapp.operations import admins
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 STREAMS = 200
 CHUNKS = 30
@@ -79,26 +76,10 @@ def panel(app, make_provider, make_model, make_admin, fake_provider):
         "LOG_LEVEL": "warning",
         "GUNICORN_GRACEFUL_TIMEOUT": "10",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:webapp.gunicorn_conf", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = support.start_gunicorn(["-c", "python:webapp.gunicorn_conf", "wsgi:app"], env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not come up"
-            assert server.poll() is None, server.stdout.read()
-            time.sleep(0.2)
+        support.wait_until_ready(base, server, 30, lambda: support.exited_output(server))
         yield {
             "app": app,
             "base": base,

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.ai.fixtures import FAST_PROVIDER_SETTINGS
-from tests.support import SHARED_KEY, csrf_token
+from tests.support import SHARED_KEY, csrf_token, shared_key_on
 from webapp.ai import calls
 from webapp.errors import NoApiAccess
 from webapp.extensions import db as _db
@@ -29,21 +28,12 @@ BOSS_KEY = "sk-boss-personal-0011223344"
 
 
 @pytest.fixture
-def app(app_factory):
-    app = app_factory(**FAST_PROVIDER_SETTINGS)
-    with app.app_context():
-        yield app
-        _db.session.remove()
-
-
-@pytest.fixture
 def provider(make_provider, make_model, fake_provider):
     p = make_provider(
         "openrouter",
         name="OpenRouter",
         base_url=fake_provider.url,
-        shared_api_enabled=True,
-        shared_api_key=SHARED_KEY,
+        **shared_key_on(),
     )
     make_model(p, "gpt", caps=["chat"], active=True, model_id="openai/gpt-4o")
     return p

@@ -87,37 +87,19 @@ def test_api_create_and_edit_refuse_a_taken_model_id(client, openai, bearer):
     assert _state() == before
 
 
-def test_dashboard_form_shows_the_clash_under_the_field(login_as, openai):
+def test_dashboard_form_shows_the_clash_under_the_field(login_as, post, openai):
     client = login_as("operator")
     before = _state()
-    token = support.csrf_token(client, "/models/new")
-    response = client.post(
-        "/models/new",
-        data={
-            "csrf_token": token,
-            "provider": "openai",
-            "name": "dup",
-            "model_id": "openai/gpt-4o",
-            "display_name": "Dup",
-            "capabilities": ["chat"],
-        },
-    )
+    dup = support.model_fields("dup", "openai", model_id="openai/gpt-4o")
+    response = post(client, "/models/new", dup)
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert TAKEN in body
     assert _state() == before
 
     mini = db.session.scalar(select(AIModel).where(AIModel.name == "gpt-4o-mini"))
-    response = client.post(
-        f"/models/{mini.id}/edit",
-        data={
-            "csrf_token": token,
-            "name": "gpt-4o-mini",
-            "model_id": "openai/gpt-4o",
-            "display_name": "Mini",
-            "capabilities": ["chat"],
-        },
-    )
+    clash = support.model_fields(mini.name, "openai", model_id="openai/gpt-4o", display_name="Mini")
+    response = post(client, f"/models/{mini.id}/edit", clash)
     assert response.status_code == 400 and TAKEN in response.get_data(as_text=True)
     assert _state() == before
 

@@ -45,6 +45,16 @@ def bucket_of(latency: float) -> tuple[float, float]:
     return (0.0 if i == 0 else LATENCY_EDGES[i - 1]) - 0.05, LATENCY_EDGES[i] + 0.05
 
 
+def assert_figures(point: dict, counts: tuple, tokens: tuple, latencies: tuple) -> None:
+    """A usage point's calls, errors and fallbacks, its prompt and completion tokens, and
+    its p50 and p95 in the histogram buckets of the two ``latencies``."""
+    assert (point["calls"], point["errors"], point["fallbacks"]) == counts
+    assert (point["prompt_tokens"], point["completion_tokens"]) == tokens
+    for field, latency in zip(("p50_ms", "p95_ms"), latencies, strict=True):
+        low, high = bucket_of(latency)
+        assert low <= point[field] <= high, field
+
+
 def test_flush_upserts_one_rollup_row_per_hour_and_group(app):
     hour = NOW.replace(minute=0)
     for minute, outcome in ((1, "ok"), (5, "ok"), (59, "provider_error")):
@@ -116,12 +126,7 @@ def test_series_by_hour_counts_errors_tokens_and_percentiles(app):
     q = usage.parse_query({"provider": "openai"}, now=NOW + timedelta(minutes=5))
     [point] = usage.series(q)
     assert point["bucket_start"] == NOW.replace(minute=0).isoformat()
-    assert (point["calls"], point["errors"], point["fallbacks"]) == (21, 1, 0)
-    assert (point["prompt_tokens"], point["completion_tokens"]) == (100, 40)
-    low, high = bucket_of(100)
-    assert low <= point["p50_ms"] <= high
-    low, high = bucket_of(2500)
-    assert low <= point["p95_ms"] <= high
+    assert_figures(point, (21, 1, 0), (100, 40), (100, 2500))
 
 
 def test_day_buckets_are_tehran_days(app):

@@ -98,21 +98,9 @@ def test_nul_in_a_query_is_a_persian_400(superadmin, query):
     assert "NUL" in response.get_data(as_text=True) or "نویسه" in response.get_data(as_text=True)
 
 
-def test_nul_in_a_form_is_refused_and_saves_nothing(superadmin):
+def test_nul_in_a_form_is_refused_and_saves_nothing(superadmin, post):
     before = _state()
-    token = support.csrf_token(superadmin, "/models/new")
-    response = superadmin.post(
-        "/models/new",
-        data={
-            "csrf_token": token,
-            "provider": "openrouter",
-            "name": "fresh",
-            "model_id": "vendor/fresh",
-            "display_name": "Fresh",
-            "description": "a\x00b",
-            "capabilities": ["chat"],
-        },
-    )
+    response = post(superadmin, "/models/new", support.model_fields("fresh", description="a\x00b"))
     assert response.status_code == 400
     assert "نویسه" in response.get_data(as_text=True)
     assert _state() == before

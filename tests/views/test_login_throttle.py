@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import PASSWORD, AdminFactory, post_login
+from tests.support import PASSWORD, AdminFactory, post_login, rate_limited_app
 from webapp.extensions import db, limiter
 from webapp.models import Admin
 
@@ -25,13 +25,7 @@ def attempt(client, username="sara", password="wrong-pass-000", ip="198.51.100.1
 
 @pytest.fixture
 def limited_app(app_factory):
-    app = app_factory(**LIMITED)
-    with app.app_context():
-        limiter.reset()
-        AdminFactory()("operator", username="sara")
-        yield app
-        limiter.reset()
-        db.session.remove()
+    yield from rate_limited_app(app_factory, LIMITED, "operator")
 
 
 def test_one_username_is_limited_across_addresses_and_cases(limited_app):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.ai.fake_provider import Reply
 from tests.html_tree import parse
-from tests.support import SHARED_KEY, csrf_token
+from tests.support import csrf_token, shared_key_on
 from webapp.operations import routing
 
 HTMX = {"HX-Request": "true"}
@@ -66,8 +66,7 @@ def test_the_page_opens_on_a_provider_with_a_live_model(
         "zzz-live",
         name="ZZZ live",
         base_url=fake_provider.url,
-        shared_api_enabled=True,
-        shared_api_key=SHARED_KEY,
+        **shared_key_on(),
     )
     make_model(live, "gpt", caps=["chat"], active=True)
 

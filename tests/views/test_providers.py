@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import field_error, text
+from tests.support import field_error, shared_key_on, text
 from webapp import secrets
 from webapp.extensions import db
 from webapp.models import AIModel, AuditEvent, Provider
@@ -29,8 +29,7 @@ def test_list_shows_every_column_and_only_the_key_hint(login_as, make_provider, 
         "openrouter",
         name="OpenRouter",
         base_url="https://openrouter.ai/api/v1",
-        shared_api_key=SHARED_KEY,
-        shared_api_enabled=True,
+        **shared_key_on(SHARED_KEY),
     )
     make_model(openrouter, "gpt-4o")
     make_model(openrouter, "claude-3.5")

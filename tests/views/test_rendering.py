@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.html_tree import VOID
-from tests.support import text
+from tests.support import shared_key_on, text
 from webapp.operations import activation, admins
 
 SHARED_KEY = "sk-shared-SECRET-aaaa1111"
@@ -100,8 +100,7 @@ def full_world(login_as, make_provider, make_model, post):
         "openrouter",
         name="OpenRouter",
         base_url="https://openrouter.ai/api/v1",
-        shared_api_key=SHARED_KEY,
-        shared_api_enabled=True,
+        **shared_key_on(SHARED_KEY),
     )
     make_provider("openai", name="OpenAI", is_enabled=False)
     make_model(p, "gpt-4o", caps=["chat", "vision"], active=True, display_name="GPT-4o")

@@ -43,8 +43,19 @@ from webapp.queries.groups import Conflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
 
+class _AffectedGroups:
+    """The groups a change was asked about, to re-render: (provider id, capability)."""
+
+    provider_id: int
+    requested: tuple[str, ...]
+
+    @property
+    def affected_groups(self) -> tuple[tuple[int, str], ...]:
+        return tuple((self.provider_id, cap) for cap in self.requested)
+
+
 @dataclass(frozen=True)
-class ActivationResult:
+class ActivationResult(_AffectedGroups):
     model: AIModel
     requested: tuple[str, ...]
     activated: tuple[str, ...]  # capabilities that became active for ``model``
@@ -64,10 +75,6 @@ class ActivationResult:
     def changed(self) -> bool:
         return bool(self.activated)
 
-    @property
-    def affected_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.provider_id, cap) for cap in self.requested)
-
     def messages(self) -> list[str]:
         texts = [messages.model_activated()]
         if self.deactivated_count:
@@ -76,7 +83,7 @@ class ActivationResult:
 
 
 @dataclass(frozen=True)
-class DeactivationResult:
+class DeactivationResult(_AffectedGroups):
     model: AIModel
     requested: tuple[str, ...]
     deactivated: tuple[str, ...]  # capabilities ``model`` lost; each group is now empty
@@ -89,10 +96,6 @@ class DeactivationResult:
     @property
     def changed(self) -> bool:
         return bool(self.deactivated)
-
-    @property
-    def affected_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.provider_id, cap) for cap in self.requested)
 
 
 @dataclass(frozen=True)

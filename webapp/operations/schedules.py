@@ -237,13 +237,10 @@ def _refusal(schedule: Schedule) -> str | None:
         return None
     if schedule.model_id is None:
         return _("The model «%(model)s» of this schedule was deleted.", model=schedule.model_name)
-    has_capability = db.session.scalar(
-        select(func.count())
-        .select_from(ModelCapability)
-        .where(
-            ModelCapability.model_id == schedule.model_id,
-            ModelCapability.capability == schedule.capability,
-        )
+    has_capability = _count(
+        ModelCapability,
+        ModelCapability.model_id == schedule.model_id,
+        ModelCapability.capability == schedule.capability,
     )
     if not has_capability:
         return _(
@@ -283,17 +280,19 @@ def _quota_reached(schedule: Schedule, now: datetime) -> bool:
     if live is None:
         return False
     since = day_start_utc(now.astimezone(TEHRAN).date())
-    calls = db.session.scalar(
-        select(func.count())
-        .select_from(UsageCall)
-        .where(
-            UsageCall.provider == provider.slug,
-            UsageCall.capability == schedule.capability,
-            UsageCall.model == live.model_id,
-            UsageCall.at >= since,
-        )
+    calls = _count(
+        UsageCall,
+        UsageCall.provider == provider.slug,
+        UsageCall.capability == schedule.capability,
+        UsageCall.model == live.model_id,
+        UsageCall.at >= since,
     )
     return calls >= schedule.after_calls
+
+
+def _count(entity, *criteria) -> int:
+    """How many rows of ``entity`` meet every one of ``criteria``."""
+    return db.session.scalar(select(func.count()).select_from(entity).where(*criteria))
 
 
 def _author(schedule: Schedule) -> ScheduledActor:
