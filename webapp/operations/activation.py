@@ -295,26 +295,24 @@ def _models_and_active(ids: set[int]) -> tuple[dict[int, AIModel], dict[int, lis
 
 @functools.cache
 def _switch_statements():
-    """(deactivate the losers, activate the model): UPDATEs without SQLAlchemy's
-    evaluation of their criteria over the session (``_expire_switched`` instead)."""
+    """(deactivate the losers, activate the model): Core UPDATEs of the table, without
+    the ORM's bulk-update machinery or its evaluation of their criteria over the session
+    (``_expire_switched`` instead)."""
+    rows = ModelCapability.__table__.c
     caps = bindparam("caps", expanding=True)
     off = (
-        update(ModelCapability)
+        update(ModelCapability.__table__)
         .where(
-            ModelCapability.provider_id == bindparam("provider_pk"),
-            ModelCapability.capability.in_(caps),
-            ModelCapability.model_id.in_(bindparam("ids", expanding=True)),
+            rows.provider_id == bindparam("provider_pk"),
+            rows.capability.in_(caps),
+            rows.model_id.in_(bindparam("ids", expanding=True)),
         )
         .values(is_active=False, activated_at=None, activated_by_id=None)
-        .execution_options(synchronize_session=False)
     )
     on = (
-        update(ModelCapability)
-        .where(
-            ModelCapability.model_id == bindparam("model_pk"), ModelCapability.capability.in_(caps)
-        )
+        update(ModelCapability.__table__)
+        .where(rows.model_id == bindparam("model_pk"), rows.capability.in_(caps))
         .values(is_active=True, activated_at=bindparam("when"), activated_by_id=bindparam("by"))
-        .execution_options(synchronize_session=False)
     )
     return off, on
 
@@ -453,11 +451,11 @@ def clear_group(provider_id: int, capability: str, *, actor=None) -> Deactivatio
 
 @functools.cache
 def _touch_statement():
+    table = AIModel.__table__
     return (
-        update(AIModel)
-        .where(AIModel.id == bindparam("model_pk"))
+        update(table)
+        .where(table.c.id == bindparam("model_pk"))
         .values(updated_at=bindparam("when"), updated_by_id=bindparam("by"))
-        .execution_options(synchronize_session=False)
     )
 
 
