@@ -11,10 +11,10 @@ from tests.support import active_pairs, envelope_error, envelope_ok
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Provider
 
-# Transaction control aside: the provider's lock, the groups' rows, the models, two
-# UPDATEs, the audit, the model's stamp, the cache generation, the answer's snapshot.
+# Transaction control aside: the provider's lock, the groups' rows with their models, two
+# UPDATEs, the audit, the model's stamp, the answer's snapshot, the cache generation.
 # The token is cached (a switch does not move the tokens' generation).
-MAX_STATEMENTS = 9
+MAX_STATEMENTS = 8
 
 
 def test_patch_is_active_switches_both_groups_and_answers_the_model(api, group):

@@ -15,7 +15,7 @@ from webapp.operations import activation
 
 MAX_STATEMENTS = 12  # the whole request, transaction control aside
 # The signed-in admin, then the switch up to its last write (the cache generation).
-MAX_SWITCH = 9
+MAX_SWITCH = 8
 # The group with its provider (one statement) and its policies; the page's live counts
 # (2 more) only when the switch emptied or filled a group, which a replacement does not.
 MAX_ANSWER = 2

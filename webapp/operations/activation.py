@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from webapp import messages
 from webapp.capabilities import is_capability, sort_capabilities
@@ -168,7 +169,7 @@ def activate(
 def _activate(model_id: int, capabilities, actor, provider_id: int | None) -> ActivationResult:
     provider = lock_provider_of_model(model_id, provider_id)
     requested = _known_capabilities(capabilities)
-    rows, routed = _lock_switch_groups(provider.id, requested, model_id)
+    rows, routed, models, before = _lock_switch_groups(provider.id, requested, model_id)
     if requested is None:  # all of the model's own: what the locked rows say it has
         requested = tuple(sort_capabilities({r.capability for r in rows if r.model_id == model_id}))
     _check_has(model_id, requested, rows)
@@ -177,7 +178,8 @@ def _activate(model_id: int, capabilities, actor, provider_id: int | None) -> Ac
     )
     gaining = [r for r in rows if r.model_id == model_id and not r.is_active]
     loser_ids = {r.model_id for r in losing}
-    models, before = _models_and_active(loser_ids | {model_id})
+    if model_id not in models:  # no capability asked for: no row of its own was locked
+        models, before = _models_and_active({model_id})
     target = models[model_id]
     if not gaining:
         return ActivationResult(target, requested, (), (), (), provider_id=provider.id)
@@ -235,7 +237,10 @@ def _check_has(model_id: int, requested: tuple[str, ...], rows) -> None:
 @functools.cache
 def _lock_statement(own: bool):
     """The groups' rows, locked in order, with whether the model is an arm or a fallback
-    there. ``own``: the groups of every capability the model has (``:caps`` otherwise)."""
+    there; beside each row of the model and of a live one, that model (refreshed) and its
+    active capabilities in every group (what the audit's "before" says). The provider's
+    lock is held already, so no other change to its rows can slip in between. ``own``:
+    the groups of every capability the model has (``:caps`` otherwise)."""
     provider_id, model_id = bindparam("provider_pk"), bindparam("model_pk")
     if own:
         caps = select(ModelCapability.capability).where(ModelCapability.model_id == model_id)
@@ -251,22 +256,43 @@ def _lock_statement(own: bool):
             for table in (RoutingFallback, RoutingSplit)
         )
     )
+    active_caps = aliased(ModelCapability)
+    live = (
+        select(func.aggregate_strings(active_caps.capability, ","))
+        .where(active_caps.model_id == AIModel.id, active_caps.is_active)
+        .scalar_subquery()
+    )
+    involved = and_(
+        AIModel.id == ModelCapability.model_id,
+        or_(ModelCapability.is_active, ModelCapability.model_id == model_id),
+    )
     return (
         group_rows(provider_id, caps)
-        .add_columns(routed.label("routed"))
+        .add_columns(routed.label("routed"), AIModel, live)
+        .outerjoin(AIModel, involved)
         .with_for_update(of=ModelCapability)
+        .execution_options(populate_existing=True)
     )
 
 
 def _lock_switch_groups(provider_id: int, caps: tuple[str, ...] | None, model_id: int):
     """``lock_groups`` in the same statement as whether ``model_id`` is an arm or a
-    fallback in those groups (then the switch takes it out of routing). ``caps`` None:
-    the groups of every capability the model has, found by the same statement."""
+    fallback in those groups (then the switch takes it out of routing), and the models
+    of the live rows and of ``model_id`` with their active capabilities. ``caps`` None:
+    the groups of every capability the model has, found by the same statement. Returns
+    (rows, routed, models, active capabilities by model)."""
     params = {"provider_pk": provider_id, "model_pk": model_id}
     if caps is not None:
         params["caps"] = list(caps)
-    rows = db.session.execute(_lock_statement(caps is None), params).all()
-    return [row[0] for row in rows], any(row[1] for row in rows)
+    found = db.session.execute(_lock_statement(caps is None), params).all()
+    models: dict[int, AIModel] = {}
+    active: dict[int, list[str]] = {}
+    for _row, _routed, model, live in found:
+        if model is not None:
+            models[model.id] = model
+            active[model.id] = sort_capabilities(live.split(",") if live else [])
+    routed = any(row[1] for row in found)
+    return [row[0] for row in found], routed, models, active
 
 
 @functools.cache
