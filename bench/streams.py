@@ -6,12 +6,12 @@ PostgreSQL + Redis, in front of the loopback provider (in this process, as in th
 
 Reported: how long each dashboard page took while every stream was held and flowing
 (median, p95, the slowest, and the first one apart), and each stream's time to its
-first chunk. The browser is a process of its own, as a real one is: timed from this
-process, a page also waited for the GIL that the 200 stream clients' event loop and the
-provider's 200 threads share here, and the figure said more about this process than
-about the server. The goal (pages under 1 s) is a figure here, not an assertion in the test
-suite: ``tests/gateway/test_concurrency.py`` runs the same load and checks that every
-stream is served at once and that the dashboard keeps answering.
+first chunk. The browser is a process of its own, as a real one is
+(``load_test.browser``): timed from this process, a page also waited for the GIL that the
+200 stream clients' event loop and the provider's 200 threads share here. The goal
+(pages under 1 s) is a figure here, not an assertion in the test suite:
+``tests/gateway/test_concurrency.py`` runs the same load and checks that every stream is
+served at once and that the dashboard keeps answering.
 
     .venv/bin/python bench/streams.py     # or through bench/run.py (section 10)
 """
@@ -19,9 +19,7 @@ stream is served at once and that the dashboard keeps answering.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import statistics
-import time
 
 import common as c  # puts the project on the path
 import httpx
@@ -68,61 +66,13 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=10) as browser:
             load_test.sign_in(browser, "watcher")
             cookies = dict(browser.cookies)
-        streams, pages, peak = asyncio.run(load(base, token, cookies, provider))
+        streams, pages, peak = asyncio.run(load_test.load(base, token, cookies, provider))
     finally:
         if server is not None:
             c.stop_gunicorn(server, timeout=30)
         provider.stop()
         c.pg_drop()
     c.emit(SECTION, rows_of(streams, pages, peak))
-
-
-def browser(base: str, cookies: dict, flowing, done, timings) -> None:
-    """A signed-in viewer's page loads, every 0.25 s from when every stream flows until
-    they end (in a process of its own)."""
-    flowing.wait()
-    with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
-        while not done.is_set():
-            start = time.monotonic()
-            response = client.get("/models")
-            timings.append(time.monotonic() - start)
-            assert response.status_code == 200, response.status_code
-            time.sleep(0.25)
-
-
-async def load(base: str, token: str, cookies: dict, provider) -> tuple[list, list, int]:
-    """``load_test.load``'s streams and peak, with the browser in another process."""
-    spawn = multiprocessing.get_context("spawn")
-    with spawn.Manager() as manager:
-        flowing_now, done, timings = manager.Event(), manager.Event(), manager.list()
-        viewer = spawn.Process(target=browser, args=(base, cookies, flowing_now, done, timings))
-        viewer.start()
-        held, finished = asyncio.Event(), asyncio.Event()
-        flowing = load_test.Flowing(load_test.STREAMS)
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-            started = time.monotonic()
-            peak = asyncio.create_task(load_test.open_requests_peak(provider, held, finished))
-
-            async def tell_browser() -> None:
-                await flowing.wait()
-                flowing_now.set()
-
-            told = asyncio.create_task(tell_browser())
-            streams = await asyncio.gather(
-                *(
-                    load_test.one_stream(
-                        client, token, started, flowing, i * load_test.RAMP / load_test.STREAMS
-                    )
-                    for i in range(load_test.STREAMS)
-                )
-            )
-            finished.set()
-            done.set()
-            flowing_now.set()  # however the streams went, the browser stops
-            told.cancel()
-            viewer.join(60)
-            return streams, list(timings), await peak
 
 
 def rows_of(streams: list[dict], pages: list[float], peak: int) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -154,18 +155,19 @@ class Flowing(asyncio.Event):
             self.set()
 
 
-async def dashboard_pages(base: str, cookies, held: asyncio.Event, until: asyncio.Event):
-    """Page timings while all the streams are held and flowing."""
-    timings = []
-    await held.wait()
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=10) as client:
-        while not until.is_set():
+def browser(base: str, cookies: dict, flowing, done, timings) -> None:
+    """A signed-in viewer's page loads, every 0.25 s from when every stream flows until
+    they end. Run in a process of its own, as a real browser is: from the process that
+    also runs the 200 stream clients' event loop (and, in the tests, the provider's 200
+    threads), a page would wait for that process's GIL as much as for the server."""
+    flowing.wait()
+    with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+        while not done.is_set():
             start = time.monotonic()
-            response = await client.get("/models")
+            response = client.get("/models")
             timings.append(time.monotonic() - start)
-            assert response.status_code == 200
-            await asyncio.sleep(0.25)
-    return timings
+            assert response.status_code == 200, response.status_code
+            time.sleep(0.25)
 
 
 async def open_requests_peak(fake_provider, held: asyncio.Event, until: asyncio.Event) -> int:
@@ -179,21 +181,41 @@ async def open_requests_peak(fake_provider, held: asyncio.Event, until: asyncio.
     return peak
 
 
-async def load(base: str, token: str, cookies, fake_provider):
-    held, done, flowing = asyncio.Event(), asyncio.Event(), Flowing(STREAMS)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        started = time.monotonic()
-        pages = asyncio.create_task(dashboard_pages(base, cookies, flowing, done))
-        peak = asyncio.create_task(open_requests_peak(fake_provider, held, done))
-        streams = await asyncio.gather(
-            *(
-                one_stream(client, token, started, flowing, i * RAMP / STREAMS)
-                for i in range(STREAMS)
-            )
-        )
-        done.set()
-        return streams, await pages, await peak
+async def load(base: str, token: str, cookies: dict, fake_provider) -> tuple[list, list, int]:
+    """200 streams arriving over the ramp, the provider's peak of open requests, and the
+    page timings of a browser (``browser``, in a process of its own) while all of them
+    flow."""
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager:
+        flowing_now, done, timings = manager.Event(), manager.Event(), manager.list()
+        viewer = spawn.Process(target=browser, args=(base, cookies, flowing_now, done, timings))
+        viewer.start()
+        held, finished, flowing = asyncio.Event(), asyncio.Event(), Flowing(STREAMS)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+            started = time.monotonic()
+            peak = asyncio.create_task(open_requests_peak(fake_provider, held, finished))
+
+            async def tell_browser() -> None:
+                await flowing.wait()
+                flowing_now.set()
+
+            told = asyncio.create_task(tell_browser())
+            try:
+                streams = await asyncio.gather(
+                    *(
+                        one_stream(client, token, started, flowing, i * RAMP / STREAMS)
+                        for i in range(STREAMS)
+                    )
+                )
+            finally:
+                finished.set()
+                done.set()
+                flowing_now.set()  # however the streams went, the browser stops
+                told.cancel()
+                viewer.join(60)
+            assert viewer.exitcode == 0, "the browser's page loads failed"
+            return streams, list(timings), await peak
 
 
 def test_200_concurrent_streams_while_the_dashboard_answers(panel, fake_provider):
