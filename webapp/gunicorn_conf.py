@@ -22,9 +22,14 @@ worker_class = "gthread"  # I/O-bound: provider calls and the database wait, thr
 worker_connections = threads
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))  # streams past it are cut
-# Off: an idle kept-alive client would hold one of the worker's slots. The reverse proxy
-# in front keeps the clients' connections; its own to gunicorn are cheap (loopback).
-keepalive = 0
+# Keep-alive stays off: with ``worker_connections`` equal to the threads there is no slot
+# for an idle kept-alive client, so every answer closes its connection (gunicorn says so
+# once at start: "No keepalived connections can be handled"). The reverse proxy in front
+# keeps the clients' connections; its own to gunicorn are cheap (loopback). The value is
+# not 0 because gunicorn (27+) also parks a new connection whose request has not arrived
+# within 5 s for this many seconds: at 0 a client slow to send (a loaded machine, a slow
+# network) was dropped unanswered.
+keepalive = 5
 # Recycle workers now and then, against slow leaks, but rarely: a new worker imports the
 # application and compiles its templates (about 1.7 s of CPU), which at 2,000 requests
 # cost each request more than answering it did on the hot paths.
