@@ -1,15 +1,15 @@
 """Section 10: the dashboard while the gateway holds 200 streams. gunicorn with the
 production settings (``webapp/gunicorn_conf.py``, 4 gthread workers × 64 threads) on
 PostgreSQL + Redis, in front of the loopback provider (in this process, as in the tests);
-200 chat streams of 30 chunks, 0.25 s apart (≈ 7.5 s each), whose clients arrive over
+200 chat streams of 48 chunks, 0.25 s apart (≈ 12 s each), whose clients arrive over
 2 s, and meanwhile a signed-in viewer's browser loads ``/models`` every 0.25 s.
 
 Reported: how long each dashboard page took while every stream was held and flowing
 (median, p95, the slowest, and the first one apart), and each stream's time to its
 first chunk. The browser is a process of its own, as a real one is
-(``load_test.browser``): timed from this process, a page also waited for the GIL that the
-200 stream clients' event loop and the provider's 200 threads share here. The goal
-(pages under 1 s) is a figure here, not an assertion in the test suite:
+(``tests/gateway/browser_loop.py``): timed from this process, a page also waited for
+the GIL that the 200 stream clients' event loop and the provider's 200 threads share
+here. The goal (pages under 1 s) is a figure here, not an assertion in the test suite:
 ``tests/gateway/test_concurrency.py`` runs the same load and checks that every stream is
 served at once and that the dashboard keeps answering.
 
