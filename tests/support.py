@@ -338,6 +338,23 @@ def call_api(base: str, method: str, path: str, token: str, body=None, **headers
         return err.code, err.headers, err.read()
 
 
+def gunicorn_env(app, port: int, workers: int, **extra: str) -> dict[str, str]:
+    """The environment that serves ``app``'s database and cache through gunicorn with the
+    project's configuration on 127.0.0.1:``port`` (``extra`` added)."""
+    return os.environ | {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "CACHE_URL": app.config["CACHE_URL"],
+        "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
+        "FERNET_KEYS": app.config["FERNET_KEYS"],
+        "SECRET_KEY": "gunicorn-test-secret",
+        "APP_ENV": "development",
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "warning",
+        **extra,
+    }
+
+
 def start_gunicorn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """``gunicorn *args`` serving the project from its root, its output kept as text (read
     it once it has exited: :func:`exited_output`)."""

@@ -5,7 +5,6 @@ client was dropped unanswered (found by the 200-stream test under CI's load)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -22,17 +21,7 @@ LATE = 6.0  # past gunicorn's 5 s wait for a new connection's first bytes
 
 def test_a_client_that_sends_its_request_late_is_still_answered(app):
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CACHE_URL": app.config["CACHE_URL"],
-        "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
-        "FERNET_KEYS": app.config["FERNET_KEYS"],
-        "SECRET_KEY": "late-client-secret",
-        "APP_ENV": "development",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
-        "LOG_LEVEL": "warning",
-    }
+    env = support.gunicorn_env(app, port, 1)
     server = support.start_gunicorn(["-c", "python:webapp.gunicorn_conf", "wsgi:app"], env)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -69,18 +69,7 @@ def panel(app, make_provider, make_model, make_admin, fake_provider):
     ids = {"gpt": gpt.id, "claude": claude.id}
     db.session.remove()
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CACHE_URL": app.config["CACHE_URL"],
-        "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
-        "FERNET_KEYS": app.config["FERNET_KEYS"],
-        "SECRET_KEY": "load-secret",
-        "APP_ENV": "development",
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(WORKERS),
-        "LOG_LEVEL": "warning",
-        "GUNICORN_GRACEFUL_TIMEOUT": "10",
-    }
+    env = support.gunicorn_env(app, port, WORKERS, GUNICORN_GRACEFUL_TIMEOUT="10")
     server = support.start_gunicorn(["-c", "python:webapp.gunicorn_conf", "wsgi:app"], env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -62,9 +62,7 @@ class Group:
     @property
     def stamp(self) -> str:
         """``group_stamp``, read off the loaded group."""
-        if self.active is None:
-            return "none"
-        return f"{self.active.id}@{self.activated_at.isoformat() if self.activated_at else ''}"
+        return stamp_of(self.active.id if self.active else None, self.activated_at)
 
     @property
     def dom_id(self) -> str:
@@ -335,10 +333,14 @@ def group_stamp(provider_id: int, capability: str) -> str:
             ACTIVE_ROW,
         )
     ).first()
-    if row is None:
+    return stamp_of(row.model_id, row.activated_at) if row else "none"
+
+
+def stamp_of(live_id: int | None, activated_at: datetime | None) -> str:
+    """A group's stamp: its live model and when it became live ("none" when empty)."""
+    if live_id is None:
         return "none"
-    when = row.activated_at.isoformat() if row.activated_at else ""
-    return f"{row.model_id}@{when}"
+    return f"{live_id}@{activated_at.isoformat() if activated_at else ''}"
 
 
 def groups_for(keys: Iterable[tuple[int, str]], q: str = "") -> list[Group]:

@@ -16,6 +16,7 @@ it re-reads at most once per ``GENERATION_MAX_AGE`` seconds.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -110,9 +111,6 @@ def _iso(value: datetime) -> str:
 # The statements are built once per process with bound parameters: building them costs
 # far more than running them (aliases, scalar subqueries), and SQLAlchemy's compiled
 # cache then serves every call.
-_STATEMENTS: dict[str, object] = {}
-
-
 def _model_row():
     """A model's columns with its provider's, its capabilities and active ones (each
     aggregated in a scalar subquery) and the usernames of its creator and last editor:
@@ -155,27 +153,23 @@ def _model_row():
     )
 
 
+@functools.cache
 def _active_model_statement():
-    found = _STATEMENTS.get("active")
-    if found is None:
-        found = _STATEMENTS["active"] = (
-            _model_row()
-            .join(ModelCapability, ModelCapability.model_id == AIModel.id)
-            .where(
-                Provider.slug == bindparam("provider_slug", type_=String()),
-                Provider.is_enabled,
-                ModelCapability.capability == bindparam("capability", type_=String()),
-                ACTIVE_ROW,
-            )
+    return (
+        _model_row()
+        .join(ModelCapability, ModelCapability.model_id == AIModel.id)
+        .where(
+            Provider.slug == bindparam("provider_slug", type_=String()),
+            Provider.is_enabled,
+            ModelCapability.capability == bindparam("capability", type_=String()),
+            ACTIVE_ROW,
         )
-    return found
+    )
 
 
+@functools.cache
 def _model_statement():
-    found = _STATEMENTS.get("model")
-    if found is None:
-        found = _STATEMENTS["model"] = _model_row().where(AIModel.id == bindparam("model_pk"))
-    return found
+    return _model_row().where(AIModel.id == bindparam("model_pk"))
 
 
 def _snapshot(row) -> ActiveModel:
