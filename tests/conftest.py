@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -29,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 from flask import has_app_context
 from flask.testing import FlaskClient
+from werkzeug.routing import rules as werkzeug_rules
 from werkzeug.serving import make_server
 
 pytest_plugins = [
@@ -85,7 +87,35 @@ class _CaptureLog(logging.Handler):
             Leakage.log_lines.append(self.format(record))
 
 
+def _compile_each_url_builder_once() -> None:
+    """Every test builds its own app, and werkzeug compiles each route's URL builder from
+    a syntax tree for every app it is added to: nine tenths of ``create_app``'s time. A
+    builder depends only on the route's shape (its rule, parsed parts and defaults) and is
+    bound to its rule when called, so the suite's processes compile each shape once."""
+    rule_class = getattr(werkzeug_rules, "Rule", None)
+    compile_builder = getattr(rule_class, "_compile_builder", None)
+    if compile_builder is None or not hasattr(rule_class, "_trace"):
+        return  # another werkzeug: compile as it does
+    builders: dict[tuple, object] = {}
+
+    def compiled(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        key = (
+            append_unknown,
+            self.rule,
+            tuple(self._trace),
+            tuple((k, type(self._converters.get(k)), repr(defaults[k])) for k in sorted(defaults)),
+        )
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = compile_builder(self, append_unknown)
+        return builder
+
+    rule_class._compile_builder = compiled
+
+
 def pytest_configure(config) -> None:
+    _compile_each_url_builder_once()
     handler = _CaptureLog(level=logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)
@@ -207,19 +237,40 @@ def _keep_body(response):
     return response
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> Path:
+    """An empty SQLite database with the schema, made once per process: a test's own file
+    starts as a copy of it (creating the tables for every test took as long as the rest of
+    its setup)."""
+    path = tmp_path_factory.mktemp("schema") / "schema.db"
+    app = create_app(make_config(f"sqlite:///{path}"))
+    with app.app_context():
+        _db.create_all()
+        _db.session.remove()
+        _db.engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app_factory(tmp_path, database_url, cache_url):
-    """Build an app on this test's database; the schema is made once per test."""
+def app_factory(tmp_path, database_url, cache_url, sqlite_schema):
+    """Build an app on this test's own database: on SQLite a copy of the empty schema, on
+    PostgreSQL the run's database with its tables emptied."""
     apps = []
+    own_file = tmp_path / "test.db"
 
     def build(**overrides):
-        url = database_url or f"sqlite:///{tmp_path / 'test.db'}"
+        url = database_url or f"sqlite:///{own_file}"
+        copied = not (apps or database_url or own_file.exists())
+        copied = copied and "SQLALCHEMY_DATABASE_URI" not in overrides
+        if copied:
+            shutil.copyfile(sqlite_schema, own_file)
         app = create_app(make_config(url, cache_url, **overrides))
         app.test_client_class = RequestClient
         app.after_request(_keep_body)
         if not apps:
             with app.app_context():
-                support.reset_schema(_db, url)
+                if not copied:
+                    support.reset_schema(_db, url)
                 with contextlib.suppress(Exception):  # a test may point at a dead cache
                     cache_ext.clear()
         apps.append(app)
