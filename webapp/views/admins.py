@@ -137,7 +137,6 @@ def edit(admin_id: int):
     if request.method == "GET":
         return _render_edit(admin)
     form = EditAdminForm()
-    form.validate_on_submit()
     try:
         change = admins.change_admin(
             admin,
@@ -188,7 +187,6 @@ def set_enabled(admin_id: int, enabled: bool):
 def reset_password(admin_id: int):
     admin = db.get_or_404(Admin, admin_id)
     password_form = PasswordForm(prefix="reset")
-    password_form.validate_on_submit()
     try:
         admins.update_admin(
             admin,

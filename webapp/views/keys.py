@@ -109,7 +109,6 @@ def index():
 def save(provider_id: int):
     provider = db.get_or_404(Provider, provider_id)
     form = PersonalKeyForm(prefix=f"p{provider.id}")
-    form.validate_on_submit()
     changes: dict = {"use_shared_api": bool(form.use_shared_api.data)}
     if form.personal_api_key.data:
         changes["personal_api_key"] = form.personal_api_key.data

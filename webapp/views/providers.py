@@ -195,7 +195,6 @@ def edit(provider_id: int):
 def set_shared_key(provider_id: int):
     provider = db.get_or_404(Provider, provider_id)
     key_form = SharedKeyForm(prefix="key")
-    key_form.validate_on_submit()
     try:
         # An empty field here means "I forgot to type it", not "clear": that has its own button.
         key = secrets.clean_key(key_form.shared_api_key.data or "", "shared_api_key")
