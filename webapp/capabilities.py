@@ -2,6 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
+from webapp.i18n import labeller
+
 CAPABILITIES: tuple[str, ...] = (
     "chat",
     "code",
@@ -22,11 +24,9 @@ LABELS = {
     "speech": _l("Speech"),
 }
 
+label = labeller(LABELS)
+
 _ORDER = {cap: i for i, cap in enumerate(CAPABILITIES)}
-
-
-def label(capability: str) -> str:
-    return str(LABELS.get(capability, capability))
 
 
 def sort_capabilities(caps) -> list[str]:

@@ -3,6 +3,8 @@ template helpers for right-to-left text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from flask import Flask, Response, current_app, has_request_context, request, session
 from flask_babel import get_locale
 
@@ -48,6 +50,16 @@ def local_digits(value: object) -> str:
     """Persian digits when the page is Persian; ASCII otherwise."""
     text = str(value)
     return text.translate(PERSIAN_DIGITS) if current_lang() == "fa" else text
+
+
+def labeller(labels: Mapping[str, object]) -> Callable[[str], str]:
+    """The words for a fixed identifier (a role, a capability, a status): its entry in
+    ``labels``, translated now, or the identifier itself when it has none."""
+
+    def label(key: str) -> str:
+        return str(labels.get(key, key))
+
+    return label
 
 
 def init_app(app: Flask) -> None:

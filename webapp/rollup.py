@@ -29,7 +29,6 @@ from webapp.models.rollup import (
 
 OK = "ok"
 FALLBACK = "fallback"
-DEFAULT_RETENTION_DAYS = 30
 
 
 def latency_bucket(latency_ms: float) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 
 from tests import support
 from tests.html_tree import parse
+from webapp.capabilities import CAPABILITIES
 from webapp.extensions import db as _db
 from webapp.models import AIModel
 from webapp.operations import activation
@@ -282,10 +283,10 @@ def test_missing_csrf_token_is_refused_and_changes_nothing(login_as, catalogue):
     ("form", "status", "message"),
     [
         ({"model": "999999"}, 404, "مدل پیدا نشد."),
-        ({"model": "abc"}, 400, "مدل انتخاب‌شده معتبر نیست."),
-        ({"model": "1; DROP TABLE ai_model"}, 400, "مدل انتخاب‌شده معتبر نیست."),
-        ({"model": "-1"}, 400, "مدل انتخاب‌شده معتبر نیست."),
-        ({"model": "١"}, 400, "مدل انتخاب‌شده معتبر نیست."),
+        *(
+            ({"model": malformed}, 400, "مدل انتخاب‌شده معتبر نیست.")
+            for malformed in ("abc", "1; DROP TABLE ai_model", "-1", "١")
+        ),
         ({"capability": "image", "model": "claude"}, 400, "این مدل قابلیت image را ندارد."),
         ({"capability": "telepathy"}, 400, "قابلیت ناشناخته"),
         ({"capability": ""}, 400, "قابلیت ناشناخته"),
@@ -446,18 +447,17 @@ def form_token(client, path: str) -> str:
     return match.group(1)
 
 
+def test_the_capabilities_are_the_contracts():
+    """docs/CONTRACTS.md §1 fixes the identifiers and their order; the pages list them so."""
+    contract = (support.ROOT / "docs" / "CONTRACTS.md").read_text(encoding="utf-8")
+    listed = re.search(r"The capabilities are exactly (.+?) \(identifiers fixed", contract, re.S)
+    assert tuple(re.findall(r"`(\w+)`", listed.group(1))) == CAPABILITIES
+
+
 def test_create_form_shows_translated_capabilities(login_as, catalogue):
     tree = parse(login_as("operator").get("/models/new?provider=openrouter").data)
     boxes = tree.find_all("input", type="checkbox", name="capabilities")
-    assert [b.get("value") for b in boxes] == [
-        "chat",
-        "code",
-        "image",
-        "embedding",
-        "vision",
-        "transcription",
-        "speech",
-    ]
+    assert [b.get("value") for b in boxes] == list(CAPABILITIES)
     assert tree.find("label", for_=boxes[0].get("id")).text == "گفت‌وگو"
     assert tree.by_id("provider").find("option", value="openrouter").has("selected")
 

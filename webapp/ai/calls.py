@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
 
 from webapp import metering
 from webapp.ai import policies, recording, routing
@@ -615,20 +615,14 @@ def check_connection(
 
 
 @dataclass(frozen=True)
-class ModelChoice:
-    name: str
-    display_name: str
-    model_id: str
-
-
-@dataclass(frozen=True)
 class CallPlan:
     provider: Provider
     capability: str
     model: ActiveModel | None  # the active model, or None
     key: Resolution  # source personal/shared/None, hint, reason in words
-    # The provider's other registered models for the capability (an explicit model_name).
-    alternatives: tuple[ModelChoice, ...] = ()
+    # The provider's other registered models for the capability (an explicit model_name):
+    # result rows with their name, display_name and model_id.
+    alternatives: tuple[Row, ...] = ()
     # The group's fallbacks, in order, as display names (tried after the live model fails).
     fallbacks: tuple[str, ...] = ()
 
@@ -664,9 +658,7 @@ def plan_call(provider: Provider | str, capability: str, admin=None) -> CallPlan
         .where(AIModel.provider_id == row.id, ModelCapability.capability == capability)
         .order_by(AIModel.display_name, AIModel.name)
     ).all()
-    alternatives = tuple(
-        ModelChoice(*r) for r in rows if active is None or r.model_id != active.model_id
-    )
+    alternatives = tuple(r for r in rows if active is None or r.model_id != active.model_id)
     names = model_names(fallback_ids := fallbacks_of(row.id, capability))
     fallbacks = tuple(names[i].display_name for i in fallback_ids if i in names)
     return CallPlan(row, capability, active, explain(row, admin), alternatives, fallbacks)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
+from webapp.i18n import labeller
 from webapp.models.base import AuditMixin, UTCDateTime, utcnow
 
 PERMISSIONS: tuple[str, ...] = (
@@ -47,10 +48,7 @@ ROLE_LABELS = {
     "superadmin": _l("Super administrator"),
     "service": _l("Service"),
 }
-
-
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))
+role_label = labeller(ROLE_LABELS)
 
 
 class Admin(UserMixin, AuditMixin, db.Model):

@@ -32,6 +32,17 @@ from webapp.models.base import AuditMixin, UTCDateTime
 _CAPABILITY_SQL = ", ".join(f"'{c}'" for c in CAPABILITIES)
 
 
+def _owned(back_populates: str, order_by: str):
+    """Rows that live and die with their parent: the database's ON DELETE CASCADE removes
+    them (``passive_deletes``: the ORM does not load them only to delete them)."""
+    return relationship(
+        back_populates=back_populates,
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=order_by,
+    )
+
+
 class Provider(AuditMixin, db.Model):
     __tablename__ = "provider"
 
@@ -44,12 +55,7 @@ class Provider(AuditMixin, db.Model):
     shared_api_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     shared_api_key_hint: Mapped[str] = mapped_column(String(16), default="", nullable=False)
 
-    models: Mapped[list[AIModel]] = relationship(
-        back_populates="provider",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="AIModel.display_name",
-    )
+    models: Mapped[list[AIModel]] = _owned("provider", order_by="AIModel.display_name")
 
     @property
     def has_shared_api_key(self) -> bool:
@@ -79,11 +85,8 @@ class AIModel(AuditMixin, db.Model):
     description: Mapped[str] = mapped_column(Text, default="", nullable=False)
 
     provider: Mapped[Provider] = relationship(back_populates="models")
-    capability_rows: Mapped[list[ModelCapability]] = relationship(
-        back_populates="model",
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        order_by="ModelCapability.capability",
+    capability_rows: Mapped[list[ModelCapability]] = _owned(
+        "model", order_by="ModelCapability.capability"
     )
 
     @property

@@ -41,25 +41,18 @@ unique_message("ai_model", "name", MODEL_NAME_TAKEN)
 unique_message("ai_model", "model_id", MODEL_ID_TAKEN)
 
 
+# What the audit trail keeps of a provider (and its key's hint) and of a model.
+PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
+MODEL_FIELDS = ("name", "model_id", "display_name", "capabilities", "active_capabilities")
+
+
 def provider_snapshot(p: Provider) -> dict:
-    return {
-        "slug": p.slug,
-        "name": p.name,
-        "base_url": p.base_url,
-        "is_enabled": p.is_enabled,
-        "shared_api_enabled": p.shared_api_enabled,
-        "shared_api_key_hint": p.shared_api_key_hint if p.has_shared_api_key else "",
-    }
+    hint = p.shared_api_key_hint if p.has_shared_api_key else ""
+    return {name: getattr(p, name) for name in PROVIDER_FIELDS} | {"shared_api_key_hint": hint}
 
 
 def model_snapshot(m: AIModel) -> dict:
-    return {
-        "name": m.name,
-        "model_id": m.model_id,
-        "display_name": m.display_name,
-        "capabilities": m.capabilities,
-        "active_capabilities": m.active_capabilities,
-    }
+    return {name: getattr(m, name) for name in MODEL_FIELDS}
 
 
 # --- providers -------------------------------------------------------------------------

@@ -81,7 +81,6 @@ class ProviderSection:
     provider: Provider
     groups: list[Group] = field(default_factory=list)
     model_count: int = 0
-    active_count: int = 0
 
 
 def group_dom_id(provider_id: int, capability: str) -> str:
@@ -171,14 +170,7 @@ def build_sections(providers: Iterable[Provider], filters: Filters) -> list[Prov
             groups = [g for g in groups if g.active is None]
         if filters.active and not groups:
             continue
-        sections.append(
-            ProviderSection(
-                provider,
-                groups,
-                model_count=len(provider.models),
-                active_count=sum(1 for g in groups if g.active is not None),
-            )
-        )
+        sections.append(ProviderSection(provider, groups, model_count=len(provider.models)))
     return sections
 
 
@@ -273,14 +265,7 @@ def compact_sections(
             Group(provider, s.capability, (), live.get(s.active_id), total=s.total)
             for s in sorted(mine, key=lambda s: order[s.capability])
         ]
-        sections.append(
-            ProviderSection(
-                provider,
-                groups,
-                model_count=counts.get(provider.id, 0),
-                active_count=sum(1 for g in groups if g.active is not None),
-            )
-        )
+        sections.append(ProviderSection(provider, groups, model_count=counts.get(provider.id, 0)))
     return providers, sections
 
 
@@ -296,16 +281,6 @@ def totals_of_summaries(summaries: list[GroupSummary], models: int) -> Totals:
         models=models,
         groups=len(summaries),
         empty=sum(1 for s in summaries if s.active_id is None),
-    )
-
-
-def totals_of(providers: Iterable[Provider]) -> Totals:
-    """The summary from providers already loaded (no query)."""
-    groups = [g for p in providers for g in provider_groups(p)]
-    return Totals(
-        models=sum(len(p.models) for p in providers),
-        groups=len(groups),
-        empty=sum(1 for g in groups if g.active is None),
     )
 
 

@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 
@@ -21,7 +20,7 @@ from webapp.extensions import db
 from webapp.i18n import local_digits
 from webapp.models import ROLES, Admin
 from webapp.operations import admins, sessions
-from webapp.views.forms import isolated, show_error
+from webapp.views.forms import flash_done, isolated, show_error
 
 bp = Blueprint("admins", __name__, url_prefix="/admins")
 
@@ -108,10 +107,7 @@ def create():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(
-                Markup(_("The admin %(name)s was created.", name=isolated(admin.username))),
-                "success",
-            )
+            flash_done(_("The admin %(name)s was created.", name=isolated(admin.username)))
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
     return render_template("admins/create.html", form=form), status
@@ -141,7 +137,6 @@ def edit(admin_id: int):
     if request.method == "GET":
         return _render_edit(admin)
     form = EditAdminForm()
-    form.validate_on_submit()
     try:
         change = admins.change_admin(
             admin,
@@ -161,11 +156,14 @@ def edit(admin_id: int):
         )
     else:
         message = _("The admin %(name)s was saved.", name=name)
-    flash(Markup(message), "success")
+    flash_done(message)
     return redirect(url_for(".index"))
 
 
-def _set_enabled(admin_id: int, enabled: bool):
+@bp.post("/<int:admin_id>/enable", endpoint="enable", defaults={"enabled": True})
+@bp.post("/<int:admin_id>/disable", endpoint="disable", defaults={"enabled": False})
+@permission_required(PERMISSION)
+def set_enabled(admin_id: int, enabled: bool):
     admin = db.get_or_404(Admin, admin_id)
     try:
         admins.update_admin(admin, is_enabled=enabled, actor=current_user._get_current_object())
@@ -173,32 +171,15 @@ def _set_enabled(admin_id: int, enabled: bool):
         flash(str(error.message), "error")
         return _render_edit(admin, status=400)
     if enabled:
-        flash(
-            Markup(_("The admin %(name)s was enabled.", name=isolated(admin.username))), "success"
-        )
+        flash_done(_("The admin %(name)s was enabled.", name=isolated(admin.username)))
     else:
-        flash(
-            Markup(
-                _(
-                    "The admin %(name)s was disabled and signed out everywhere.",
-                    name=isolated(admin.username),
-                )
-            ),
-            "success",
+        flash_done(
+            _(
+                "The admin %(name)s was disabled and signed out everywhere.",
+                name=isolated(admin.username),
+            )
         )
     return redirect(url_for(".index"))
-
-
-@bp.post("/<int:admin_id>/enable")
-@permission_required(PERMISSION)
-def enable(admin_id: int):
-    return _set_enabled(admin_id, True)
-
-
-@bp.post("/<int:admin_id>/disable")
-@permission_required(PERMISSION)
-def disable(admin_id: int):
-    return _set_enabled(admin_id, False)
 
 
 @bp.post("/<int:admin_id>/password")
@@ -206,7 +187,6 @@ def disable(admin_id: int):
 def reset_password(admin_id: int):
     admin = db.get_or_404(Admin, admin_id)
     password_form = PasswordForm(prefix="reset")
-    password_form.validate_on_submit()
     try:
         admins.update_admin(
             admin,
@@ -220,14 +200,11 @@ def reset_password(admin_id: int):
         # The new password ends every session of this admin; this one starts afresh.
         sessions.start(admin)
         login_user(admin)
-    flash(
-        Markup(
-            _(
-                "The password of %(name)s was changed; their other sessions were ended "
-                "and their API tokens were revoked.",
-                name=isolated(admin.username),
-            )
-        ),
-        "success",
+    flash_done(
+        _(
+            "The password of %(name)s was changed; their other sessions were ended "
+            "and their API tokens were revoked.",
+            name=isolated(admin.username),
+        )
     )
     return redirect(url_for(".edit", admin_id=admin.id))

@@ -1,5 +1,6 @@
 """Form pieces every page module shares: the confirmation step's form, a service's
-refusal shown next to its field, and a Latin name isolated inside a Persian message."""
+refusal shown next to its field, and a Latin name isolated inside a Persian message
+(and that message flashed)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,9 @@ def isolated(value: object) -> Markup:
     """A name that may be Latin, isolated so it never reorders the Persian sentence
     around it (for messages built in Python, e.g. flashes)."""
     return Markup("<bdi>{}</bdi>").format(value)
+
+
+def flash_done(message: str) -> None:
+    """Flash the success ``message``, whose names were put in with ``isolated``: the
+    sentence is our translation and the names are escaped, so the whole is safe markup."""
+    flash(Markup(message), "success")

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField
 
@@ -25,7 +24,7 @@ from webapp.models import AdminProviderSettings, Provider
 from webapp.operations import admins
 from webapp.queries import credentials
 from webapp.queries.credentials import Resolution
-from webapp.views.forms import isolated, show_error
+from webapp.views.forms import flash_done, isolated, show_error
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -89,6 +88,16 @@ def _page(rows, status: int = 200):
     return render_template("keys/index.html", rows=rows), status
 
 
+def _at_row(provider: Provider):
+    return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
+
+
+def _done(provider: Provider, message: str):
+    """``message`` flashed, and back to the provider's row of the page."""
+    flash_done(message)
+    return _at_row(provider)
+
+
 @bp.get("")
 @permission_required("view_models")
 def index():
@@ -100,7 +109,6 @@ def index():
 def save(provider_id: int):
     provider = db.get_or_404(Provider, provider_id)
     form = PersonalKeyForm(prefix=f"p{provider.id}")
-    form.validate_on_submit()
     changes: dict = {"use_shared_api": bool(form.use_shared_api.data)}
     if form.personal_api_key.data:
         changes["personal_api_key"] = form.personal_api_key.data
@@ -109,10 +117,8 @@ def save(provider_id: int):
     except DomainError as error:
         show_error(form, error)
         return _page(_rows(form, provider.id), 400)
-    flash(
-        Markup(_("Your settings for %(name)s were saved.", name=isolated(provider.name))), "success"
-    )
-    return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
+    name = isolated(provider.name)
+    return _done(provider, _("Your settings for %(name)s were saved.", name=name))
 
 
 @bp.post("/<int:provider_id>/clear")
@@ -122,11 +128,9 @@ def clear(provider_id: int):
     admins.save_provider_settings(
         current_user._get_current_object(), provider, personal_api_key=None
     )
-    flash(
-        Markup(_("Your personal key for %(name)s was removed.", name=isolated(provider.name))),
-        "success",
+    return _done(
+        provider, _("Your personal key for %(name)s was removed.", name=isolated(provider.name))
     )
-    return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
 
 
 @bp.post("/<int:provider_id>/confirm")
@@ -138,14 +142,11 @@ def confirm(provider_id: int):
         credentials.confirm_personal_key(current_user._get_current_object(), provider)
     except DomainError as error:
         flash(str(error), "error")
-    else:
-        flash(
-            Markup(
-                _(
-                    "Your personal key for %(name)s is used again at its new address.",
-                    name=isolated(provider.name),
-                )
-            ),
-            "success",
-        )
-    return redirect(url_for(".index", _anchor=f"provider-{provider.id}"))
+        return _at_row(provider)
+    return _done(
+        provider,
+        _(
+            "Your personal key for %(name)s is used again at its new address.",
+            name=isolated(provider.name),
+        ),
+    )

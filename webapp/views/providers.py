@@ -19,7 +19,6 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from sqlalchemy import func, select
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 
@@ -34,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import AIModel, Provider
 from webapp.operations import catalog
 from webapp.views.auth import _safe_next
-from webapp.views.forms import ConfirmForm, isolated, show_error
+from webapp.views.forms import ConfirmForm, flash_done, isolated, show_error
 from webapp.views.htmx import fragment, is_htmx
 
 bp = Blueprint("providers", __name__, url_prefix="/providers")
@@ -139,10 +138,7 @@ def create():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(
-                Markup(_("The provider %(name)s was created.", name=isolated(provider.name))),
-                "success",
-            )
+            flash_done(_("The provider %(name)s was created.", name=isolated(provider.name)))
             if ticked_for_key:
                 flash(
                     _(
@@ -186,10 +182,7 @@ def edit(provider_id: int):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(
-                Markup(_("The provider %(name)s was saved.", name=isolated(provider.name))),
-                "success",
-            )
+            flash_done(_("The provider %(name)s was saved.", name=isolated(provider.name)))
             for note in change.notes():
                 flash(note, "info")
             return redirect(_back_to_list())
@@ -202,7 +195,6 @@ def edit(provider_id: int):
 def set_shared_key(provider_id: int):
     provider = db.get_or_404(Provider, provider_id)
     key_form = SharedKeyForm(prefix="key")
-    key_form.validate_on_submit()
     try:
         # An empty field here means "I forgot to type it", not "clear": that has its own button.
         key = secrets.clean_key(key_form.shared_api_key.data or "", "shared_api_key")
@@ -211,9 +203,7 @@ def set_shared_key(provider_id: int):
         show_error(key_form, error)
         form = ProviderForm(obj=db.get_or_404(Provider, provider_id), formdata=None)
         return _render_edit(provider, form, key_form, 400)
-    flash(
-        Markup(_("The shared key of %(name)s was saved.", name=isolated(provider.name))), "success"
-    )
+    flash_done(_("The shared key of %(name)s was saved.", name=isolated(provider.name)))
     return redirect(url_for(".edit", provider_id=provider.id))
 
 
@@ -229,26 +219,14 @@ def clear_shared_key(provider_id: int):
             return redirect(url_for(".edit", provider_id=provider.id))
         return render_template("providers/clear_key.html", provider=provider, form=form)
     catalog.update_provider(provider, {"shared_api_key": None}, actor=current_user)
-    flash(
-        Markup(_("The shared key of %(name)s was removed.", name=isolated(provider.name))),
-        "success",
-    )
+    flash_done(_("The shared key of %(name)s was removed.", name=isolated(provider.name)))
     return redirect(url_for(".edit", provider_id=provider.id))
 
 
-@bp.post("/<int:provider_id>/enable")
+@bp.post("/<int:provider_id>/enable", endpoint="enable", defaults={"enabled": True})
+@bp.post("/<int:provider_id>/disable", endpoint="disable", defaults={"enabled": False})
 @permission_required(WRITE)
-def enable(provider_id: int):
-    return _set_enabled(provider_id, True)
-
-
-@bp.post("/<int:provider_id>/disable")
-@permission_required(WRITE)
-def disable(provider_id: int):
-    return _set_enabled(provider_id, False)
-
-
-def _set_enabled(provider_id: int, enabled: bool):
+def set_enabled(provider_id: int, enabled: bool):
     provider = db.get_or_404(Provider, provider_id)
     catalog.update_provider(provider, {"is_enabled": enabled}, actor=current_user)
     name = isolated(provider.name)
@@ -256,7 +234,7 @@ def _set_enabled(provider_id: int, enabled: bool):
         message = _("The provider %(name)s was enabled.", name=name)
     else:
         message = _("The provider %(name)s was disabled.", name=name)
-    flash(Markup(message), "success")
+    flash_done(message)
     return redirect(url_for(".index"))
 
 
@@ -268,7 +246,7 @@ def delete(provider_id: int):
     if form.validate_on_submit():
         name = provider.name
         catalog.delete_provider(provider, actor=current_user)
-        flash(Markup(_("The provider %(name)s was deleted.", name=isolated(name))), "success")
+        flash_done(_("The provider %(name)s was deleted.", name=isolated(name)))
         return redirect(url_for(".index"))
     model_count = db.session.scalar(
         select(func.count(AIModel.id)).where(AIModel.provider_id == provider.id)

@@ -167,10 +167,6 @@ class ScheduleInput:
         if self.run_at <= utcnow():
             self.errors["time"] = _("This moment has passed; give a time in the future.")
 
-    @property
-    def target_name(self) -> str:
-        return self.model.display_name if self.model else _("None of them")
-
     def fingerprint(self) -> str:
         """What the admin confirms: the same target and the same moment or threshold."""
         when = f"calls:{self.after_calls}" if self.after_calls else self.run_at.isoformat()

@@ -24,6 +24,7 @@ from webapp.access import permission_required
 from webapp.capabilities import CAPABILITIES, is_capability, label
 from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp.i18n import labeller
 from webapp.models import Admin, Provider, Schedule
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import schedules
@@ -39,10 +40,7 @@ STATUS_LABELS = {
     "failed": _l("Failed"),
     "cancelled": _l("Cancelled"),
 }
-
-
-def status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
+status_label = labeller(STATUS_LABELS)
 
 
 @bp.get("/schedules")

@@ -81,7 +81,6 @@ def index():
 @permission_required(ANY_ADMIN)
 def create():
     form = TokenForm()
-    form.validate_on_submit()
     try:
         _token, plaintext = admins.create_token(
             current_user._get_current_object(),
