@@ -38,9 +38,12 @@ from webapp.queries import lookup
 PASSWORD = "test-pass-1234"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"  # the shared server's own database
 # Tiny back-off and short timeouts, so retry and timeout tests stay fast.
+# The provider's timeout is generous: a test that times a call out sets its own, and on a
+# machine busy with four test processes and their browsers the loopback provider (a thread
+# of the test's process) has taken over 3 s to answer an image.
 FAST_PROVIDER_SETTINGS = {
     "PROVIDER_RETRY_BACKOFF": 0.001,
-    "PROVIDER_TIMEOUT": 3.0,
+    "PROVIDER_TIMEOUT": 15.0,
     "PROVIDER_CONNECT_TIMEOUT": 1.0,
     "PROVIDER_RETRY_AFTER_MAX": 1.0,
 }
@@ -60,9 +63,11 @@ TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 CSRF = re.compile(
     r'name="csrf-token" content="([^"]+)"|name="(?:[\w-]+-)?csrf_token"[^>]*value="([^"]+)"'
 )
-# A provider key: ``sk-…`` not inside a longer token (a random API token, ``mcp_…`` in
-# URL-safe base64, can contain "sk-" by chance). Keys are only ever shown as their hint.
-KEY = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{8,}")
+# A provider key: ``sk-…`` not inside a longer token. URL-safe base64 can hold "sk-" by
+# chance: a random API token (``mcp_…``), or a signed value's parts after their dots (a
+# CSRF token's 27-character signature starts with "sk-" once in 262,144). Keys are only
+# ever shown as their hint.
+KEY = re.compile(r"(?<![A-Za-z0-9_.-])sk-[A-Za-z0-9_-]{8,}")
 _counter = itertools.count(1)
 ROOT = Path(__file__).resolve().parent.parent
 
