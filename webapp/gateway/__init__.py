@@ -10,10 +10,6 @@ outside this process use the live models and the panel's keys through any OpenAI
 Model and key are decided by ``webapp.ai.routing``, like every other AI call.
 """
 
-from flask import Blueprint
+from webapp.gateway.views import bp
 
-bp = Blueprint("gateway", __name__, url_prefix="/v1")
-
-from webapp.gateway import errors, views  # noqa: E402,F401  (handlers, routes)
-
-errors.register(bp)
+__all__ = ["bp"]

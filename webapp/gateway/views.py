@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from flask import current_app, request
+from flask import Blueprint, current_app, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
@@ -39,10 +39,13 @@ from webapp.ai.errors import (
 )
 from webapp.api.responses import api_locale
 from webapp.extensions import db
-from webapp.gateway import bp, names
+from webapp.gateway import errors, names
 from webapp.gateway.errors import GatewayError, json_response
 from webapp.gateway.upstream import USER_AGENT, Exchange, client_socket, http_client, watcher
 from webapp.operations.admins import caller_for_token
+
+bp = Blueprint("gateway", __name__, url_prefix="/v1")
+errors.register(bp)
 
 NO_ACTIVE_MODEL = _l("There is no active model for this Provider+Capability")
 INVALID_TOKEN = _l(

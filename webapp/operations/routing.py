@@ -24,10 +24,8 @@ from webapp.models import (
     RoutingFallback,
     RoutingSplit,
 )
-
-# A module import, not ``from … import lock_provider``: activation calls back into
-# ``leave_routing`` here, and each module only reads the other's names at call time.
-from webapp.operations import activation, audit
+from webapp.operations import audit
+from webapp.operations.locks import lock_provider
 from webapp.queries.lookup import invalidate_provider
 
 MIN_PERCENT, MAX_PERCENT, MAX_TOTAL = 1, 50, 90
@@ -157,7 +155,7 @@ def set_routing(
         raise ValidationError(
             _l("Unknown capability: %(value)s", value=capability), field="capability"
         )
-    provider = activation.lock_provider(provider_id)
+    provider = lock_provider(provider_id)
     live = _live_model_id(provider_id, capability)
     errors = {}
     if problems := _check_fallbacks(fallbacks, capability, live):
