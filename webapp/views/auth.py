@@ -49,7 +49,7 @@ class LoginForm(FlaskForm):
 _CONTROL = ("\r", "\n", "\0", "\\")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a local path: never another host, never a scheme-relative //host, never a
     header-splitting control character, never an endless string."""
     home = url_for("dashboard.index")
@@ -82,7 +82,7 @@ def _spend_hash_time(password: str) -> None:
 )
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -110,7 +110,7 @@ def login():
             # (e.g. planted on the login page) is worth nothing afterwards.
             session.pop("csrf_token", None)
             g.pop("csrf_token", None)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         if program:
             flash(
                 _("A service account cannot sign in; it calls the gateway with an API token."),

@@ -17,7 +17,7 @@ from webapp.operations import health
 from webapp.queries import usage
 from webapp.queries.groups import group_dom_id
 from webapp.views import errors
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.forms import isolated
 from webapp.views.navigation import message_digits, navigation
 
@@ -85,7 +85,7 @@ def set_language():
     if lang not in LANGUAGES:
         lang = "fa"
     session["lang"] = lang
-    target = _safe_next(request.form.get("next") or (request.referrer and _local(request.referrer)))
+    target = safe_next(request.form.get("next") or (request.referrer and _local(request.referrer)))
     response = redirect(target)
     remember_language(response, lang, LANG_COOKIE_AGE)
     return response

@@ -57,7 +57,7 @@ from webapp.queries.groups import (
     totals_of_summaries,
 )
 from webapp.views import model_form_guard
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm, isolated, show_error
 from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
 
@@ -390,7 +390,7 @@ def _confirmation(model, capability: str, preview=None):
 
 
 def _next_url() -> str:
-    return _safe_next(request.values.get("next") or url_for("models.index"))
+    return safe_next(request.values.get("next") or url_for("models.index"))
 
 
 def _fingerprint(provider: str, caps: list[str]) -> str:
@@ -640,7 +640,7 @@ def bulk_action():
     """First post: the confirmation page naming every selected model and the effect;
     the confirmed post runs the action (all or nothing) and flashes what changed."""
     form = ConfirmForm()
-    back = _safe_next(request.form.get("next") or url_for("models.model_list"))
+    back = safe_next(request.form.get("next") or url_for("models.model_list"))
     if not form.validate_on_submit():
         abort(400, description=_("The form expired. Please try again."))
     action = request.form.get("action", "")

@@ -32,7 +32,7 @@ from webapp.errors import DomainError, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
 from webapp.operations import catalog
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm, flash_done, isolated, show_error
 from webapp.views.htmx import fragment, is_htmx
 
@@ -103,7 +103,7 @@ def index():
 def _back_to_list() -> str:
     """Where «ویرایش» returns: the list at the provider's row (``next``), else the list."""
     wanted = request.values.get("next") or ""
-    return wanted if wanted and _safe_next(wanted) == wanted else url_for(".index")
+    return wanted if wanted and safe_next(wanted) == wanted else url_for(".index")
 
 
 def _key_needs_asking_again(form: NewProviderForm) -> bool:

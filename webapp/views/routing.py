@@ -37,7 +37,7 @@ from webapp.operations import routing, schedules
 from webapp.queries import policies
 from webapp.queries.groups import Group, groups_for
 from webapp.queries.usage import app_timezone
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.htmx import flash_oob, fragment, is_htmx, render_block
 
 bp = Blueprint("routing", __name__)
@@ -220,7 +220,7 @@ class RoutingInput:
 
 
 def _next_url() -> str:
-    return _safe_next(request.values.get("next") or url_for("models.index"))
+    return safe_next(request.values.get("next") or url_for("models.index"))
 
 
 def _context(group: Group, **extra) -> dict:

@@ -28,7 +28,7 @@ from webapp.i18n import labeller
 from webapp.models import Admin, Provider, Schedule
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import schedules
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm
 
 bp = Blueprint("schedules", __name__)
@@ -118,7 +118,7 @@ def cancel(schedule_id: int):
         row = schedules.get_schedule(schedule_id)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
-    back = _safe_next(request.values.get("next") or url_for("schedules.index"))
+    back = safe_next(request.values.get("next") or url_for("schedules.index"))
     form = ConfirmForm()
     if form.validate_on_submit():
         try:

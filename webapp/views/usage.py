@@ -19,7 +19,7 @@ from webapp.errors import DomainError, ValidationError
 from webapp.i18n import current_lang
 from webapp.operations import catalog, routing
 from webapp.queries import usage, usage_splits
-from webapp.views.auth import _safe_next
+from webapp.views.auth import safe_next
 from webapp.views.forms import isolated
 from webapp.views.htmx import flash_oob, fragment, is_htmx, render_block
 
@@ -103,7 +103,7 @@ def end_split(provider_id: int, capability: str):
         provider = catalog.get_provider(provider_id)
     except DomainError as exc:
         abort(exc.status, description=str(exc.message))
-    back = _safe_next(request.form.get("next") or url_for(".index"))
+    back = safe_next(request.form.get("next") or url_for(".index"))
     current = routing.get_routing(provider.id, capability)
     if not current.split:
         return _said(back, error=_("This group has no split to end."))
