@@ -30,7 +30,6 @@ import pytest
 import sqlalchemy as sa
 from flask import has_app_context
 from flask.testing import FlaskClient
-from werkzeug.routing import rules as werkzeug_rules
 from werkzeug.serving import make_server
 
 pytest_plugins = [
@@ -87,35 +86,7 @@ class _CaptureLog(logging.Handler):
             Leakage.log_lines.append(self.format(record))
 
 
-def _compile_each_url_builder_once() -> None:
-    """Every test builds its own app, and werkzeug compiles each route's URL builder from
-    a syntax tree for every app it is added to: nine tenths of ``create_app``'s time. A
-    builder depends only on the route's shape (its rule, parsed parts and defaults) and is
-    bound to its rule when called, so the suite's processes compile each shape once."""
-    rule_class = getattr(werkzeug_rules, "Rule", None)
-    compile_builder = getattr(rule_class, "_compile_builder", None)
-    if compile_builder is None or not hasattr(rule_class, "_trace"):
-        return  # another werkzeug: compile as it does
-    builders: dict[tuple, object] = {}
-
-    def compiled(self, append_unknown: bool = True):
-        defaults = self.defaults or {}
-        key = (
-            append_unknown,
-            self.rule,
-            tuple(self._trace),
-            tuple((k, type(self._converters.get(k)), repr(defaults[k])) for k in sorted(defaults)),
-        )
-        builder = builders.get(key)
-        if builder is None:
-            builder = builders[key] = compile_builder(self, append_unknown)
-        return builder
-
-    rule_class._compile_builder = compiled
-
-
 def pytest_configure(config) -> None:
-    _compile_each_url_builder_once()
     handler = _CaptureLog(level=logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)
