@@ -88,6 +88,12 @@ class Reply:
     chunks: list[str] | None = None  # a streamed chat's pieces (default: the answer's words)
     chunk_delay: float = 0.0  # seconds between streamed chunks
     first_delay: float = 0.0  # seconds before the first streamed chunk (headers go at once)
+    # A streamed chat sends its first piece, then waits for this (at most HOLD_LIMIT s): a
+    # load test opens it once every stream it started is open, however slow the ramp was.
+    hold: threading.Event | None = None
+
+
+HOLD_LIMIT = 60.0
 
 
 @dataclass(eq=False)
@@ -240,6 +246,8 @@ class FakeProvider:
                         return
                     yield chunk({"content": piece})
                     seen.chunks_sent += 1
+                    if not i and reply.hold and not _held(client, reply.hold):
+                        return
                 yield chunk({}, "stop")
                 if include_usage:
                     n = len(pieces)
@@ -344,6 +352,18 @@ def _wait_unless_gone(client: socket.socket | None, seconds: float) -> bool:
         if left <= 0:
             return True
         time.sleep(min(left, 0.01))
+
+
+def _held(client: socket.socket | None, gate: threading.Event) -> bool:
+    """Wait until ``gate`` opens (or HOLD_LIMIT passes); False as soon as the client went
+    away."""
+    deadline = time.monotonic() + HOLD_LIMIT
+    while not gate.wait(0.01):
+        if _client_gone(client):
+            return False
+        if time.monotonic() > deadline:
+            break
+    return True
 
 
 def closed_port() -> int:

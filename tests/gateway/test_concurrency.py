@@ -17,6 +17,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import httpx
@@ -33,9 +34,10 @@ from webapp.operations import admins
 
 WORKERS = 4
 STREAMS = 200
-# Each stream lasts ~12 s: the last of the 200 must reach the provider before the first
-# ends, and on a loaded machine (CI runs four test processes) the ramp can stretch well
-# past its 2 s.
+# Every stream sends its first piece, then the provider holds it until all 200 are open
+# upstream (on a loaded machine the ramp has stretched past the 12 s a stream lasted, so
+# the first ended before the last began); the rest then flows for ~12 s, the window in
+# which the browser's pages are timed.
 CHUNKS = 48
 CHUNK_DELAY = 0.25
 RAMP = 2.0  # seconds over which the 200 clients arrive (chunks not all in one instant)
@@ -148,18 +150,25 @@ class Flowing(asyncio.Event):
             self.set()
 
 
-async def open_requests_peak(fake_provider, held: asyncio.Event, until: asyncio.Event) -> int:
+async def open_requests_peak(
+    fake_provider, held: asyncio.Event, until: asyncio.Event, gate: threading.Event
+) -> int:
+    """The provider's peak of open requests; ``gate`` (the streams' hold) opens when all
+    of them are open at once."""
     peak = 0
     while not until.is_set():
         peak = max(peak, len(fake_provider.open_requests()))
         if peak >= STREAMS:
             held.set()
+            gate.set()
         await asyncio.sleep(0.05)
     held.set()
     return peak
 
 
-async def load(base: str, token: str, cookies: dict, fake_provider) -> tuple[list, list, int]:
+async def load(
+    base: str, token: str, cookies: dict, fake_provider, gate: threading.Event
+) -> tuple[list, list, int]:
     """200 streams arriving over the ramp, the provider's peak of open requests, and the
     page timings of a browser (``browser_loop``, a process of its own, started and ready
     before the first stream: its start would otherwise slow the ramp) while all of them
@@ -176,7 +185,7 @@ async def load(base: str, token: str, cookies: dict, fake_provider) -> tuple[lis
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
             started = time.monotonic()
-            peak = asyncio.create_task(open_requests_peak(fake_provider, held, finished))
+            peak = asyncio.create_task(open_requests_peak(fake_provider, held, finished, gate))
 
             async def tell_browser() -> None:
                 await flowing.wait()
@@ -205,7 +214,9 @@ async def load(base: str, token: str, cookies: dict, fake_provider) -> tuple[lis
 
 def test_200_concurrent_streams_while_the_dashboard_answers(panel, fake_provider):
     pieces = [f" {i}" for i in range(CHUNKS)]
-    fake_provider.always("POST", "/chat/completions", Reply(chunks=pieces, chunk_delay=CHUNK_DELAY))
+    gate = threading.Event()
+    reply = Reply(chunks=pieces, chunk_delay=CHUNK_DELAY, hold=gate)
+    fake_provider.always("POST", "/chat/completions", reply)
     with httpx.Client(base_url=panel["base"], timeout=10) as browser:
         sign_in(browser, panel["viewer"])
         cookies = dict(browser.cookies)
@@ -216,7 +227,7 @@ def test_200_concurrent_streams_while_the_dashboard_answers(panel, fake_provider
     # In a thread of its own: the browser tests' Playwright keeps an event loop on this one.
     with concurrent.futures.ThreadPoolExecutor(1) as runner:
         streams, pages, peak = runner.submit(
-            asyncio.run, load(panel["base"], panel["token"], cookies, fake_provider)
+            asyncio.run, load(panel["base"], panel["token"], cookies, fake_provider, gate)
         ).result()
 
     assert {s["status"] for s in streams} == {200}
