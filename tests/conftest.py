@@ -231,8 +231,9 @@ def app_factory(tmp_path, database_url, cache_url, sqlite_schema):
 
     def build(**overrides):
         url = database_url or f"sqlite:///{own_file}"
-        copied = not (apps or database_url or own_file.exists())
-        copied = copied and "SQLALCHEMY_DATABASE_URI" not in overrides
+        copied = not (
+            apps or database_url or "SQLALCHEMY_DATABASE_URI" in overrides or own_file.exists()
+        )
         if copied:
             shutil.copyfile(sqlite_schema, own_file)
         app = create_app(make_config(url, cache_url, **overrides))

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests import support
-from tests.gateway.test_concurrency import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 LATE = 6.0  # past gunicorn's 5 s wait for a new connection's first bytes

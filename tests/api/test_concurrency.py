@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FERNET_KEYS
+from tests.servers import free_port
 from tests.support import API
 from webapp.capabilities import CAPABILITIES
 from webapp.extensions import db
@@ -25,12 +25,6 @@ from webapp.models import ModelCapability
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS, THREADS, CLIENTS, REQUESTS = 3, 4, 16, 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(base: str, method: str, path: str, token: str, body=None) -> tuple[int, dict]:

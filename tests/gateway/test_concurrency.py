@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import func, select
 from tests import support
 from tests.ai.fake_provider import Reply
 from tests.gateway import browser_loop
+from tests.servers import free_port
 from tests.support import SHARED_KEY
 from webapp.extensions import db
 from webapp.models import UsageCall
@@ -45,12 +45,6 @@ RAMP = 2.0  # seconds over which the 200 clients arrive (chunks not all in one i
 pytestmark = [pytest.mark.slow] + (
     [pytest.mark.postgres, pytest.mark.redis] if os.environ.get("TEST_DATABASE_URL") else []
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

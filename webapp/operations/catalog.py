@@ -42,17 +42,17 @@ unique_message("ai_model", "model_id", MODEL_ID_TAKEN)
 
 
 # What the audit trail keeps of a provider (and its key's hint) and of a model.
-PROVIDER_FIELDS = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
-MODEL_FIELDS = ("name", "model_id", "display_name", "capabilities", "active_capabilities")
+PROVIDER_AUDITED = ("slug", "name", "base_url", "is_enabled", "shared_api_enabled")
+MODEL_AUDITED = ("name", "model_id", "display_name", "capabilities", "active_capabilities")
 
 
 def provider_snapshot(p: Provider) -> dict:
     hint = p.shared_api_key_hint if p.has_shared_api_key else ""
-    return {name: getattr(p, name) for name in PROVIDER_FIELDS} | {"shared_api_key_hint": hint}
+    return {name: getattr(p, name) for name in PROVIDER_AUDITED} | {"shared_api_key_hint": hint}
 
 
 def model_snapshot(m: AIModel) -> dict:
-    return {name: getattr(m, name) for name in MODEL_FIELDS}
+    return {name: getattr(m, name) for name in MODEL_AUDITED}
 
 
 # --- providers -------------------------------------------------------------------------
