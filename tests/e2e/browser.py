@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests import support
 from webapp.extensions import db as _db
@@ -25,7 +25,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
-TIMEOUT_MS = 5000
+# Generous: a passing test never waits for it, and CI runs four workers beside one browser
+# on two cores, where a page that loads in 0.3 s alone once took over 5 s to fire "load".
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

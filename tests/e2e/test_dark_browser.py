@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.browser import TIMEOUT_MS
 from tests.e2e.test_pages_browser import busy  # noqa: F401 - the same demo data
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +26,7 @@ def dark_context(browser):
     ctx = browser.new_context(
         viewport={"width": 1366, "height": 768}, locale="fa-IR", color_scheme="dark"
     )
-    ctx.set_default_timeout(5000)
+    ctx.set_default_timeout(TIMEOUT_MS)
     yield ctx
     ctx.close()
 
