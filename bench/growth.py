@@ -22,7 +22,6 @@ grows with the group, by design.
 from __future__ import annotations
 
 import os
-import statistics
 
 import common as c
 
@@ -181,8 +180,8 @@ def main() -> None:
                 medians={n: result[f"{kind}@{n}"]["median"] for n in SIZES},
             )
         )
-    patch = statistics.median(result[f"patch@{n}"]["median"] for n in SIZES)
-    rows[-1]["note"] += f"; goal < 10 ms: {'met' if patch < 0.010 else 'not met'}"
+    patch = max(result[f"patch@{n}"]["median"] for n in SIZES)  # the goal holds at every size
+    rows[-1]["note"] += f"; goal < 10 ms at every size: {'met' if patch < 0.010 else 'not met'}"
     rows[-1]["flag"] = rows[-1]["flag"] or patch >= 0.010
     c.emit(SECTION, rows)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 
 import common as c  # puts the project on the path
 import httpx
@@ -56,9 +57,9 @@ def setup(provider_url: str) -> str:
 def main() -> None:
     provider = FakeProvider().start()
     pieces = [f" {i}" for i in range(load_test.CHUNKS)]
-    provider.always(
-        "POST", "/chat/completions", Reply(chunks=pieces, chunk_delay=load_test.CHUNK_DELAY)
-    )
+    gate = threading.Event()  # as in the test: each stream holds until all are open
+    reply = Reply(chunks=pieces, chunk_delay=load_test.CHUNK_DELAY, hold=gate)
+    provider.always("POST", "/chat/completions", reply)
     token = setup(provider.url)
     server = None
     try:
@@ -66,7 +67,7 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=10) as browser:
             load_test.sign_in(browser, "watcher")
             cookies = dict(browser.cookies)
-        streams, pages, peak = asyncio.run(load_test.load(base, token, cookies, provider))
+        streams, pages, peak = asyncio.run(load_test.load(base, token, cookies, provider, gate))
     finally:
         if server is not None:
             c.stop_gunicorn(server, timeout=30)
@@ -77,7 +78,12 @@ def main() -> None:
 
 def rows_of(streams: list[dict], pages: list[float], peak: int) -> list[dict]:
     served = sum(1 for s in streams if s["status"] == 200 and s["done"])
-    firsts = [s["first"] for s in streams if s["first"] is not None]
+    # ``first`` counts from the load's start; stream i set off i × RAMP / STREAMS later.
+    firsts = [
+        s["first"] - i * load_test.RAMP / load_test.STREAMS
+        for i, s in enumerate(streams)
+        if s["first"] is not None
+    ]
     ordered = sorted(pages)
     slowest = max(pages)
     return [
