@@ -164,6 +164,43 @@ def test_compact_view_opens_a_group_in_place(page, live_server, sign_in, big, fr
     assert_accessible(page, "the compact models page with two groups open")
 
 
+@pytest.fixture
+def crowd(app):
+    """24 providers of three chat models each (the first live): three pages of providers."""
+    for i in range(24):
+        provider = Provider(
+            slug=f"c{i:02d}", name=f"Crowd {i:02d}", base_url=f"https://c{i}.example.invalid/v1"
+        )
+        _db.session.add(provider)
+        _db.session.flush()
+        for j in range(3):
+            name = f"c{i}-{j}"
+            model = AIModel(
+                provider_id=provider.id, name=name, model_id=f"c/{name}", display_name=name
+            )
+            model.capability_rows.append(
+                ModelCapability(capability="chat", provider_id=provider.id, is_active=j == 0)
+            )
+            _db.session.add(model)
+    _db.session.commit()
+
+
+def test_pages_of_providers_turn_in_place(page, live_server, sign_in, crowd):
+    sign_in("viewer")
+    headings = page.locator("#model-results h2")
+    expect(headings).to_have_count(10)
+    expect(headings.first).to_have_text("Crowd 00")
+    page.evaluate("window.__marker = 1")
+    page.locator("#provider-pages").get_by_role("link", name="بعدی").click()
+    expect(headings.first).to_have_text("Crowd 10")
+    expect(page.locator("#provider-pages [aria-current=page]")).to_have_text("صفحهٔ ۲ از ۳")
+    assert page.url.endswith("/models?page=2")
+    assert page.evaluate("window.__marker") == 1, "the page reloaded"
+    assert_accessible(page, "the second page of providers")
+    page.go_back()
+    expect(headings.first).to_have_text("Crowd 00")
+
+
 def test_model_list_bulk_disable_through_the_confirmation(
     page, live_server, sign_in, ten, fresh_db
 ):

@@ -111,6 +111,82 @@ def test_a_filter_that_leaves_one_group_opens_it(login_as, large):
     assert form.tag == "form" and form.find_all("input", type="radio")
 
 
+@pytest.fixture
+def many(make_provider, make_model):
+    """23 providers of 3 chat models each: past the compact threshold, three pages."""
+    providers = [make_provider(f"prov-{i:02d}", name=f"Prov {i:02d}") for i in range(23)]
+    for provider in providers:
+        for j in range(3):
+            make_model(provider, f"{provider.slug}-m{j}", caps=["chat"], active=j == 0)
+    return providers
+
+
+def shown_providers(tree) -> list[str]:
+    return [h.text.strip() for h in tree.find_all("h2") if h.get("id", "").startswith("provider-")]
+
+
+def pager(tree):
+    nav = tree.by_id("provider-pages")
+    links = {a.text.strip(): a.get("href") for a in nav.find_all("a")} if nav else {}
+    return nav, links
+
+
+def test_compact_view_shows_ten_providers_a_page(login_as, many):
+    client = login_as("viewer")
+    tree = parse(client.get("/models").data)
+    assert shown_providers(tree) == [f"Prov {i:02d}" for i in range(10)]
+    nav, links = pager(tree)
+    assert nav.find(aria_current="page").text.strip() == "صفحهٔ ۱ از ۳"
+    assert links == {"بعدی": "/models?page=2"}
+    # Every provider stays in the filter's list, whatever the page.
+    options = tree.by_id("filter-provider").find_all("option")
+    assert len(options) == 1 + 23
+
+    tree = parse(client.get("/models?page=3").data)
+    assert shown_providers(tree) == [f"Prov {i:02d}" for i in range(20, 23)]
+    nav, links = pager(tree)
+    assert nav.find(aria_current="page").text.strip() == "صفحهٔ ۳ از ۳"
+    assert links == {"قبلی": "/models?page=2"}
+
+
+def test_a_page_out_of_range_or_malformed_shows_the_nearest(login_as, many):
+    client = login_as("viewer")
+    for query, first in (
+        ("page=99", "Prov 20"),
+        ("page=0", "Prov 00"),
+        ("page=abc", "Prov 00"),
+        ("page=%DB%B2", "Prov 00"),
+        ("page=-1", "Prov 00"),
+    ):
+        response = client.get(f"/models?{query}")
+        assert response.status_code == 200, query
+        assert shown_providers(parse(response.data))[0] == first, query
+
+
+def test_pages_keep_the_filters_and_a_filter_starts_at_the_first(login_as, many):
+    client = login_as("viewer")
+    tree = parse(client.get("/models?capability=chat&page=2").data)
+    assert shown_providers(tree)[0] == "Prov 10"
+    _, links = pager(tree)
+    assert links == {
+        "قبلی": "/models?page=1&capability=chat",
+        "بعدی": "/models?page=3&capability=chat",
+    }
+    # The page through htmx: the results block alone, its pager inside it.
+    response = client.get(
+        "/models?page=2", headers={"HX-Request": "true", "HX-Target": "model-results"}
+    )
+    part = parse(response.data)
+    assert "<html" not in response.get_data(as_text=True)
+    assert part.by_id("model-results").find(id="provider-pages")
+    assert shown_providers(part)[0] == "Prov 10"
+    # One provider's three models: its group open, no pager.
+    tree = parse(client.get("/models?provider=prov-15&page=2").data)
+    assert shown_providers(tree) == ["Prov 15"]
+    assert tree.by_id("provider-pages") is None
+    assert tree.find_all("input", type="radio")
+
+
 def test_empty_groups_link_filters_to_those_groups(login_as, catalogue):
     client = login_as("operator")
     tree = parse(client.get("/models").data)

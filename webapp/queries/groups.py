@@ -23,6 +23,7 @@ SEARCH_MAX = 100
 # Up to this many models on the page, every group shows its radios at once; above it, each
 # group is one line that opens in place (the page stays small at any catalogue size).
 COMPACT_LIMIT = 60
+PROVIDERS_PER_PAGE = 10  # the compact view's providers a page
 
 
 @dataclass(frozen=True)
@@ -237,36 +238,55 @@ def summaries_compact(shown: list[GroupSummary]) -> bool:
     return len(shown) > 1 and sum(s.total for s in shown) > COMPACT_LIMIT
 
 
+@dataclass(frozen=True)
+class ProviderPages:
+    """Which page of providers the compact view shows, of how many."""
+
+    page: int
+    pages: int
+
+
 def compact_sections(
-    shown: list[GroupSummary], filters: Filters
-) -> tuple[list[Provider], list[ProviderSection]]:
-    """Sections of one-line groups (no model loaded but the live ones): the providers,
-    their model counts and the live models, one query each."""
+    shown: list[GroupSummary], filters: Filters, page: int = 1
+) -> tuple[list[Provider], list[ProviderSection], ProviderPages]:
+    """Sections of one-line groups, ``PROVIDERS_PER_PAGE`` providers a page (a page out
+    of range shows the nearest one), so the first screen keeps its size however many
+    providers there are; every provider stays in the filter's list. No model is loaded
+    but the live ones of the page's groups; the providers, their model counts and those
+    live models are one query each."""
     providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
-    counts = dict(
-        db.session.execute(
-            select(AIModel.provider_id, func.count()).group_by(AIModel.provider_id)
-        ).all()
-    )
-    live_ids = {s.active_id for s in shown if s.active_id is not None}
-    live = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(live_ids)))}
     by_provider: dict[int, list[GroupSummary]] = {}
     for summary in shown:
         by_provider.setdefault(summary.provider_id, []).append(summary)
+    listed = [
+        p
+        for p in providers
+        if (not filters.provider or p.slug == filters.provider)
+        and not (filters.active and p.id not in by_provider)
+    ]
+    pages = max(1, -(-len(listed) // PROVIDERS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    listed = listed[(page - 1) * PROVIDERS_PER_PAGE : page * PROVIDERS_PER_PAGE]
+    ids = [p.id for p in listed]
+    counts = dict(
+        db.session.execute(
+            select(AIModel.provider_id, func.count())
+            .where(AIModel.provider_id.in_(ids))
+            .group_by(AIModel.provider_id)
+        ).all()
+    )
+    live_ids = {s.active_id for i in ids for s in by_provider.get(i, ()) if s.active_id}
+    live = {m.id: m for m in db.session.scalars(select(AIModel).where(AIModel.id.in_(live_ids)))}
     sections = []
-    for provider in providers:
-        if filters.provider and provider.slug != filters.provider:
-            continue
+    for provider in listed:
         mine = by_provider.get(provider.id, [])
-        if filters.active and not mine:
-            continue
         order = {cap: i for i, cap in enumerate(sort_capabilities(s.capability for s in mine))}
         groups = [
             Group(provider, s.capability, (), live.get(s.active_id), total=s.total)
             for s in sorted(mine, key=lambda s: order[s.capability])
         ]
         sections.append(ProviderSection(provider, groups, model_count=counts.get(provider.id, 0)))
-    return providers, sections
+    return providers, sections, ProviderPages(page, pages)
 
 
 @dataclass(frozen=True)

@@ -159,12 +159,15 @@ def page_context() -> dict:
 
     Without a search, the groups are first counted by the database; when the page would
     show more than ``COMPACT_LIMIT`` models it lists one line per group and loads no
-    model but the live ones, so the first screen stays small at any catalogue size."""
+    model but the live ones, ten providers a page, so the first screen stays small at
+    any catalogue size."""
     filters = Filters.from_args(request.args)
     summaries, model_count = group_summaries()
     shown = summaries_shown(summaries, filters)
+    provider_pages = None
     if not filters.q and summaries_compact(shown):
-        providers, sections = compact_sections(shown, filters)
+        page = _int(request.args.get("page")) or 1
+        providers, sections, provider_pages = compact_sections(shown, filters, page)
         compact = True
     else:
         providers = load_providers()
@@ -174,6 +177,7 @@ def page_context() -> dict:
         "sections": sections,
         "groups": page_groups(sections),
         "compact": compact,
+        "provider_pages": provider_pages,
         "found": found_count(sections) if filters.q else None,
         "filters": filters,
         "providers": providers,
