@@ -119,8 +119,9 @@ class ModelCapability(db.Model):
         ),
         CheckConstraint(f"capability IN ({_CAPABILITY_SQL})", name="capability_known"),
         # Whole groups (locks, re-rendering a group) are read by (provider, capability);
-        # the partial index below only serves the active row.
-        Index("ix_model_capability_group", "provider_id", "capability"),
+        # the partial index below only serves the active row. is_active and model_id
+        # make it cover the models page's count of every group and its live model.
+        Index("ix_model_capability_group", "provider_id", "capability", "is_active", "model_id"),
         Index(
             "uq_model_capability_one_active",
             "provider_id",
