@@ -348,7 +348,22 @@ def test_compact_first_screen_loads_no_model_but_the_live_ones(login_as, large, 
     for i in range(30):
         make_model(provider_b, f"more-{i}", caps=["image"], active=i == 0)
     second = statements()
-    assert len(first) == len(second) <= 6
+    third = statements()
+    assert len(second) <= 6
+    # The groups are counted once after each change, then kept until the next one.
+    counting = [s for s in second if "max(CASE" in s]
+    assert len(counting) == 1
+    assert not any("max(CASE" in s for s in first + third)
+    assert len(first) == len(third) == len(second) - 1
     # No statement reads every model's row: the live ones are asked for by id.
     reads = [s for s in second if "FROM ai_model" in s and "count(" not in s]
     assert reads and all("IN (" in s or "WHERE ai_model.id IN" in s for s in reads), reads
+
+
+def test_kept_group_counts_follow_a_change(login_as, large, make_model):
+    client = login_as("operator")
+    group = f"group-{large['b'].id}-image"
+    assert parse(client.get("/models").data).by_id(group) is None
+    make_model(large["b"], "painter", caps=["image"], active=True)
+    line = parse(client.get("/models").data).by_id(group)
+    assert line is not None and "Painter" in line.text

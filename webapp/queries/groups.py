@@ -18,6 +18,7 @@ from webapp import messages
 from webapp.capabilities import CAPABILITIES, is_capability, label, sort_capabilities
 from webapp.extensions import db
 from webapp.models import ACTIVE_ROW, AIModel, ModelCapability, Provider
+from webapp.queries.lookup import remembered
 
 SEARCH_MAX = 100
 # Up to this many models on the page, every group shows its radios at once; above it, each
@@ -202,9 +203,15 @@ class GroupSummary:
     active_id: int | None
 
 
-def group_summaries() -> tuple[list[GroupSummary], int]:
+def group_summaries() -> tuple[tuple[GroupSummary, ...], int]:
     """Every group's count and live model, and the number of models: one query, without
-    loading a model (the compact view's first screen at any catalogue size)."""
+    loading a model (the compact view's first screen at any catalogue size). Kept in
+    this process until the catalogue changes (the cache generation moves), so the page
+    does not count every row of a large catalogue on each load."""
+    return remembered(("group_summaries",), _count_groups)
+
+
+def _count_groups() -> tuple[tuple[GroupSummary, ...], int]:
     live = func.max(case((ModelCapability.is_active, ModelCapability.model_id), else_=None))
     model_count = select(func.count()).select_from(AIModel).scalar_subquery()
     rows = db.session.execute(
@@ -220,7 +227,7 @@ def group_summaries() -> tuple[list[GroupSummary], int]:
         .group_by(ModelCapability.provider_id, Provider.slug, ModelCapability.capability)
     ).all()
     models = rows[0][5] if rows else 0
-    return [GroupSummary(*row[:5]) for row in rows], models
+    return tuple(GroupSummary(*row[:5]) for row in rows), models
 
 
 def summaries_shown(summaries: list[GroupSummary], filters: Filters) -> list[GroupSummary]:
