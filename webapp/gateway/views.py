@@ -437,7 +437,7 @@ def _upstream_error(response: httpx.Response, content: bytes, api_key: str) -> G
     if not isinstance(message, str) or not message:
         message = _l("The provider rejected the request (for example an unknown model).")
     else:
-        message = _scrub(message, api_key)
+        message = secrets.scrub(message, api_key)
     code = error.get("code")
     return GatewayError(
         status,
@@ -458,12 +458,6 @@ def _provider_error(content: bytes) -> dict:
     if isinstance(error, str):
         return {"message": error}
     return error if isinstance(error, dict) else {}
-
-
-def _scrub(text: str, api_key: str) -> str:
-    if api_key and api_key in text:
-        text = text.replace(api_key, secrets.hint(api_key))
-    return text
 
 
 def _tokens(content: bytes) -> tuple[int | None, int | None]:
