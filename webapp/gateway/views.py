@@ -296,7 +296,7 @@ def _call_with_fallbacks(plan, call: Attempt, caller: Caller, record):
     while True:
         current = queue.pop(0)
         try:
-            return _call(current, call, record, may_retry=True)
+            return _call(current, call, record)
         except FallBack as failed:
             policies.record_failure(current.model_pk)
             if not loaded:
@@ -314,9 +314,9 @@ def _fallbacks(plan, caller: Caller) -> list:
         db.session.close()  # as before the first attempt: no connection held while waiting
 
 
-def _call(plan, call: Attempt, record, *, may_retry: bool = False):
+def _call(plan, call: Attempt, record):
     """One attempt: the request to ``plan``'s provider, and its answer relayed or turned
-    into a GatewayError (a FallBack when ``may_retry`` and the next candidate may help)."""
+    into a GatewayError (a FallBack when the next candidate may help)."""
     headers = panel_headers(plan)
     client = http_client(guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"])
     upstream_request = _upstream_request(client, plan, call)
@@ -344,7 +344,7 @@ def _call(plan, call: Attempt, record, *, may_retry: bool = False):
         )
     except GatewayError as err:
         record.finish(err.kind, err.status)
-        if may_retry and err.status in FALLBACK_STATUSES:
+        if err.status in FALLBACK_STATUSES:
             raise FallBack(err) from None
         return err.response(headers)
     finally:
