@@ -37,9 +37,9 @@ from webapp import dates
 from webapp.capabilities import is_capability
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import Admin, HealthCheck
+from webapp.models import HealthCheck
 from webapp.models.rollup import LATENCY_COLUMNS, LATENCY_EDGES, usage_hourly
-from webapp.queries import groups, usage_policies
+from webapp.queries import groups, listing, usage_policies
 
 BUCKETS = ("hour", "day")
 FILTERS = ("provider", "capability", "model", "route", "key_source")
@@ -437,12 +437,7 @@ def overview(now: datetime | None = None) -> list[OverviewRow]:
 
 
 def _name_switchers(rows: list[OverviewRow]) -> None:
-    ids = {r.switched_by_id for r in rows if r.switched_by_id is not None}
-    if not ids:
-        return
-    names = dict(
-        db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all()
-    )
+    names = listing.names_of(r.switched_by_id for r in rows)
     for row in rows:
         row.switched_by = names.get(row.switched_by_id, "")
 
