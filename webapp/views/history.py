@@ -229,13 +229,11 @@ class EventView:
 
 
 def action_label(action: str) -> str:
-    label = ACTIONS.get(action)
-    return str(label) if label is not None else action
+    return str(ACTIONS.get(action, action))
 
 
 def target_type_label(target_type: str) -> str:
-    label = TARGET_TYPES.get(target_type)
-    return str(label) if label is not None else target_type
+    return str(TARGET_TYPES.get(target_type, target_type))
 
 
 _SCHEDULED = re.compile(r"^(?P<who>.*) \(schedule (?P<id>\d+)\)$")
