@@ -627,10 +627,6 @@ class CallPlan:
     fallbacks: tuple[str, ...] = ()
 
     @property
-    def ready(self) -> bool:
-        return self.blocked_reason is None
-
-    @property
     def blocked_reason(self) -> str | None:
         """Why a call cannot be sent now (the playground disables «ارسال» with it)."""
         if not self.provider.is_enabled or not self.provider.base_url:
