@@ -16,7 +16,6 @@ chunk, mid-stream).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import select
 import socket
@@ -28,8 +27,6 @@ import httpx
 
 from webapp.ai import egress
 from webapp.ai.client import tls_context
-
-log = logging.getLogger(__name__)
 
 USER_AGENT = "model-control-panel-gateway/0.1"
 _local = threading.local()
