@@ -36,17 +36,6 @@ from webapp.views.query_args import redirect_without_empty_args
 bp = Blueprint("history", __name__, url_prefix="/history")
 
 PER_PAGE = 50
-FILTERS = (
-    "action",
-    "actor",
-    "target_type",
-    "provider",
-    "capability",
-    "model",
-    "date_from",
-    "date_to",
-    "signins",
-)
 # Hidden unless asked for: a sign-in per admin per day buries the changes.
 SIGN_INS = ("auth.login", "auth.login_failed")
 
@@ -547,7 +536,8 @@ def index():
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()
-    filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    # The form names every filter: what the pager and the links carry.
+    filters = {f.name: request.args[f.name] for f in form if request.args.get(f.name)}
     has_errors = any(f.errors for f in form)
     return (
         render_template(
