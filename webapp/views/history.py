@@ -28,7 +28,7 @@ from wtforms import BooleanField, SelectField, StringField
 from webapp import capabilities, dates
 from webapp.access import permission_required
 from webapp.extensions import db
-from webapp.i18n import current_lang, local_digits
+from webapp.i18n import current_lang, labeller, local_digits
 from webapp.models import AIModel, AuditEvent, Provider, role_label
 from webapp.models.base import utcnow
 from webapp.views.query_args import redirect_without_empty_args
@@ -217,12 +217,8 @@ class EventView:
     actor: str = ""
 
 
-def action_label(action: str) -> str:
-    return str(ACTIONS.get(action, action))
-
-
-def target_type_label(target_type: str) -> str:
-    return str(TARGET_TYPES.get(target_type, target_type))
+action_label = labeller(ACTIONS)
+target_type_label = labeller(TARGET_TYPES)
 
 
 _SCHEDULED = re.compile(r"^(?P<who>.*) \(schedule (?P<id>\d+)\)$")
