@@ -31,7 +31,7 @@ from webapp.capabilities import is_capability
 from webapp.dates import format_datetime, local_instant_utc
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.i18n import current_lang, local_digits
+from webapp.i18n import ASCII_DIGITS, current_lang, local_digits
 from webapp.models import AIModel, ModelCapability, Provider, utcnow
 from webapp.operations import routing, schedules
 from webapp.queries import policies
@@ -53,9 +53,6 @@ def example_day() -> str:
 
 def example_time() -> str:
     return local_digits("09:30")
-
-
-_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 @bp.app_template_filter("percent")
@@ -82,7 +79,7 @@ def group_policies(group: Group) -> policies.GroupPolicies:
 
 def _whole_number(text: str | None) -> int | None:
     """A whole number typed with Persian or ASCII digits; None for anything else."""
-    text = (text or "").strip().translate(_TO_ASCII)
+    text = (text or "").strip().translate(ASCII_DIGITS)
     if not text.isascii() or not text.isdigit() or len(text) > 9:
         return None
     return int(text)
