@@ -284,13 +284,11 @@ def check_expires_days(value: object) -> int | None:
         min=1,
         max=MAX_TOKEN_DAYS,
     )
-    if isinstance(value, (bool, float)):
-        raise ValidationError(message, field="expires_days")
     try:
-        days = int(str(value).strip())
+        days = None if isinstance(value, bool | float) else int(str(value).strip())
     except ValueError:
-        raise ValidationError(message, field="expires_days") from None
-    if not 1 <= days <= MAX_TOKEN_DAYS:
+        days = None
+    if days is None or not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValidationError(message, field="expires_days")
     return days
 
