@@ -18,7 +18,7 @@ import functools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from flask import Blueprint, current_app, request
@@ -105,28 +105,20 @@ def images_generations():
 # --- one call -----------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
 class CallRecord:
     """What the meter gets for one call, filled in as the call goes."""
 
-    __slots__ = (
-        "admin_id",
-        "capability",
-        "done",
-        "key_source",
-        "meter",
-        "model",
-        "provider",
-        "route",
-        "started",
-        "token_id",
-    )
-
-    def __init__(self, caller: Caller, started: float):
-        self.meter = metering.current_meter()
-        self.started = started
-        self.admin_id, self.token_id = caller.admin_id, caller.token_id
-        self.provider = self.capability = self.model = self.route = self.key_source = None
-        self.done = False
+    admin_id: int
+    token_id: int | None
+    started: float
+    meter: metering.Meter = field(default_factory=metering.current_meter)
+    provider: str | None = None
+    capability: str | None = None
+    model: str | None = None
+    route: str | None = None
+    key_source: str | None = None
+    done: bool = False
 
     def planned(self, plan: routing.CallPlan) -> None:
         self.provider, self.capability, self.model = plan.provider, plan.capability, plan.model
@@ -170,7 +162,7 @@ def panel_headers(plan: routing.CallPlan | routing.Target | None) -> dict:
 def forward(endpoint: names.Endpoint):
     started = time.perf_counter()
     caller = authenticate()
-    record = CallRecord(caller, started)
+    record = CallRecord(caller.admin_id, caller.token_id, started)
     plan = None
     try:
         body = _json_body()
@@ -303,7 +295,7 @@ def _call_with_fallbacks(plan, call: Attempt, caller: Caller, record):
                 queue, loaded = policies.ordered(_fallbacks(plan, caller)), True
             if not queue:
                 return failed.error.response(panel_headers(current))
-        record = CallRecord(caller, time.perf_counter())
+        record = CallRecord(caller.admin_id, caller.token_id, time.perf_counter())
         record.planned(queue[0])
 
 
