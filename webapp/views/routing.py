@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -37,8 +37,8 @@ from webapp.operations import routing, schedules
 from webapp.queries import policies
 from webapp.queries.groups import Group, groups_for
 from webapp.queries.usage import app_timezone
-from webapp.views.auth import safe_next
 from webapp.views.htmx import flash_oob, fragment, is_htmx, render_block
+from webapp.views.models import next_url
 
 bp = Blueprint("routing", __name__)
 
@@ -216,10 +216,6 @@ class RoutingInput:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _next_url() -> str:
-    return safe_next(request.values.get("next") or url_for("models.index"))
-
-
 def _context(group: Group, **extra) -> dict:
     candidates = _fallback_candidates(group)
     current = policies.for_group(group.provider.id, group.capability)
@@ -230,7 +226,7 @@ def _context(group: Group, **extra) -> dict:
         "candidates": candidates,
         "fallback_slots": slots,
         "can_manage": current_user.can("manage_models"),
-        "next_url": _next_url(),
+        "next_url": next_url(),
         "zone": app_timezone().key,
         "schedule_values": {"when": AT},
         "routing_values": None,
@@ -256,7 +252,7 @@ def _done(group: Group, said: list[str]):
     if not is_htmx():
         for text in said:
             flash(text, "success")
-        return redirect(_next_url())
+        return redirect(next_url())
     policies.forget()
     fresh = groups_for({(group.provider.id, group.capability)})[0]
     # The dialog's own swap (the main content, empty) closes it.
