@@ -21,9 +21,8 @@ from flask import Flask, abort, g, has_request_context, redirect, request, sessi
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_loaded_from_cookie
-from sqlalchemy import func, select
 
-from webapp.extensions import csrf, db, login_manager
+from webapp.extensions import csrf, login_manager
 from webapp.models import Admin
 from webapp.operations import sessions
 from webapp.operations.admins import admin_for_token
@@ -132,11 +131,6 @@ def may(permission: str) -> bool:
     if permission in g.get("granted", ()):
         return True
     return current_user.is_authenticated and current_user.can(permission)
-
-
-def find_admin(username: str) -> Admin | None:
-    """Usernames ignore case (a unique index on lower(username) keeps them apart)."""
-    return db.session.scalar(select(Admin).where(func.lower(Admin.username) == username.lower()))
 
 
 def init_app(app: Flask) -> None:

@@ -4,16 +4,6 @@ from flask_babel import lazy_gettext as _l
 
 from webapp.i18n import labeller
 
-CAPABILITIES: tuple[str, ...] = (
-    "chat",
-    "code",
-    "image",
-    "embedding",
-    "vision",
-    "transcription",
-    "speech",
-)
-
 LABELS = {
     "chat": _l("Chat"),
     "code": _l("Code"),
@@ -23,6 +13,7 @@ LABELS = {
     "transcription": _l("Transcription"),
     "speech": _l("Speech"),
 }
+CAPABILITIES: tuple[str, ...] = tuple(LABELS)  # the vocabulary, in the labels' order
 
 label = labeller(LABELS)
 

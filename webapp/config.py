@@ -207,7 +207,9 @@ class Config:
             if not cfg.SECRET_KEY:
                 cfg.SECRET_KEY = instance_secret("secret_key", lambda: secrets.token_urlsafe(48))
             if not cfg.FERNET_KEYS:
-                cfg.FERNET_KEYS = instance_secret("fernet_key", _new_fernet_key)
+                cfg.FERNET_KEYS = instance_secret(
+                    "fernet_key", lambda: Fernet.generate_key().decode()
+                )
         if cfg.SQLALCHEMY_DATABASE_URI:
             cfg.SQLALCHEMY_DATABASE_URI = _normalise_database_url(cfg.SQLALCHEMY_DATABASE_URI)
         return cfg
@@ -233,7 +235,3 @@ class Config:
 
     def as_mapping(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def _new_fernet_key() -> str:
-    return Fernet.generate_key().decode()

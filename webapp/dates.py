@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 import jdatetime
 from flask import Flask
 
-from webapp.i18n import PERSIAN_DIGITS, current_lang
+from webapp.i18n import ASCII_DIGITS, PERSIAN_DIGITS, current_lang
 
 TEHRAN = ZoneInfo("Asia/Tehran")
-_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _DAY_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 # Years below this are read as Solar Hijri (1403 ≈ 2024).
 _JALALI_BEFORE = 1700
@@ -55,7 +54,7 @@ def parse_day(text: str) -> date:
 
     Raises ValueError for anything that is not a real day.
     """
-    match = _DAY_RE.match(text.strip().translate(_TO_ASCII))
+    match = _DAY_RE.match(text.strip().translate(ASCII_DIGITS))
     if match is None:
         raise ValueError(text)
     year, month, day = (int(part) for part in match.groups())
@@ -88,7 +87,7 @@ def local_instant_utc(day_text: str, clock_text: str, zone: ZoneInfo = TEHRAN) -
 
     Raises ValueError for anything that is not a real day or time.
     """
-    match = _CLOCK_RE.match(clock_text.strip().translate(_TO_ASCII))
+    match = _CLOCK_RE.match(clock_text.strip().translate(ASCII_DIGITS))
     if match is None:
         raise ValueError(clock_text)
     clock = time(int(match.group(1)), int(match.group(2)))

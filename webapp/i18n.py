@@ -11,6 +11,8 @@ from flask_babel import get_locale
 LANGUAGES = ("fa", "en")
 RTL = {"fa"}
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+# Persian and Arabic-Indic digits, as people type them, to ASCII.
+ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def select_locale() -> str:

@@ -9,7 +9,7 @@ at a clean shutdown (``atexit``, and gunicorn's ``worker_exit`` hook calls
 ``MAX_BACKLOG`` waiting rows the oldest are dropped, so a database outage cannot grow a
 worker's memory without end.
 
-What a row holds is listed in ``FIELDS``: never the prompt, the answer or the key.
+What a row holds is what :func:`row` lists: never the prompt, the answer or the key.
 Gateway calls are recorded by ``webapp.gateway``; ``webapp.ai`` service calls can call
 :func:`record` with ``origin="service"``.
 """
@@ -39,24 +39,6 @@ IDLE_STOP = 30  # empty rounds after which the writer thread ends (started again
 
 GATEWAY = "gateway"
 SERVICE = "service"
-
-FIELDS = (
-    "at",
-    "origin",
-    "admin_id",
-    "token_id",
-    "provider",
-    "capability",
-    "model",
-    "route",
-    "key_source",
-    "outcome",
-    "http_status",
-    "latency_ms",
-    "first_chunk_ms",
-    "prompt_tokens",
-    "completion_tokens",
-)
 
 _meters: weakref.WeakSet[Meter] = weakref.WeakSet()
 

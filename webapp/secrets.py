@@ -84,6 +84,13 @@ def hint(plaintext: str) -> str:
     return "…" + plaintext[-HINT_CHARS:]
 
 
+def scrub(text: str, api_key: str) -> str:
+    """``text`` with the key replaced by its hint."""
+    if api_key and api_key in text:
+        text = text.replace(api_key, hint(api_key))
+    return text
+
+
 def clean_key(raw: object, field: str) -> str:
     """Validate a key typed by an admin: a non-empty single line of printable ASCII."""
     if not isinstance(raw, str):

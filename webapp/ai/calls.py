@@ -47,6 +47,7 @@ from webapp.capabilities import label as capability_label
 from webapp.errors import DomainError, NotFound, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, ModelCapability, Provider
+from webapp.operations.locks import get_provider
 from webapp.operations.routing import fallbacks_of, model_names
 from webapp.queries.credentials import Resolution, explain, resolve_credentials
 from webapp.queries.lookup import ActiveModel, get_active_model
@@ -373,12 +374,7 @@ def normalise_messages(messages_or_prompt: str | list[dict]) -> list[dict]:
 
 
 def _provider_row(provider: Provider | str) -> Provider:
-    if isinstance(provider, Provider):
-        return provider
-    found = db.session.scalar(select(Provider).where(Provider.slug == provider))
-    if found is None:
-        raise NotFound(_l("The provider was not found."), field="provider")
-    return found
+    return provider if isinstance(provider, Provider) else get_provider(provider)
 
 
 def _explicit_model(provider: Provider, model_name: str) -> str:
@@ -625,10 +621,6 @@ class CallPlan:
     alternatives: tuple[Row, ...] = ()
     # The group's fallbacks, in order, as display names (tried after the live model fails).
     fallbacks: tuple[str, ...] = ()
-
-    @property
-    def ready(self) -> bool:
-        return self.blocked_reason is None
 
     @property
     def blocked_reason(self) -> str | None:

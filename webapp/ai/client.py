@@ -53,7 +53,7 @@ MAX_DETAIL = 200
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every call: building one loads the CA bundle (~0.1 s)."""
     return ssl.create_default_context(cafile=certifi.where())
 
@@ -206,11 +206,11 @@ class ProviderClient:
         self.attempts = 0
         transport = self._transport
         if transport is None and not self.settings.allow_private:
-            transport = GuardedTransport(ssl_context=_tls_context())
+            transport = GuardedTransport(ssl_context=tls_context())
         with httpx.Client(
             timeout=self.settings.httpx_timeout(timeout),
             transport=transport,
-            verify=_tls_context(),
+            verify=tls_context(),
             follow_redirects=False,
         ) as http:
             while True:
@@ -285,14 +285,7 @@ class ProviderClient:
         message = error.get("message") if isinstance(error, dict) else error
         if not isinstance(message, str):
             return ""
-        return scrub(message, self._api_key)[:MAX_DETAIL]
-
-
-def scrub(text: str, api_key: str) -> str:
-    """``text`` with the key replaced by its hint."""
-    if api_key and api_key in text:
-        text = text.replace(api_key, secrets.hint(api_key))
-    return text
+        return secrets.scrub(message, self._api_key)[:MAX_DETAIL]
 
 
 def parse_retry_after(value: str | None) -> float | None:

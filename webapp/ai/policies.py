@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import replace
 
 from flask import current_app
 from sqlalchemy import select
@@ -29,7 +28,7 @@ from sqlalchemy import select
 from webapp.cache import MISSING
 from webapp.extensions import cache, db
 from webapp.models import AIModel, Provider
-from webapp.operations.routing import fallbacks_of, split_of
+from webapp.operations.routing import fallbacks_of
 
 SPLIT = "split"
 FALLBACK = "fallback"
@@ -55,26 +54,6 @@ def split_arm(arms, sticky_key: str, provider: str, capability: str) -> int | No
         if point < edge:
             return arm.model_id
     return None
-
-
-def split_target(target, capability: str, sticky_key: str | None):
-    """``target`` (the live one) or, when the user's bucket falls in an arm, that arm."""
-    if not sticky_key:
-        return target
-    arms = split_of(target.provider_id, capability)
-    if not arms:
-        return target
-    chosen = split_arm(arms, sticky_key, target.provider, capability)
-    if chosen is None:
-        return target
-    model_id = db.session.scalar(
-        select(AIModel.model_id).where(
-            AIModel.id == chosen, AIModel.provider_id == target.provider_id
-        )
-    )
-    if model_id is None:  # deleted since the routing was read
-        return target
-    return replace(target, model=model_id, model_pk=chosen, route=SPLIT)
 
 
 def fallback_targets(provider_id: int, capability: str, make_target) -> list:

@@ -34,7 +34,6 @@ from webapp.api.schemas import (
     ModelReplace,
     ModelUpdate,
     invalid,
-    models_json,
 )
 from webapp.db import transactional
 from webapp.errors import NotFound, ValidationError
@@ -95,9 +94,9 @@ def model_by_provider(args: ByProviderQuery):
     order = (AIModel.display_name, AIModel.id)
     if not {"page", "page_size"} & args.model_fields_set:
         rows = list(db.session.scalars(stmt.order_by(*order)))
-        return success(models_json(rows), _("Models retrieved"))
+        return success(Model.of_rows(rows), _("Models retrieved"))
     rows, pagination = page_of(stmt, order, args.page, args.page_size)
-    return success(models_json(rows), _("Models retrieved"), pagination=pagination)
+    return success(Model.of_rows(rows), _("Models retrieved"), pagination=pagination)
 
 
 @route("GET", "/ai-models/", "view_models", ModelListQuery)
@@ -110,7 +109,7 @@ def model_list(args: ModelListQuery):
         args.page,
         args.page_size,
     )
-    return success(models_json(rows), _("Models retrieved"), pagination=pagination)
+    return success(Model.of_rows(rows), _("Models retrieved"), pagination=pagination)
 
 
 @route("POST", "/ai-models/", "manage_models", body=ModelCreate)

@@ -18,7 +18,6 @@ from webapp.api.schemas import (
     ProviderCreate,
     ProviderReplace,
     ProviderUpdate,
-    providers_json,
 )
 from webapp.models import Provider as ProviderRow
 from webapp.operations import catalog
@@ -29,7 +28,7 @@ from webapp.queries.listing import page_of
 def provider_list(args: PageQuery):
     """Providers, paged (ordered by id)."""
     rows, pagination = page_of(select(ProviderRow), (ProviderRow.id,), args.page, args.page_size)
-    return success(providers_json(rows), _("Providers retrieved"), pagination=pagination)
+    return success(Provider.of_rows(rows), _("Providers retrieved"), pagination=pagination)
 
 
 @route("POST", "/ai-providers/", "manage_providers", body=ProviderCreate)

@@ -22,11 +22,10 @@ from webapp.api.schemas import invalid
 from webapp.api.schemas_policies import Routing, Schedule, ScheduleCreate, ScheduleListQuery
 from webapp.capabilities import is_capability
 from webapp.dates import iso_utc
-from webapp.extensions import db
-from webapp.models import Admin, Provider
+from webapp.models import Provider
 from webapp.models import Schedule as ScheduleRow
 from webapp.operations import routing, schedules
-from webapp.queries.listing import page_of
+from webapp.queries.listing import names_of, page_of
 
 RUN_AT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
@@ -49,7 +48,7 @@ def _run_at(text: str) -> datetime:
 
 def schedule_json(row: ScheduleRow, names: dict[int, str] | None = None) -> dict:
     if names is None:
-        names = _authors([row])
+        names = names_of([row.created_by_id])
     values = {
         "id": row.id,
         "provider": row.provider.slug,
@@ -67,13 +66,6 @@ def schedule_json(row: ScheduleRow, names: dict[int, str] | None = None) -> dict
     return Schedule.of(values)
 
 
-def _authors(rows) -> dict[int, str]:
-    ids = {r.created_by_id for r in rows if r.created_by_id is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
-
-
 @route("GET", "/schedules/", "view_models", ScheduleListQuery)
 def schedule_list(args: ScheduleListQuery):
     """Scheduled switches, newest run_at first, paged."""
@@ -86,7 +78,7 @@ def schedule_list(args: ScheduleListQuery):
         statement = statement.where(ScheduleRow.capability == args.capability)
     order = (ScheduleRow.run_at.desc(), ScheduleRow.id.desc())
     rows, pagination = page_of(statement, order, args.page, args.page_size)
-    names = _authors(rows)
+    names = names_of(r.created_by_id for r in rows)
     data = [schedule_json(row, names) for row in rows]
     return success(data, _("Schedules retrieved"), pagination=pagination)
 

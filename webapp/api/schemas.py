@@ -326,6 +326,12 @@ class Audited(Shape):
             values.setdefault(key, getattr(row, key, None))
         return cls.model_validate(values).model_dump()
 
+    @classmethod
+    def of_rows(cls, rows) -> list[dict]:
+        """Each row as ``of`` shapes it, the audit usernames read in one query."""
+        names = usernames(rows)
+        return [cls.of(row, names) for row in rows]
+
 
 class Model(Audited):
     id: int
@@ -380,16 +386,6 @@ class Preview(Shape):
     capabilities: CapabilityList
     deactivated_count: int = Field(ge=0)
     conflicts: list[Conflict]
-
-
-def models_json(rows) -> list[dict]:
-    names = usernames(rows)
-    return [Model.of(m, names) for m in rows]
-
-
-def providers_json(rows) -> list[dict]:
-    names = usernames(rows)
-    return [Provider.of(p, names) for p in rows]
 
 
 # --- the envelope -------------------------------------------------------------------------

@@ -16,22 +16,17 @@ chunk, mid-stream).
 from __future__ import annotations
 
 import contextlib
-import functools
-import logging
 import os
 import select
 import socket
-import ssl
 import threading
 from typing import Any
 
-import certifi
 import httpcore
 import httpx
 
 from webapp.ai import egress
-
-log = logging.getLogger(__name__)
+from webapp.ai.client import tls_context
 
 USER_AGENT = "model-control-panel-gateway/0.1"
 _local = threading.local()
@@ -45,18 +40,13 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 def build_client(network_backend: httpcore.NetworkBackend | None = None) -> httpx.Client:
     """The HTTP client for provider calls: pooled keep-alive connections (no limit on their
     number: a worker holds as many calls as it has threads), TLS verified, no redirects, no
     timeout of its own (each call sets one). ``network_backend`` (default httpcore's) opens
     the connections; every stream it makes is tracked for cancellation."""
     client = httpx.Client(
-        verify=_tls_context(),
+        verify=tls_context(),
         follow_redirects=False,
         timeout=None,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),

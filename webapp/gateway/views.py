@@ -18,7 +18,7 @@ import functools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from flask import Blueprint, current_app, request
@@ -105,28 +105,20 @@ def images_generations():
 # --- one call -----------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
 class CallRecord:
     """What the meter gets for one call, filled in as the call goes."""
 
-    __slots__ = (
-        "admin_id",
-        "capability",
-        "done",
-        "key_source",
-        "meter",
-        "model",
-        "provider",
-        "route",
-        "started",
-        "token_id",
-    )
-
-    def __init__(self, caller: Caller, started: float):
-        self.meter = metering.current_meter()
-        self.started = started
-        self.admin_id, self.token_id = caller.admin_id, caller.token_id
-        self.provider = self.capability = self.model = self.route = self.key_source = None
-        self.done = False
+    admin_id: int
+    token_id: int | None
+    started: float
+    meter: metering.Meter = field(default_factory=metering.current_meter)
+    provider: str | None = None
+    capability: str | None = None
+    model: str | None = None
+    route: str | None = None
+    key_source: str | None = None
+    done: bool = False
 
     def planned(self, plan: routing.CallPlan) -> None:
         self.provider, self.capability, self.model = plan.provider, plan.capability, plan.model
@@ -170,7 +162,7 @@ def panel_headers(plan: routing.CallPlan | routing.Target | None) -> dict:
 def forward(endpoint: names.Endpoint):
     started = time.perf_counter()
     caller = authenticate()
-    record = CallRecord(caller, started)
+    record = CallRecord(caller.admin_id, caller.token_id, started)
     plan = None
     try:
         body = _json_body()
@@ -296,14 +288,14 @@ def _call_with_fallbacks(plan, call: Attempt, caller: Caller, record):
     while True:
         current = queue.pop(0)
         try:
-            return _call(current, call, record, may_retry=True)
+            return _call(current, call, record)
         except FallBack as failed:
             policies.record_failure(current.model_pk)
             if not loaded:
                 queue, loaded = policies.ordered(_fallbacks(plan, caller)), True
             if not queue:
                 return failed.error.response(panel_headers(current))
-        record = CallRecord(caller, time.perf_counter())
+        record = CallRecord(caller.admin_id, caller.token_id, time.perf_counter())
         record.planned(queue[0])
 
 
@@ -314,9 +306,9 @@ def _fallbacks(plan, caller: Caller) -> list:
         db.session.close()  # as before the first attempt: no connection held while waiting
 
 
-def _call(plan, call: Attempt, record, *, may_retry: bool = False):
+def _call(plan, call: Attempt, record):
     """One attempt: the request to ``plan``'s provider, and its answer relayed or turned
-    into a GatewayError (a FallBack when ``may_retry`` and the next candidate may help)."""
+    into a GatewayError (a FallBack when the next candidate may help)."""
     headers = panel_headers(plan)
     client = http_client(guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"])
     upstream_request = _upstream_request(client, plan, call)
@@ -344,7 +336,7 @@ def _call(plan, call: Attempt, record, *, may_retry: bool = False):
         )
     except GatewayError as err:
         record.finish(err.kind, err.status)
-        if may_retry and err.status in FALLBACK_STATUSES:
+        if err.status in FALLBACK_STATUSES:
             raise FallBack(err) from None
         return err.response(headers)
     finally:
@@ -437,7 +429,7 @@ def _upstream_error(response: httpx.Response, content: bytes, api_key: str) -> G
     if not isinstance(message, str) or not message:
         message = _l("The provider rejected the request (for example an unknown model).")
     else:
-        message = _scrub(message, api_key)
+        message = secrets.scrub(message, api_key)
     code = error.get("code")
     return GatewayError(
         status,
@@ -458,12 +450,6 @@ def _provider_error(content: bytes) -> dict:
     if isinstance(error, str):
         return {"message": error}
     return error if isinstance(error, dict) else {}
-
-
-def _scrub(text: str, api_key: str) -> str:
-    if api_key and api_key in text:
-        text = text.replace(api_key, secrets.hint(api_key))
-    return text
 
 
 def _tokens(content: bytes) -> tuple[int | None, int | None]:

@@ -44,19 +44,8 @@ from webapp.queries.groups import Conflict, conflicts_for
 from webapp.queries.lookup import invalidate_provider
 
 
-class _AffectedGroups:
-    """The groups a change was asked about, to re-render: (provider id, capability)."""
-
-    provider_id: int
-    requested: tuple[str, ...]
-
-    @property
-    def affected_groups(self) -> tuple[tuple[int, str], ...]:
-        return tuple((self.provider_id, cap) for cap in self.requested)
-
-
 @dataclass(frozen=True)
-class ActivationResult(_AffectedGroups):
+class ActivationResult:
     model: AIModel
     requested: tuple[str, ...]
     activated: tuple[str, ...]  # capabilities that became active for ``model``
@@ -84,7 +73,7 @@ class ActivationResult(_AffectedGroups):
 
 
 @dataclass(frozen=True)
-class DeactivationResult(_AffectedGroups):
+class DeactivationResult:
     model: AIModel
     requested: tuple[str, ...]
     deactivated: tuple[str, ...]  # capabilities ``model`` lost; each group is now empty

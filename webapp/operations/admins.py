@@ -51,10 +51,13 @@ def check_role(role: object) -> str:
     return role  # type: ignore[return-value]
 
 
+def find_admin(username: str) -> Admin | None:
+    """Usernames ignore case (a unique index on lower(username) keeps them apart)."""
+    return db.session.scalar(select(Admin).where(func.lower(Admin.username) == username.lower()))
+
+
 def get_admin(username: str) -> Admin:
-    admin = db.session.scalar(
-        select(Admin).where(func.lower(Admin.username) == str(username).lower())
-    )
+    admin = find_admin(str(username))
     if admin is None:
         raise NotFound(_l("No admin with this username."), field="username")
     return admin
@@ -72,8 +75,7 @@ def create_admin(
     display_name = validation.text(display_name, "display_name", max_length=120, required=False)
     check_password_rules(password)
     check_role(role)
-    taken = select(func.count()).select_from(Admin)
-    if db.session.scalar(taken.where(func.lower(Admin.username) == username.lower())):
+    if find_admin(username) is not None:
         raise ValidationError(
             USERNAME_TAKEN,
             field="username",
@@ -282,13 +284,11 @@ def check_expires_days(value: object) -> int | None:
         min=1,
         max=MAX_TOKEN_DAYS,
     )
-    if isinstance(value, (bool, float)):
-        raise ValidationError(message, field="expires_days")
     try:
-        days = int(str(value).strip())
+        days = None if isinstance(value, bool | float) else int(str(value).strip())
     except ValueError:
-        raise ValidationError(message, field="expires_days") from None
-    if not 1 <= days <= MAX_TOKEN_DAYS:
+        days = None
+    if days is None or not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValidationError(message, field="expires_days")
     return days
 

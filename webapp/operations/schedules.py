@@ -24,14 +24,16 @@ from webapp import messages
 from webapp.capabilities import is_capability
 from webapp.dates import TEHRAN, day_start_utc
 from webapp.db import transactional
-from webapp.errors import Conflict, DomainError, NotFound, ValidationError
+from webapp.errors import Conflict, DomainError, ValidationError
 from webapp.extensions import db
 from webapp.models import Admin, AIModel, ModelCapability, Provider, Schedule, UsageCall, utcnow
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import activation, audit
+from webapp.operations.locks import one_or_404
 from webapp.queries.lookup import get_active_model
 
 PENDING, DONE, FAILED, CANCELLED = SCHEDULE_STATUSES
+NOT_FOUND = _l("The schedule was not found.")
 # While another runner holds an earlier schedule of a group: look again this often, and
 # give up (until the next look) after this many empty rounds.
 IDLE_PAUSE_S = 0.05
@@ -57,10 +59,7 @@ class ScheduledActor:
 
 
 def get_schedule(schedule_id: int) -> Schedule:
-    schedule = db.session.get(Schedule, schedule_id)
-    if schedule is None:
-        raise NotFound(_l("The schedule was not found."), field="schedule")
-    return schedule
+    return one_or_404(select(Schedule).where(Schedule.id == schedule_id), NOT_FOUND, "schedule")
 
 
 @transactional
@@ -121,11 +120,8 @@ def create(
 @transactional
 def cancel(schedule_id: int, *, actor=None) -> Schedule:
     """Cancel a pending schedule; a Conflict (409) once it ran or was cancelled."""
-    schedule = db.session.scalar(
-        select(Schedule).where(Schedule.id == schedule_id).with_for_update()
-    )
-    if schedule is None:
-        raise NotFound(_l("The schedule was not found."), field="schedule")
+    locked = select(Schedule).where(Schedule.id == schedule_id).with_for_update()
+    schedule = one_or_404(locked, NOT_FOUND, "schedule")
     if schedule.status != PENDING:
         raise Conflict(_l("This schedule is no longer pending and cannot be cancelled."))
     schedule.status = CANCELLED

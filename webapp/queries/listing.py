@@ -53,7 +53,12 @@ def page_of(stmt: Select, order_by, page: int, page_size: int) -> tuple[list, di
 
 def usernames(rows: Iterable) -> dict[int, str]:
     """Admin id → username, for the rows' ``created_by_id`` and ``updated_by_id``."""
-    ids = {i for r in rows for i in (r.created_by_id, r.updated_by_id) if i is not None}
+    return names_of(i for r in rows for i in (r.created_by_id, r.updated_by_id))
+
+
+def names_of(admin_ids: Iterable[int | None]) -> dict[int, str]:
+    """Admin id → username for ``admin_ids`` (None left out): one query, none without ids."""
+    ids = {i for i in admin_ids if i is not None}
     if not ids:
         return {}
     return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from itertools import chain
 from time import monotonic
 from typing import TypeVar
@@ -102,10 +101,6 @@ def cache_key(provider_slug: str, capability: str) -> str:
 
 def generation_key(provider_slug: str) -> str:
     return f"gen:{provider_slug}"
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat()
 
 
 # The statements are built once per process with bound parameters: building them costs
@@ -200,8 +195,8 @@ def _snapshot(row) -> ActiveModel:
         base_url=base_url,
         capabilities=tuple(sort_capabilities(caps.split(",") if caps else [])),
         active_capabilities=tuple(sort_capabilities(live.split(",") if live else [])),
-        created_at=_iso(created_at),
-        updated_at=_iso(updated_at),
+        created_at=created_at.isoformat(),
+        updated_at=updated_at.isoformat(),
         created_by=created_by,
         updated_by=updated_by,
     )

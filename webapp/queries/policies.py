@@ -59,10 +59,6 @@ class GroupPolicies:
         """The live model's percent of the calls (the rest of the arms' percents)."""
         return 100 - sum(arm.percent for arm in self.split)
 
-    @property
-    def empty(self) -> bool:
-        return self.next_schedule is None and not self.fallbacks and not self.split
-
 
 SCHEDULE, FALLBACK, ARM = "s", "f", "a"
 

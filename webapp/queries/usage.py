@@ -37,9 +37,9 @@ from webapp import dates
 from webapp.capabilities import is_capability
 from webapp.errors import ValidationError
 from webapp.extensions import db
-from webapp.models import Admin, HealthCheck
+from webapp.models import HealthCheck
 from webapp.models.rollup import LATENCY_COLUMNS, LATENCY_EDGES, usage_hourly
-from webapp.queries import groups, usage_policies
+from webapp.queries import groups, listing, usage_policies
 
 BUCKETS = ("hour", "day")
 FILTERS = ("provider", "capability", "model", "route", "key_source")
@@ -299,19 +299,7 @@ def series(q: UsageQuery) -> list[dict]:
     stmt, key_cols = _folded(keys, q)
     out = []
     iso: dict = {}  # one bucket's start is shared by every model's point in it
-    for (
-        bucket,
-        provider,
-        capability,
-        model,
-        calls,
-        errors,
-        fallbacks,
-        prompt,
-        completion,
-        p50,
-        p95,
-    ) in db.session.execute(stmt.order_by(*key_cols)):
+    for bucket, *values, p50, p95 in db.session.execute(stmt.order_by(*key_cols)):
         start = iso.get(bucket)
         if start is None:
             start = iso[bucket] = (
@@ -320,14 +308,7 @@ def series(q: UsageQuery) -> list[dict]:
         out.append(
             {
                 "bucket_start": start,
-                "provider": provider,
-                "capability": capability,
-                "model": model,
-                "calls": calls,
-                "errors": errors,
-                "fallbacks": fallbacks,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
+                **dict(zip((*names, *TOTALS), values, strict=True)),
                 "p50_ms": latency_at(p50),
                 "p95_ms": latency_at(p95),
             }
@@ -401,10 +382,6 @@ class OverviewRow:
         return self.no_live_model or self.high_error_rate
 
 
-def _empty(hours: list[datetime]) -> GroupUsage:
-    return GroupUsage(hourly=[(h, 0) for h in hours])
-
-
 def group_usage(
     now: datetime | None = None,
 ) -> tuple[list[datetime], dict[tuple[str, str], GroupUsage]]:
@@ -444,7 +421,7 @@ def overview(now: datetime | None = None) -> list[OverviewRow]:
     for provider in groups.load_providers():
         for group in groups.provider_groups(provider):
             key = (provider.slug, group.capability)
-            row = OverviewRow(group, usage.get(key) or _empty(hours))
+            row = OverviewRow(group, usage.get(key) or GroupUsage(hourly=[(h, 0) for h in hours]))
             if group.active is not None:
                 live = next(
                     r for r in group.active.capability_rows if r.capability == group.capability
@@ -460,12 +437,7 @@ def overview(now: datetime | None = None) -> list[OverviewRow]:
 
 
 def _name_switchers(rows: list[OverviewRow]) -> None:
-    ids = {r.switched_by_id for r in rows if r.switched_by_id is not None}
-    if not ids:
-        return
-    names = dict(
-        db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all()
-    )
+    names = listing.names_of(r.switched_by_id for r in rows)
     for row in rows:
         row.switched_by = names.get(row.switched_by_id, "")
 

@@ -1,24 +1,16 @@
 """The overview's view of a group's traffic policies (docs/CONTRACTS.md §9): the next
-pending scheduled switch, the split arms and the fallbacks.
-
-Read through the tables' names (``schedule``, ``routing_split``, ``routing_fallback``) and
-only when they are part of the schema: the overview works the same without them.
-"""
+pending scheduled switch, the split arms and the fallbacks."""
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AIModel
+from webapp.models import AIModel, RoutingFallback, RoutingSplit, Schedule
 
 
-def _table(name: str) -> Table | None:
-    return db.metadata.tables.get(name)
-
-
-def _next_switches(schedule: Table) -> dict[tuple[int, str], dict]:
-    c = schedule.c
+def _next_switches() -> dict[tuple[int, str], dict]:
+    c = Schedule
     first = (
         select(c.provider_id, c.capability, func.min(c.run_at).label("run_at"))
         .where(c.status == "pending")
@@ -45,8 +37,7 @@ def _next_switches(schedule: Table) -> dict[tuple[int, str], dict]:
     }
 
 
-def _arms(arms: Table, *extra) -> dict[tuple[int, str], list]:
-    c = arms.c
+def _arms(c: type[RoutingSplit | RoutingFallback], *extra) -> dict[tuple[int, str], list]:
     stmt = (
         select(c.provider_id, c.capability, AIModel.display_name, *extra)
         .join(AIModel, AIModel.id == c.model_id)
@@ -60,14 +51,11 @@ def _arms(arms: Table, *extra) -> dict[tuple[int, str], list]:
 
 def attach(rows: list) -> None:
     """Fill ``next_switch``, ``split`` and ``fallbacks`` of the overview's rows."""
-    schedule, split, fallback = (
-        _table(n) for n in ("schedule", "routing_split", "routing_fallback")
-    )
     if not rows:
         return
-    nexts = _next_switches(schedule) if schedule is not None else {}
-    splits = _arms(split, split.c.percent) if split is not None else {}
-    fallbacks = _arms(fallback) if fallback is not None else {}
+    nexts = _next_switches()
+    splits = _arms(RoutingSplit, RoutingSplit.percent)
+    fallbacks = _arms(RoutingFallback)
     for row in rows:
         key = (row.group.provider.id, row.group.capability)
         row.next_switch = nexts.get(key)

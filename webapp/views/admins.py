@@ -46,7 +46,10 @@ class _LocalNumber:
         return local_digits(self.value)
 
 
-_MIN_LENGTH = _LocalNumber(admins.MIN_PASSWORD_LENGTH)
+PASSWORD_RULE = _l(
+    "At least %(min)s characters, letters mixed with digits or symbols.",
+    min=_LocalNumber(admins.MIN_PASSWORD_LENGTH),
+)
 
 
 def _role_choices() -> list[tuple[str, str]]:
@@ -60,13 +63,7 @@ class NewAdminForm(FlaskForm):
     display_name = StringField(_l("Display name"))
     # Unknown roles are refused by the service, with its Persian message.
     role = SelectField(_l("Role"), choices=_role_choices, default="viewer", validate_choice=False)
-    password = PasswordField(
-        _l("Password"),
-        description=_l(
-            "At least %(min)s characters, letters mixed with digits or symbols.",
-            min=_MIN_LENGTH,
-        ),
-    )
+    password = PasswordField(_l("Password"), description=PASSWORD_RULE)
 
 
 class EditAdminForm(FlaskForm):
@@ -75,13 +72,7 @@ class EditAdminForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        description=_l(
-            "At least %(min)s characters, letters mixed with digits or symbols.",
-            min=_MIN_LENGTH,
-        ),
-    )
+    password = PasswordField(_l("New password"), description=PASSWORD_RULE)
 
 
 @bp.get("")

@@ -23,10 +23,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from webapp.access import find_admin
 from webapp.extensions import limiter
 from webapp.operations import sessions
-from webapp.operations.admins import record_sign_in
+from webapp.operations.admins import find_admin, record_sign_in
 from webapp.security import (
     LOGIN_LIMIT_MESSAGE,
     is_failed_sign_in,

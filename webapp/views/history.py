@@ -28,7 +28,7 @@ from wtforms import BooleanField, SelectField, StringField
 from webapp import capabilities, dates
 from webapp.access import permission_required
 from webapp.extensions import db
-from webapp.i18n import current_lang, local_digits
+from webapp.i18n import current_lang, labeller, local_digits
 from webapp.models import AIModel, AuditEvent, Provider, role_label
 from webapp.models.base import utcnow
 from webapp.views.query_args import redirect_without_empty_args
@@ -36,17 +36,6 @@ from webapp.views.query_args import redirect_without_empty_args
 bp = Blueprint("history", __name__, url_prefix="/history")
 
 PER_PAGE = 50
-FILTERS = (
-    "action",
-    "actor",
-    "target_type",
-    "provider",
-    "capability",
-    "model",
-    "date_from",
-    "date_to",
-    "signins",
-)
 # Hidden unless asked for: a sign-in per admin per day buries the changes.
 SIGN_INS = ("auth.login", "auth.login_failed")
 
@@ -228,14 +217,8 @@ class EventView:
     actor: str = ""
 
 
-def action_label(action: str) -> str:
-    label = ACTIONS.get(action)
-    return str(label) if label is not None else action
-
-
-def target_type_label(target_type: str) -> str:
-    label = TARGET_TYPES.get(target_type)
-    return str(label) if label is not None else target_type
+action_label = labeller(ACTIONS)
+target_type_label = labeller(TARGET_TYPES)
 
 
 _SCHEDULED = re.compile(r"^(?P<who>.*) \(schedule (?P<id>\d+)\)$")
@@ -549,7 +532,8 @@ def index():
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()
-    filters = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    # The form names every filter: what the pager and the links carry.
+    filters = {f.name: request.args[f.name] for f in form if request.args.get(f.name)}
     has_errors = any(f.errors for f in form)
     return (
         render_template(

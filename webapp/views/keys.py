@@ -58,11 +58,8 @@ class ProviderKeys:
         return egress.origin(self.provider.base_url)
 
 
-def _form_for(provider: Provider, settings: AdminProviderSettings | None, *, posted=False):
-    prefix = f"p{provider.id}"
-    if posted:
-        return PersonalKeyForm(prefix=prefix)
-    form = PersonalKeyForm(prefix=prefix, formdata=None)
+def _form_for(provider: Provider, settings: AdminProviderSettings | None):
+    form = PersonalKeyForm(prefix=f"p{provider.id}", formdata=None)
     form.use_shared_api.data = bool(settings and settings.use_shared_api)
     return form
 

@@ -393,7 +393,8 @@ def _confirmation(model, capability: str, preview=None):
 # --- the forms -------------------------------------------------------------------------
 
 
-def _next_url() -> str:
+def next_url() -> str:
+    """Where a form goes back to: the request's ``next`` when it is safe, else the models page."""
     return safe_next(request.values.get("next") or url_for("models.index"))
 
 
@@ -433,7 +434,7 @@ def _flash_all(texts: list[str]) -> None:
 def _form_page(form, *, model=None, conflicts=(), status=200):
     return (
         render_template(
-            "models/form.html", form=form, model=model, conflicts=conflicts, next=_next_url()
+            "models/form.html", form=form, model=model, conflicts=conflicts, next=next_url()
         ),
         status,
     )
@@ -497,7 +498,7 @@ def create():
     if result is not None:
         said += result.messages()
     _flash_all(said)
-    return redirect(_next_url())
+    return redirect(next_url())
 
 
 @bp.app_template_global("edit_urls")
@@ -538,7 +539,7 @@ def edit(model_id: int):
         # The failed transaction expired the model: load it again here, not in the template.
         return _form_page(form, model=_model_or_404(model_id), status=400)
     _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
-    return redirect(_next_url())
+    return redirect(next_url())
 
 
 @bp.route("/models/<int:model_id>/delete", methods=["GET", "POST"])
@@ -553,8 +554,8 @@ def delete(model_id: int):
         except DomainError as exc:
             abort(exc.status, description=str(exc.message))
         _flash_all([_("The model %(name)s was deleted.", name=name)])
-        return redirect(_next_url())
-    return render_template("models/delete.html", model=model, form=form, next=_next_url())
+        return redirect(next_url())
+    return render_template("models/delete.html", model=model, form=form, next=next_url())
 
 
 def _model_or_404(model_id: int):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -31,14 +31,14 @@ from webapp.capabilities import is_capability
 from webapp.dates import format_datetime, local_instant_utc
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.i18n import current_lang, local_digits
+from webapp.i18n import ASCII_DIGITS, current_lang, local_digits
 from webapp.models import AIModel, ModelCapability, Provider, utcnow
 from webapp.operations import routing, schedules
 from webapp.queries import policies
 from webapp.queries.groups import Group, groups_for
 from webapp.queries.usage import app_timezone
-from webapp.views.auth import safe_next
 from webapp.views.htmx import flash_oob, fragment, is_htmx, render_block
+from webapp.views.models import next_url
 
 bp = Blueprint("routing", __name__)
 
@@ -53,9 +53,6 @@ def example_day() -> str:
 
 def example_time() -> str:
     return local_digits("09:30")
-
-
-_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 @bp.app_template_filter("percent")
@@ -82,7 +79,7 @@ def group_policies(group: Group) -> policies.GroupPolicies:
 
 def _whole_number(text: str | None) -> int | None:
     """A whole number typed with Persian or ASCII digits; None for anything else."""
-    text = (text or "").strip().translate(_TO_ASCII)
+    text = (text or "").strip().translate(ASCII_DIGITS)
     if not text.isascii() or not text.isdigit() or len(text) > 9:
         return None
     return int(text)
@@ -219,10 +216,6 @@ class RoutingInput:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _next_url() -> str:
-    return safe_next(request.values.get("next") or url_for("models.index"))
-
-
 def _context(group: Group, **extra) -> dict:
     candidates = _fallback_candidates(group)
     current = policies.for_group(group.provider.id, group.capability)
@@ -233,7 +226,7 @@ def _context(group: Group, **extra) -> dict:
         "candidates": candidates,
         "fallback_slots": slots,
         "can_manage": current_user.can("manage_models"),
-        "next_url": _next_url(),
+        "next_url": next_url(),
         "zone": app_timezone().key,
         "schedule_values": {"when": AT},
         "routing_values": None,
@@ -259,7 +252,7 @@ def _done(group: Group, said: list[str]):
     if not is_htmx():
         for text in said:
             flash(text, "success")
-        return redirect(_next_url())
+        return redirect(next_url())
     policies.forget()
     fresh = groups_for({(group.provider.id, group.capability)})[0]
     # The dialog's own swap (the main content, empty) closes it.
