@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from flask import Flask, Response, current_app, has_request_context, request, session
+from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
 LANGUAGES = ("fa", "en")
+API_LANGUAGES = LANGUAGES
 RTL = {"fa"}
 PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 # Persian and Arabic-Indic digits, as people type them, to ASCII.
@@ -18,10 +19,29 @@ ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "012345
 def select_locale() -> str:
     if not has_request_context():
         return "fa"
+    if request.path.startswith("/v1/"):  # the gateway: a program, not a browser
+        return api_locale()
     lang = request.args.get("lang")
     if lang not in LANGUAGES:
         lang = session.get("lang") or request.cookies.get(current_app.config["LANG_COOKIE_NAME"])
     return lang if lang in LANGUAGES else "fa"
+
+
+def api_locale() -> str:
+    """The language of the API and the gateway: Persian (the contract) unless
+    ``Accept-Language`` prefers English.
+
+    The dashboard's language cookie, session and ``?lang=`` are ignored: a program gets
+    the same language on every call whatever a browser chose. Read once per request.
+    """
+    locale = g.get("api_locale")
+    if locale is None:
+        if "Accept-Language" not in request.headers:  # most programs send none
+            locale = "fa"
+        else:
+            locale = request.accept_languages.best_match(API_LANGUAGES, default="fa") or "fa"
+        g.api_locale = locale
+    return locale
 
 
 def remember_language(response: Response, lang: str, max_age: int) -> None:

@@ -16,9 +16,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 
 from webapp.access import is_api_request
-from webapp.api.responses import api_locale, failure
+from webapp.api.responses import failure
 from webapp.gateway import bp as gateway_bp
 from webapp.gateway.errors import GatewayError, is_gateway_request
+from webapp.i18n import api_locale
 from webapp.outage import end_session, forget_transaction, state
 from webapp.views.htmx import is_htmx
 

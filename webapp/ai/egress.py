@@ -170,23 +170,33 @@ def refused_host(host: str, port: int, *, unresolved_ok: bool) -> bool:
 # --- connect time ----------------------------------------------------------------------
 
 
+def vetted_addresses(host: str, port: int) -> list[IPAddress]:
+    """The addresses a connection to ``host`` may use: every address the name has must
+    pass the rules (``AddressRefused`` otherwise); ``OSError`` when it does not resolve."""
+    if _is_local_name(host):
+        raise AddressRefused(host)
+    literal = literal_address(host)
+    if literal is not None:
+        candidates = [literal]
+    else:
+        try:
+            candidates = [literal_address(a) for a in resolve(host, port)]
+        except UnicodeError as exc:
+            raise OSError(f"cannot resolve {host}") from exc
+    if not candidates or any(ip is None or is_forbidden(ip) for ip in candidates):
+        raise AddressRefused(host)
+    return candidates
+
+
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's network backend, resolving the host itself and connecting only to an
-    address that passed the rules (every address the name has must pass)."""
+    address that passed the rules."""
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        if _is_local_name(host):
-            raise AddressRefused(host)
-        literal = literal_address(host)
-        if literal is not None:
-            candidates = [literal]
-        else:
-            try:
-                candidates = [literal_address(a) for a in resolve(host, port)]
-            except (OSError, UnicodeError) as exc:
-                raise httpcore.ConnectError(f"cannot resolve {host}") from exc
-        if not candidates or any(ip is None or is_forbidden(ip) for ip in candidates):
-            raise AddressRefused(host)
+        try:
+            candidates = vetted_addresses(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}") from exc
         last_error: Exception | None = None
         for ip in candidates:
             try:

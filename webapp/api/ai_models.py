@@ -23,7 +23,7 @@ from webapp.api.blueprint import (
     read_body,
     route,
 )
-from webapp.api.responses import API_LANGUAGES, api_locale, failure, success
+from webapp.api.responses import failure, success
 from webapp.api.schemas import (
     ActiveModelQuery,
     ByProviderQuery,
@@ -38,6 +38,7 @@ from webapp.api.schemas import (
 from webapp.db import transactional
 from webapp.errors import NotFound, ValidationError
 from webapp.extensions import db
+from webapp.i18n import API_LANGUAGES, api_locale
 from webapp.models import AIModel
 from webapp.operations import activation, audit, catalog
 from webapp.operations.locks import MODEL_NOT_FOUND

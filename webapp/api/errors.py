@@ -23,9 +23,10 @@ from werkzeug.exceptions import (
 
 from webapp.access import is_api_request
 from webapp.api.blueprint import bp
-from webapp.api.responses import api_locale, failure
+from webapp.api.responses import failure
 from webapp.api.schemas import encodable
 from webapp.errors import DomainError
+from webapp.i18n import api_locale
 from webapp.prefix_errors import PrefixRoutingError, answer_routing_errors
 
 MESSAGES = {

@@ -6,24 +6,10 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Response, g, request
+from flask import Response
 from flask_babel import force_locale
 
-API_LANGUAGES = ("fa", "en")
-
-
-def api_locale() -> str:
-    """Persian (the contract) unless ``Accept-Language`` prefers English.
-
-    The dashboard's language cookie, session and ``?lang=`` are ignored: an API
-    client gets the same language on every call whatever a browser chose. Read once
-    per request.
-    """
-    locale = g.get("api_locale")
-    if locale is None:
-        locale = request.accept_languages.best_match(API_LANGUAGES, default="fa") or "fa"
-        g.api_locale = locale
-    return locale
+from webapp.i18n import api_locale
 
 
 def localized(view: Callable) -> Callable:

@@ -18,11 +18,9 @@ import json
 import logging
 
 from flask import Blueprint, Response, request
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 
-from webapp.api.responses import api_locale
 from webapp.prefix_errors import PrefixRoutingError, answer_routing_errors
 
 log = logging.getLogger(__name__)
@@ -77,9 +75,8 @@ class GatewayError(Exception):
 
     def body(self) -> dict:
         """The JSON body, the message rendered in the caller's language (call it while the
-        request is there)."""
-        with force_locale(api_locale()):
-            message = str(self.message)
+        request is there: under /v1 its locale is the API's, ``i18n.select_locale``)."""
+        message = str(self.message)
         return {
             "error": {"message": message, "type": self.type, "code": self.code, "param": self.param}
         }

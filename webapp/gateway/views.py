@@ -14,15 +14,12 @@ without a valid token is not (it names no one, and must not let anyone fill the 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import time
 from dataclasses import dataclass, field
 
-import httpx
 from flask import Blueprint, current_app, request
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from webapp import metering, secrets
@@ -37,11 +34,10 @@ from webapp.ai.errors import (
     ProviderUnavailable,
     ProviderUnreachable,
 )
-from webapp.api.responses import api_locale
 from webapp.extensions import db
-from webapp.gateway import errors, names
+from webapp.gateway import errors, names, upstream
 from webapp.gateway.errors import GatewayError, json_response
-from webapp.gateway.upstream import USER_AGENT, Exchange, client_socket, http_client, watcher
+from webapp.gateway.upstream import USER_AGENT, Exchange, client_socket, watcher
 from webapp.operations.admins import caller_for_token
 
 bp = Blueprint("gateway", __name__, url_prefix="/v1")
@@ -178,12 +174,19 @@ def forward(endpoint: names.Endpoint):
             client_wants_usage = options.get("include_usage") is True
             body["stream_options"] = options | {"include_usage": True}
         settings = _settings(stream)
-        db.session.close()  # the wait below may last minutes: give the connection back
+        _release_connection()  # the wait below may last minutes
         call = Attempt(endpoint, body, stream, client_wants_usage, settings)
         return _call_with_fallbacks(plan, call, caller, record)
     except GatewayError as err:
         record.finish(err.kind, err.status)
         return err.response(panel_headers(plan))
+
+
+def _release_connection() -> None:
+    """Give the database connection back, if the call took one (a planned call answered
+    from the caches took none: making a session only to close it costs more)."""
+    if db.session.registry.has():
+        db.session.close()
 
 
 def _json_body() -> dict:
@@ -206,34 +209,34 @@ def _sticky_key(body: dict, caller: Caller) -> str:
 
 
 def _plan(name: names.ModelName, caller: Caller, sticky_key: str) -> routing.CallPlan:
-    # Messages made while planning (no API access) are rendered in the caller's language.
-    with force_locale(api_locale()):
-        try:
-            return routing.plan_call(
-                name.provider,
-                name.capability,
-                admin=caller.admin,
-                model_name=name.model,
-                sticky_key=sticky_key,
-            )
-        except (routing.UnknownProvider, routing.UnknownModel) as exc:
-            raise GatewayError(404, "model_not_found", exc.message, param="model") from None
-        except NoActiveModel:
-            raise GatewayError(404, "no_active_model", NO_ACTIVE_MODEL, param="model") from None
-        except NoApiAccess as exc:
-            target = getattr(exc, "target", None)
-            raise GatewayError(
-                403, "no_api_access", str(exc.message), headers=panel_headers(target)
-            ) from None
-        except ProviderUnavailable as exc:
-            raise GatewayError(
-                502, "provider_error", exc.default_message(), kind="provider_unavailable"
-            ) from None
+    # Messages made while planning (no API access) are in the caller's language: under
+    # /v1 the request's locale is the API's (``i18n.select_locale``).
+    try:
+        return routing.plan_call(
+            name.provider,
+            name.capability,
+            admin=caller.admin,
+            model_name=name.model,
+            sticky_key=sticky_key,
+        )
+    except (routing.UnknownProvider, routing.UnknownModel) as exc:
+        raise GatewayError(404, "model_not_found", exc.message, param="model") from None
+    except NoActiveModel:
+        raise GatewayError(404, "no_active_model", NO_ACTIVE_MODEL, param="model") from None
+    except NoApiAccess as exc:
+        target = getattr(exc, "target", None)
+        raise GatewayError(
+            403, "no_api_access", str(exc.message), headers=panel_headers(target)
+        ) from None
+    except ProviderUnavailable as exc:
+        raise GatewayError(
+            502, "provider_error", exc.default_message(), kind="provider_unavailable"
+        ) from None
 
 
 @dataclass(frozen=True)
 class Settings:
-    timeout: httpx.Timeout
+    timeouts: upstream.Timeouts
     stream_error_message: str  # rendered now: a stream ends outside the request
 
 
@@ -241,11 +244,9 @@ def _settings(stream: bool) -> Settings:
     config = current_app.config
     read = float(config.get("GATEWAY_TIMEOUT", 300.0))
     connect = min(float(config.get("PROVIDER_CONNECT_TIMEOUT", 5.0)), read)
-    message = ""
-    if stream:  # only a stream needs it (rendering costs a locale switch)
-        with force_locale(api_locale()):
-            message = str(ProviderServerError.default_message())
-    return Settings(httpx.Timeout(read, connect=connect), message)
+    # Rendered now (in the request's language, the API's): a stream ends outside it.
+    message = str(ProviderServerError.default_message()) if stream else ""
+    return Settings(upstream.Timeouts(connect, read), message)
 
 
 # --- fallback: the next candidate after unreachable, timeout, 5xx or 429 -----------------
@@ -303,20 +304,18 @@ def _fallbacks(plan, caller: Caller) -> list:
     try:
         return routing.fallback_plans(plan, caller.admin)
     finally:
-        db.session.close()  # as before the first attempt: no connection held while waiting
+        _release_connection()  # as before the first attempt
 
 
 def _call(plan, call: Attempt, record):
     """One attempt: the request to ``plan``'s provider, and its answer relayed or turned
     into a GatewayError (a FallBack when the next candidate may help)."""
     headers = panel_headers(plan)
-    client = http_client(guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"])
-    upstream_request = _upstream_request(client, plan, call)
     exchange = Exchange()
     watched = watcher.watch(client_socket(request.environ), exchange)
     relay = None
     try:
-        response, content = _send(client, upstream_request, exchange, call.stream)
+        response, content = _send(plan, call, exchange)
         if content is None:  # an event stream: relayed as it comes
             relay = Relay(response, exchange, watched, record, call.wants_usage, call.settings)
             return current_app.response_class(
@@ -345,56 +344,46 @@ def _call(plan, call: Attempt, record):
             watcher.unwatch(watched)
 
 
-def _upstream_request(client: httpx.Client, plan, call: Attempt) -> httpx.Request:
-    return client.build_request(
-        "POST",
-        _url(plan.base_url + call.endpoint.path),
-        content=call.payload(plan.model),
-        headers={
-            "Authorization": f"Bearer {plan.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if call.stream else "application/json",
-            "Accept-Encoding": "identity",  # relayed as it comes: no re-encoding
-            "User-Agent": USER_AGENT,
-        },
-        timeout=call.settings.timeout,
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _url(url: str) -> httpx.URL:
-    """Parsed once per provider address and endpoint (httpx parses a string per call)."""
-    return httpx.URL(url)
-
-
-def _send(client, upstream_request, exchange: Exchange, stream: bool):
+def _send(plan, call: Attempt, exchange: Exchange):
     """``(response, content)``: the whole answer read, or content None for an event stream
     to relay. A provider may answer a stream request with one JSON body: passed as is."""
-    with exchange:
-        try:
-            response = client.send(upstream_request, stream=True)
-            if stream and 200 <= response.status_code < 300 and _is_event_stream(response):
-                return response, None
-            return response, response.read()
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, exchange) from None
-        except egress.AddressRefused:
-            raise GatewayError(
-                502,
-                "provider_error",
-                ProviderAddressRefused.default_message(),
-                kind=ProviderAddressRefused.kind,
-            ) from None
+    try:
+        response = upstream.send(
+            plan.base_url + call.endpoint.path,
+            call.payload(plan.model),
+            {
+                "Authorization": f"Bearer {plan.api_key}",
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream" if call.stream else "application/json",
+                "Accept-Encoding": "identity",  # relayed as it comes: no re-encoding
+                "User-Agent": USER_AGENT,
+            },
+            guarded=not current_app.config["PROVIDER_ALLOW_PRIVATE"],
+            timeouts=call.settings.timeouts,
+            exchange=exchange,
+        )
+        if call.stream and 200 <= response.status_code < 300 and _is_event_stream(response):
+            return response, None
+        return response, response.read()
+    except upstream.UpstreamError as exc:
+        raise _transport_error(exc, exchange) from None
+    except egress.AddressRefused:
+        raise GatewayError(
+            502,
+            "provider_error",
+            ProviderAddressRefused.default_message(),
+            kind=ProviderAddressRefused.kind,
+        ) from None
 
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _is_event_stream(response: httpx.Response) -> bool:
+def _is_event_stream(response: upstream.Response) -> bool:
     return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
-def _passed_headers(response: httpx.Response) -> dict:
+def _passed_headers(response: upstream.Response) -> dict:
     return {
         k: v
         for k, v in response.headers.items()
@@ -402,17 +391,17 @@ def _passed_headers(response: httpx.Response) -> dict:
     }
 
 
-def _transport_error(exc: httpx.HTTPError, exchange: Exchange) -> GatewayError:
+def _transport_error(exc: upstream.UpstreamError, exchange: Exchange) -> GatewayError:
     if exchange.cancelled:
         return GatewayError(499, "client_closed", _l("The client went away."), kind="cancelled")
-    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+    if exc.timeout:
         return GatewayError(504, "provider_timeout", ProviderTimeout.default_message())
     return GatewayError(
         502, "provider_error", ProviderUnreachable.default_message(), kind="unreachable"
     )
 
 
-def _upstream_error(response: httpx.Response, content: bytes, api_key: str) -> GatewayError:
+def _upstream_error(response: upstream.Response, content: bytes, api_key: str) -> GatewayError:
     status = response.status_code
     if status == 429:
         retry = response.headers.get("Retry-After")
@@ -519,11 +508,11 @@ class Relay:
             tail = buffer if buffer.strip() else b""
             self._finish("ok", self._status)
             yield tail if self._saw_done else tail + DONE
-        except httpx.HTTPError as exc:
+        except upstream.UpstreamError as exc:
             if self._exchange.cancelled:
                 self._finish("cancelled", None)
                 return
-            timeout = isinstance(exc, httpx.TimeoutException)
+            timeout = exc.timeout
             self._finish("provider_timeout" if timeout else "provider_error", 502)
             yield self._error_event(timeout)
         finally:

@@ -1,0 +1,131 @@
+"""The gateway's kept-alive connections to providers, against a loopback provider that
+keeps connections open (as OpenAI's and OpenRouter's do; the suite's fake provider closes
+each one, so these paths need a server of their own): one connection serves call after
+call; one the provider closed while idle, one whose answer was not read to the end, and
+one whose call was cancelled are never used again."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import socketserver
+import threading
+
+import pytest
+
+from webapp.gateway import upstream
+
+TIMEOUTS = upstream.Timeouts(connect=2.0, read=5.0)
+
+
+class KeepAliveProvider(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.connections = 0
+        self.close_after_answer = False
+        self.closed = threading.Event()
+        self.bodies: list[dict] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive unless a side says otherwise
+
+    def setup(self):
+        super().setup()
+        self.server.connections += 1
+
+    def finish(self):
+        super().finish()
+        self.server.closed.set()
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.bodies.append(body)
+        answer = json.dumps({"n": len(self.server.bodies), "words": ["x"] * 2000}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        # An idle timeout on the provider's side: closed, without saying so beforehand.
+        self.close_connection = self.server.close_after_answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def provider():
+    server = KeepAliveProvider()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def call(provider: KeepAliveProvider, n: int, exchange=None) -> upstream.Response:
+    return upstream.send(
+        provider.url,
+        json.dumps({"call": n}).encode(),
+        {"Content-Type": "application/json"},
+        guarded=False,
+        timeouts=TIMEOUTS,
+        exchange=exchange or upstream.Exchange(),
+    )
+
+
+def test_one_connection_serves_call_after_call(provider):
+    answers = [json.loads(call(provider, n).read()) for n in range(5)]
+    assert [a["n"] for a in answers] == [1, 2, 3, 4, 5]
+    assert provider.bodies == [{"call": n} for n in range(5)]
+    assert provider.connections == 1
+
+
+def test_a_connection_the_provider_closed_while_idle_is_not_used(provider):
+    provider.close_after_answer = True
+    assert json.loads(call(provider, 0).read())["n"] == 1
+    assert provider.closed.wait(5)  # closed on the provider's side, unannounced
+
+    assert json.loads(call(provider, 1).read())["n"] == 2  # not a broken call
+    assert provider.connections == 2
+
+
+def test_an_answer_not_read_to_the_end_does_not_go_back(provider):
+    unread = call(provider, 0)
+    assert unread.status_code == 200
+    unread.close()  # the rest of the body is still on that connection
+    assert json.loads(call(provider, 1).read())["n"] == 2
+    assert provider.connections == 2
+
+
+def test_a_cancelled_calls_connection_is_not_used_again(provider):
+    exchange = upstream.Exchange()
+    response = call(provider, 0, exchange)
+    exchange.cancel()  # the client went away: its socket is cut
+    with contextlib.suppress(upstream.UpstreamError):  # or read from what had arrived
+        response.read()
+    assert json.loads(call(provider, 1).read())["n"] == 2
+    assert provider.connections == 2
+
+
+def test_an_unreachable_provider_is_an_upstream_error():
+    with socketserver.TCPServer(("127.0.0.1", 0), _Handler) as closed:
+        port = closed.server_address[1]
+    with pytest.raises(upstream.UpstreamError) as caught:
+        upstream.send(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            b"{}",
+            {},
+            guarded=False,
+            timeouts=TIMEOUTS,
+            exchange=upstream.Exchange(),
+        )
+    assert not caught.value.timeout
