@@ -56,15 +56,18 @@ class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, opened only when there is one to open.
 
     Without the session cookie a request gets a new empty session without building the
-    signer (most of what opening costs); an API request that names its token gets an
-    empty one that is never saved, whatever cookie it carries, since the token alone
-    speaks for it. An empty session nobody changed is not saved either.
+    signer (most of what opening costs); an API request that names its token, and every
+    gateway request (``/v1``: tokens only), gets an empty one that is never saved,
+    whatever cookie it carries, since the token alone speaks for it. An empty session
+    nobody changed is not saved either.
     """
 
     def open_session(self, app, request):
         if not app.secret_key:
             return None
-        if request.path.startswith("/api/") and "Authorization" in request.headers:
+        if request.path.startswith("/v1/") or (
+            request.path.startswith("/api/") and "Authorization" in request.headers
+        ):
             return _Unread()
         if not request.cookies.get(app.config["SESSION_COOKIE_NAME"]):
             return self.session_class()

@@ -105,17 +105,19 @@ def login_store_down() -> bool:
 
 
 def _signed_in() -> bool:
-    """Whether the answer belongs to a signed-in admin (then nothing may cache it).
+    """Whether the answer belongs to someone (then nothing may cache it).
 
-    A request with no session or remember cookie and no Authorization header cannot
-    be: the session is not even opened. When the database cannot tell (it is away),
-    the answer is treated as signed-in.
+    A request that sends credentials (``Authorization``: the API and the gateway) is
+    answered for them whether or not they are valid, without loading anyone. One with
+    no session or remember cookie cannot be: the session is not even opened. When the
+    database cannot tell (it is away), the answer is treated as signed-in.
     """
+    if "Authorization" in request.headers:
+        return True
     config = current_app.config
     cookies = request.cookies
     if (
-        "Authorization" not in request.headers
-        and config["SESSION_COOKIE_NAME"] not in cookies
+        config["SESSION_COOKIE_NAME"] not in cookies
         and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
     ):
         return False

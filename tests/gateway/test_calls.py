@@ -228,6 +228,15 @@ def test_no_csrf_and_no_cookie_needed(live_server, base_url, role_token, catalog
     assert "set-cookie" not in ok.headers
 
 
+def test_no_shared_cache_may_keep_an_answer_to_credentials(base_url, role_token, catalogue):
+    """An answer is for the token that asked (a valid one or not): ``no-store``."""
+    _, token = role_token()
+    for sent in (token, "not-a-token"):
+        response = httpx.get(f"{base_url}/models", headers={"Authorization": f"Bearer {sent}"})
+        assert response.headers["cache-control"] == "no-store"
+    assert chat(base_url, token).headers["cache-control"] == "no-store"
+
+
 def test_token_scheme_is_accepted(base_url, role_token, catalogue):
     _, token = role_token()
     response = httpx.get(f"{base_url}/models", headers={"Authorization": f"Token {token}"})
