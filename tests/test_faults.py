@@ -119,51 +119,98 @@ def test_deadlock_is_retried_not_shown(make_provider, make_model):
     assert result.changed and get_active_model("acme", "chat").id == m.id
 
 
-@pytest.mark.postgres
-def test_killed_postgresql_connections_are_replaced(app_factory):
-    """What a PostgreSQL restart does to the pool: every connection dies under the app.
-    pool_pre_ping notices and the next requests succeed."""
+@pytest.fixture
+def pg_acme(app_factory):
+    """An app on a PostgreSQL database of its own with acme's two chat models: (app, url,
+    model-a's id, model-b's id)."""
     url = support.create_database(support.PG_URL, f"mcp_fault_{os.getpid()}")
     try:
         app = app_factory(SQLALCHEMY_DATABASE_URI=url)
         with app.app_context():
             db.create_all()
-            from tests.support import ModelFactory, ProviderFactory
-
-            make_provider = ProviderFactory()
-            p = make_provider("acme")
-            m = ModelFactory(make_provider)(p, caps=["chat"], active=True)
-            m_id = m.id
+            a_id, b_id = acme_with_two_chat_models()
             db.session.remove()
-            client = app.test_client()
-            assert client.get("/readyz").status_code == 200
-            db.session.remove()  # the request shared this app context; end it as teardown would
-            import psycopg
-
-            with psycopg.connect(support.PG_URL, autocommit=True) as admin_conn:
-                killed = admin_conn.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> pg_backend_pid()",
-                    (url.rsplit("/", 1)[1],),
-                ).fetchone()[0]
-                # pg_terminate_backend only signals: wait until they are gone.
-                for _ in range(100):
-                    left = admin_conn.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                        "AND pid <> pg_backend_pid()",
-                        (url.rsplit("/", 1)[1],),
-                    ).fetchone()[0]
-                    if not left:
-                        break
-                    time.sleep(0.05)
-            assert killed >= 1
-            ready = client.get("/readyz")
-            assert ready.status_code == 200, ready.get_json()
-            cache.clear()
-            assert get_active_model("acme", "chat").id == m_id
-            activation.deactivate(m_id)
-            assert get_active_model("acme", "chat") is None
+            yield app, url, a_id, b_id
             db.session.remove()
             db.engine.dispose()
     finally:
         support.drop_database(support.PG_URL, url)
+
+
+def kill_connections(url: str) -> int:
+    """What a PostgreSQL restart does to the pool: every connection to the database dies."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(support.PG_URL, autocommit=True) as admin_conn:
+        killed = admin_conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchone()[0]
+        # pg_terminate_backend only signals: wait until they are gone.
+        for _ in range(100):
+            left = admin_conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchone()[0]
+            if not left:
+                break
+            time.sleep(0.05)
+    return killed
+
+
+@pytest.mark.postgres
+def test_killed_postgresql_connections_are_replaced(pg_acme):
+    """A read pings its pooled connection first: the dead one is noticed and the next
+    requests succeed."""
+    app, url, a_id, _ = pg_acme
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    db.session.remove()  # the request shared this app context; end it as teardown would
+
+    assert kill_connections(url) >= 1
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    cache.clear()
+    assert get_active_model("acme", "chat").id == a_id
+    activation.deactivate(a_id)
+    assert get_active_model("acme", "chat") is None
+
+
+@pytest.mark.postgres
+def test_a_write_first_after_a_restart_runs_on_a_new_connection(pg_acme):
+    """A write takes its pooled connection unpinged (one round trip less on every write):
+    the dead connection fails its first statement and the write runs again on a new one."""
+    app, url, a_id, b_id = pg_acme
+    assert app.test_client().get("/readyz").status_code == 200  # a pooled connection
+    db.session.remove()
+    assert kill_connections(url) >= 1
+
+    result = activation.activate(b_id)
+
+    assert result.deactivated_count == 1
+    db.session.remove()
+    cache.clear()
+    assert get_active_model("acme", "chat").id == b_id
+
+
+@pytest.mark.postgres
+def test_a_write_takes_no_ping_and_a_read_does(pg_acme, monkeypatch):
+    app, _, a_id, b_id = pg_acme
+    dialect = db.engine.dialect
+    pings = []
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    assert app.test_client().get("/readyz").status_code == 200  # the pool has a connection
+    db.session.remove()
+    pings.clear()
+
+    activation.activate(b_id)
+    db.session.remove()
+    assert pings == []
+
+    db.session.execute(text("SELECT 1"))
+    db.session.remove()
+    assert pings == [1]

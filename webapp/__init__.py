@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import webapp.models  # noqa: F401  (mappings, for migrations)
 from webapp import access, api, cli, extensions, gateway, i18n, metering, security, unavailable
 from webapp.config import INSTANCE_DIR, Config, exposure_warning
-from webapp.db import RowIdConverter, sqlite_engine_options
+from webapp.db import RowIdConverter, ping_before_reads, sqlite_engine_options
 from webapp.extensions import babel, cache, csrf, login_manager, migrate
 from webapp.views import BLUEPRINTS, dates_init
 from webapp.views.health import Liveness
@@ -34,6 +34,9 @@ def create_app(config: Config | None = None) -> Flask:
     _engine_options(app)
 
     extensions.db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            ping_before_reads(extensions.db.engine)
     migrate.init_app(
         app,
         extensions.db,
@@ -81,8 +84,6 @@ def _engine_options(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = sqlite_engine_options() | options
         os.makedirs(app.instance_path, exist_ok=True)
-    else:
-        options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

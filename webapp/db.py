@@ -28,6 +28,7 @@ from typing import ParamSpec, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, Index, UniqueConstraint, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -91,6 +92,28 @@ def _on_connect(dbapi_connection, connection_record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def ping_before_reads(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, minus the checkouts that begin a write transaction.
+
+    A pooled connection may be dead (the server restarted), so a read pings it first
+    (one round trip) rather than fail the request. A write needs no ping: ``transactional``
+    runs it again on a new connection when the connection was cut before COMMIT, which
+    is all a dead pooled connection can do to it. A failed ping drops every pooled
+    connection, as ``pool_pre_ping`` does."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, connection_record, connection_proxy) -> None:
+        if _write_begin.get():
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise sa_exc.InvalidatePoolError() from err
+            raise
 
 
 @event.listens_for(Engine, "begin")
