@@ -183,7 +183,7 @@ def test_killed_postgresql_connections_are_replaced(pg_acme):
 def test_a_write_first_after_a_restart_runs_on_a_new_connection(pg_acme):
     """A write takes its pooled connection unpinged (one round trip less on every write):
     the dead connection fails its first statement and the write runs again on a new one."""
-    app, url, a_id, b_id = pg_acme
+    app, url, _, b_id = pg_acme
     assert app.test_client().get("/readyz").status_code == 200  # a pooled connection
     db.session.remove()
     assert kill_connections(url) >= 1
@@ -198,7 +198,7 @@ def test_a_write_first_after_a_restart_runs_on_a_new_connection(pg_acme):
 
 @pytest.mark.postgres
 def test_a_write_takes_no_ping_and_a_read_does(pg_acme, monkeypatch):
-    app, _, a_id, b_id = pg_acme
+    app, _, _, b_id = pg_acme
     dialect = db.engine.dialect
     pings = []
     real_ping = dialect.do_ping
