@@ -27,9 +27,17 @@ class KeepAliveProvider(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.connections = 0
         self.close_after_answer = False
+        self.cut_short = False
         self.closed = threading.Event()
         self.bodies: list[dict] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close_request(self, request):
+        super().close_request(request)
+        self.closed.set()  # the socket is closed, not only the handler finished
+
+    def handle_error(self, request, client_address):
+        pass  # a connection the gateway cut on purpose
 
     @property
     def url(self) -> str:
@@ -43,10 +51,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         self.server.connections += 1
 
-    def finish(self):
-        super().finish()
-        self.server.closed.set()
-
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.bodies.append(body)
@@ -55,6 +59,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
+        if self.server.cut_short:  # the provider dies in the middle of its answer
+            self.wfile.write(answer[:100])
+            self.close_connection = True
+            return
         self.wfile.write(answer)
         # An idle timeout on the provider's side: closed, without saying so beforehand.
         self.close_connection = self.server.close_after_answer
@@ -129,3 +137,26 @@ def test_an_unreachable_provider_is_an_upstream_error():
             exchange=upstream.Exchange(),
         )
     assert not caught.value.timeout
+
+
+def test_an_answer_cut_short_is_an_error_not_an_end(provider):
+    provider.cut_short = True
+    response = call(provider, 0)
+    with pytest.raises(upstream.UpstreamError):
+        b"".join(response.iter_raw())
+    provider.cut_short = False
+    assert json.loads(call(provider, 1).read())["n"] == 2
+    assert provider.connections == 2
+
+
+def test_a_relay_cancelled_mid_answer_ends_in_an_error(provider):
+    """However much had arrived, a cancelled call's relay does not end as if complete
+    (the meter would count it as answered)."""
+    exchange = upstream.Exchange()
+    response = call(provider, 0, exchange)
+    chunks = response.iter_raw()
+    next(chunks)
+    exchange.cancel()
+    with pytest.raises(upstream.UpstreamError):
+        for _ in chunks:
+            pass

@@ -198,6 +198,9 @@ class Response:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self.close()
             raise UpstreamError(timeout=isinstance(exc, TimeoutError)) from None
+        if self._exchange.cancelled or self._answer.length:  # cut, or short of its length
+            self.close()
+            raise UpstreamError()
         self._done()
 
     def _done(self) -> None:
