@@ -3,11 +3,11 @@
 Every value can be overridden from the environment (see docs/DEPLOY.md).
 
 Worker model: ``gthread`` with many threads. A gateway stream spends minutes waiting on
-the provider; a thread waits without using the CPU, and psycopg and httpx block cleanly in
-threads (no monkey-patching as with gevent). 4 workers x 64 threads hold 200 concurrent
-streams with room left for the dashboard. A worker accepts no more clients than it has
-threads (``worker_connections``, keep-alive off), so a burst spreads over the workers
-instead of waiting behind one worker's busy threads.
+the provider; a thread waits without using the CPU, and psycopg and the HTTP clients
+block cleanly in threads (no monkey-patching as with gevent). 4 workers x 64 threads
+hold 200 concurrent streams with room left for the dashboard. A worker accepts no more
+clients than it has threads (``worker_connections``, keep-alive off), so a burst spreads
+over the workers instead of waiting behind one worker's busy threads.
 """
 
 import multiprocessing
