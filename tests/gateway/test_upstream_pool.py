@@ -160,3 +160,12 @@ def test_a_relay_cancelled_mid_answer_ends_in_an_error(provider):
     with pytest.raises(upstream.UpstreamError):
         for _ in chunks:
             pass
+
+
+def test_a_connection_idle_too_long_is_not_used(provider, monkeypatch):
+    """A load balancer may drop an idle connection without a word: one idle for longer
+    than ``IDLE_SECONDS`` is closed rather than trusted."""
+    assert json.loads(call(provider, 0).read())["n"] == 1
+    monkeypatch.setattr(upstream, "IDLE_SECONDS", 0.0)
+    assert json.loads(call(provider, 1).read())["n"] == 2
+    assert provider.connections == 2

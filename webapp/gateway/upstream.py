@@ -25,6 +25,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -34,6 +35,9 @@ from webapp.ai.client import tls_context
 
 USER_AGENT = "model-control-panel-gateway/0.1"
 KEEP_IDLE = 64  # idle connections kept per provider address and process
+# How long an idle connection is kept (httpx's default): a load balancer may drop one
+# silently after a while, and a request sent on it would wait for its read timeout.
+IDLE_SECONDS = 5.0
 READ_SIZE = 65536
 
 
@@ -89,7 +93,7 @@ class Pool:
     def __init__(self, guarded: bool):
         self._guarded = guarded
         self._lock = threading.Lock()
-        self._idle: dict[Target, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Target, list[tuple[http.client.HTTPConnection, float]]] = {}
 
     def take(self, where: Target, timeouts: Timeouts) -> http.client.HTTPConnection:
         """An idle connection still open, else a new one (connected here: a failure is
@@ -98,10 +102,10 @@ class Pool:
         while True:
             with self._lock:
                 idle = self._idle.get(key)
-                conn = idle.pop() if idle else None
+                conn, since = idle.pop() if idle else (None, 0.0)
             if conn is None:
                 break
-            if _still_open(conn.sock):
+            if time.monotonic() - since < IDLE_SECONDS and _still_open(conn.sock):
                 conn.sock.settimeout(timeouts.read)
                 return conn
             conn.close()
@@ -128,7 +132,7 @@ class Pool:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < KEEP_IDLE:
-                idle.append(conn)
+                idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
