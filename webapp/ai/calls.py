@@ -68,42 +68,35 @@ class FailedAttempt:
     message: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class _Answer:
-    """What every result of a call says about how it was routed."""
+    """What every result of a call says: which model and key answered, how fast, routed how."""
 
-    route: str
+    model: str  # the model id that was asked for
+    provider: str
+    key_source: str  # "personal" or "shared"
+    latency_ms: int
+    model_source: str = ACTIVE  # "active" or "explicit"
+    route: str = routing.LIVE  # live, split, explicit or fallback
+    failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
 
     @property
     def fell_back(self) -> bool:
         return self.route == policies.FALLBACK
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChatResult(_Answer):
     text: str
-    model: str  # the model id that was asked for
-    provider: str
-    key_source: str  # "personal" or "shared"
-    latency_ms: int
-    model_source: str = ACTIVE  # "active" or "explicit"
     finish_reason: str | None = None
     usage: dict = field(default_factory=dict)
-    route: str = routing.LIVE  # live, split, explicit or fallback
-    failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageResult(_Answer):
     url: str | None
     b64_json: str | None
-    model: str
-    provider: str
-    key_source: str
-    latency_ms: int
-    model_source: str = ACTIVE
     revised_prompt: str | None = None
-    route: str = routing.LIVE
-    failed: tuple[FailedAttempt, ...] = ()
 
     @property
     def src(self) -> str:
