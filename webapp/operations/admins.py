@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
 from webapp.operations import audit, sessions
 from webapp.queries import tokens
+from webapp.queries.listing import count
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "mcp_"
@@ -113,9 +114,7 @@ def _lock_admins() -> None:
 
 def _managers_left() -> int:
     roles = [role for role, perms in ROLES.items() if "manage_admins" in perms]
-    return db.session.scalar(
-        select(func.count()).select_from(Admin).where(Admin.is_enabled, Admin.role.in_(roles))
-    )
+    return count(Admin, Admin.is_enabled, Admin.role.in_(roles))
 
 
 # What the audit trail keeps of an admin change (besides what it ended and revoked).
