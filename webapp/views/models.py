@@ -398,9 +398,15 @@ def next_url() -> str:
     return safe_next(request.values.get("next") or url_for("models.index"))
 
 
-def _fingerprint(provider: str, caps: list[str]) -> str:
-    """What the admin confirmed: the same provider and capabilities, activated."""
-    return f"{provider}|{','.join(sorted(caps))}"
+def _unconfirmed(form: ModelForm, provider, caps: list[str], exclude: int | None = None) -> list:
+    """The live models "activate now" would take out of service, while the admin has not
+    confirmed them for this provider and these capabilities (the form then asks first)."""
+    mark = f"{provider.slug}|{','.join(sorted(caps))}"
+    conflicts = conflicts_for(provider.id, caps, exclude) if form.activate.data else []
+    if not conflicts or form.confirmed.data == mark:
+        return []
+    form.confirmed.data = mark
+    return conflicts
 
 
 def _precheck(form: ModelForm, data: dict) -> bool:
@@ -483,12 +489,8 @@ def create():
         form.provider.errors = [*form.provider.errors, _("The provider was not found.")]
     if not valid or provider is None:
         return _form_page(form, status=400)
-    if form.activate.data:
-        mark = _fingerprint(provider.slug, data["capabilities"])
-        conflicts = conflicts_for(provider.id, data["capabilities"])
-        if conflicts and form.confirmed.data != mark:
-            form.confirmed.data = mark
-            return _form_page(form, conflicts=conflicts)
+    if conflicts := _unconfirmed(form, provider, data["capabilities"]):
+        return _form_page(form, conflicts=conflicts)
     try:
         model, result = catalog.create_model(provider, data, actor=current_user)
     except DomainError as exc:
@@ -526,12 +528,8 @@ def edit(model_id: int):
         return _form_page(form, model=model, status=400)
     if (held := model_form_guard.confirm_dropped_live(model, data)) is not None:
         return held
-    if form.activate.data:
-        mark = _fingerprint(model.provider.slug, data["capabilities"])
-        conflicts = conflicts_for(model.provider_id, data["capabilities"], model.id)
-        if conflicts and form.confirmed.data != mark:
-            form.confirmed.data = mark
-            return _form_page(form, model=model, conflicts=conflicts)
+    if conflicts := _unconfirmed(form, model.provider, data["capabilities"], model.id):
+        return _form_page(form, model=model, conflicts=conflicts)
     try:
         model, result = catalog.update_model(model.id, data, actor=current_user)
     except DomainError as exc:
