@@ -54,6 +54,7 @@ TEXT_MAX = 200
 COUNTS = ("calls", "errors", "fallbacks")
 TOKENS = ("prompt_tokens", "completion_tokens")
 TOTALS = (*COUNTS, *TOKENS)
+SERIES_KEYS = ("provider", "capability", "model")  # a series' point per bucket and these
 
 
 def app_timezone() -> ZoneInfo:
@@ -288,7 +289,7 @@ def series(q: UsageQuery) -> list[dict]:
     """The API's ``data``: one point per bucket and (provider, capability, model), in that
     order. Summed, bucketed and its percentiles placed by the database: one statement."""
     c = usage_hourly.c
-    names = ("provider", "capability", "model")
+    names = SERIES_KEYS
     if q.bucket == "day":
         edges = _local_midnights(q.start, q.end, app_timezone())
         starts = [edge.astimezone(app_timezone()) for edge in edges]
@@ -452,19 +453,8 @@ CHART_METRICS = (
     ("prompt_tokens", _l("Prompt tokens")),
     ("completion_tokens", _l("Completion tokens")),
 )
-CSV_COLUMNS = (
-    "bucket_start",
-    "provider",
-    "capability",
-    "model",
-    "calls",
-    "errors",
-    "fallbacks",
-    "p50_ms",
-    "p95_ms",
-    "prompt_tokens",
-    "completion_tokens",
-)
+# The API's point fields (``series``), in the order of the CSV's columns.
+CSV_COLUMNS = ("bucket_start", *SERIES_KEYS, *COUNTS, "p50_ms", "p95_ms", *TOKENS)
 
 
 @dataclass(frozen=True)
