@@ -58,7 +58,7 @@ from webapp.queries.groups import (
 )
 from webapp.views import model_form_guard
 from webapp.views.auth import safe_next
-from webapp.views.forms import ConfirmForm, isolated, show_error
+from webapp.views.forms import ConfirmForm, isolated, or_abort, show_error
 from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
 
 bp = Blueprint("models", __name__)
@@ -516,7 +516,7 @@ def edit_urls(models, back_url: str | None = None) -> dict[int, str]:
 @bp.route("/models/<int:model_id>/edit", methods=["GET", "POST"])
 @permission_required("manage_models")
 def edit(model_id: int):
-    model = _model_or_404(model_id)
+    model = or_abort(catalog.get_model, model_id)
     form = ModelForm(obj=model if request.method == "GET" else None)
     del form.provider
     if request.method == "GET":
@@ -535,7 +535,7 @@ def edit(model_id: int):
     except DomainError as exc:
         show_error(form, exc, aliases=FORM_FIELDS)
         # The failed transaction expired the model: load it again here, not in the template.
-        return _form_page(form, model=_model_or_404(model_id), status=400)
+        return _form_page(form, model=or_abort(catalog.get_model, model_id), status=400)
     _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
     return redirect(next_url())
 
@@ -543,24 +543,14 @@ def edit(model_id: int):
 @bp.route("/models/<int:model_id>/delete", methods=["GET", "POST"])
 @permission_required("manage_models")
 def delete(model_id: int):
-    model = _model_or_404(model_id)
+    model = or_abort(catalog.get_model, model_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = model.display_name
-        try:
-            catalog.delete_model(model.id, actor=current_user)
-        except DomainError as exc:
-            abort(exc.status, description=str(exc.message))
+        or_abort(catalog.delete_model, model.id, actor=current_user)
         _flash_all([_("The model %(name)s was deleted.", name=name)])
         return redirect(next_url())
     return render_template("models/delete.html", model=model, form=form, next=next_url())
-
-
-def _model_or_404(model_id: int):
-    try:
-        return catalog.get_model(model_id)
-    except DomainError as exc:
-        abort(exc.status, description=str(exc.message))
 
 
 # --- the model list: sortable, filterable, bulk actions ---------------------------------
