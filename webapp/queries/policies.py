@@ -111,9 +111,7 @@ def _load() -> dict[tuple[int, str], GroupPolicies]:
 
     def of(provider_id: int, capability: str) -> GroupPolicies:
         key = (provider_id, capability)
-        if key not in found:
-            found[key] = GroupPolicies(provider_id, capability)
-        return found[key]
+        return found.setdefault(key, GroupPolicies(provider_id, capability))
 
     schedules, fallbacks, arms = _statement()
     # The routing rows keep their position order: sort by it inside the union.
