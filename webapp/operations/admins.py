@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
 from webapp.operations import audit, sessions
 from webapp.queries import tokens
+from webapp.queries.credentials import personal_settings
 from webapp.queries.listing import count
 
 MIN_PASSWORD_LENGTH = 10
@@ -230,12 +231,7 @@ def save_provider_settings(
     admin: Admin, provider: Provider, *, personal_api_key=..., use_shared_api: bool | None = None
 ) -> AdminProviderSettings:
     """Set (a string), clear (None) or keep (omitted) the personal key; set the choice."""
-    settings = db.session.scalar(
-        select(AdminProviderSettings).where(
-            AdminProviderSettings.admin_id == admin.id,
-            AdminProviderSettings.provider_id == provider.id,
-        )
-    )
+    settings = personal_settings(admin, provider)
     if settings is None:
         settings = AdminProviderSettings(admin_id=admin.id, provider_id=provider.id)
         db.session.add(settings)
