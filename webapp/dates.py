@@ -22,17 +22,16 @@ _DAY_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _JALALI_BEFORE = 1700
 
 
-def _local(value: datetime) -> datetime:
-    if value.tzinfo is None:  # stored naive means UTC (see models.base.UTCDateTime)
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(TEHRAN)
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC instant; naive means UTC (see models.base.UTCDateTime)."""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def format_datetime(value: datetime | None, *, with_time: bool = True) -> str:
     """``۱۴۰۳/۰۵/۰۱ ۱۴:۳۰`` in Persian, ``2024-07-22 14:30`` in English (Tehran time)."""
     if value is None:
         return "—"
-    local = _local(value)
+    local = as_utc(value).astimezone(TEHRAN)
     clock = f" {local.hour:02d}:{local.minute:02d}" if with_time else ""
     if current_lang() == "fa":
         day = jdatetime.date.fromgregorian(date=local.date())
@@ -42,11 +41,7 @@ def format_datetime(value: datetime | None, *, with_time: bool = True) -> str:
 
 def iso_utc(value: datetime | None) -> str:
     """Machine-readable instant for ``<time datetime="…">``."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="seconds")
+    return "" if value is None else as_utc(value).isoformat(timespec="seconds")
 
 
 def parse_day(text: str) -> date:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from webapp.dates import as_utc
 from webapp.extensions import db
 from webapp.models import UsageCall
 from webapp.models.rollup import (
@@ -37,9 +38,7 @@ def latency_bucket(latency_ms: float) -> int:
 
 
 def hour_of(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return as_utc(at).replace(minute=0, second=0, microsecond=0)
 
 
 def _key(row: Mapping) -> tuple:

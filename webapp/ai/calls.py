@@ -68,42 +68,35 @@ class FailedAttempt:
     message: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class _Answer:
-    """What every result of a call says about how it was routed."""
+    """What every result of a call says: which model and key answered, how fast, routed how."""
 
-    route: str
+    model: str  # the model id that was asked for
+    provider: str
+    key_source: str  # "personal" or "shared"
+    latency_ms: int
+    model_source: str = ACTIVE  # "active" or "explicit"
+    route: str = routing.LIVE  # live, split, explicit or fallback
+    failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
 
     @property
     def fell_back(self) -> bool:
         return self.route == policies.FALLBACK
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChatResult(_Answer):
     text: str
-    model: str  # the model id that was asked for
-    provider: str
-    key_source: str  # "personal" or "shared"
-    latency_ms: int
-    model_source: str = ACTIVE  # "active" or "explicit"
     finish_reason: str | None = None
     usage: dict = field(default_factory=dict)
-    route: str = routing.LIVE  # live, split, explicit or fallback
-    failed: tuple[FailedAttempt, ...] = ()  # the candidates tried before this answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageResult(_Answer):
     url: str | None
     b64_json: str | None
-    model: str
-    provider: str
-    key_source: str
-    latency_ms: int
-    model_source: str = ACTIVE
     revised_prompt: str | None = None
-    route: str = routing.LIVE
-    failed: tuple[FailedAttempt, ...] = ()
 
     @property
     def src(self) -> str:
@@ -455,9 +448,10 @@ def connection_client(provider: Provider | str, admin=None) -> AIClient:
 
 
 def _client_or_record(
-    provider, operation: str, *, capability: str | None, admin, model_name=None, sticky_key=None
+    provider, operation: str, capability: str | None, admin, model_name=None, params=None
 ) -> AIClient:
-    """``get_client`` (or ``connection_client``), recording a refusal before any request."""
+    """``get_client`` (or, without a capability, ``connection_client``), recording a refusal
+    before any request; a call is kept on one split arm per end user (``sticky_key_for``)."""
     try:
         if capability is None:
             return connection_client(provider, admin)
@@ -466,7 +460,7 @@ def _client_or_record(
             capability=capability,
             admin=admin,
             model_name=model_name,
-            sticky_key=sticky_key,
+            sticky_key=sticky_key_for(admin, params or {}),
         )
     except DomainError as exc:
         slug = provider.slug if isinstance(provider, Provider) else str(provider)
@@ -500,21 +494,6 @@ def _client_or_record(
 # --- the platform's calls ---------------------------------------------------------------
 
 
-def _planned_client(
-    provider, operation: str, capability: str, admin, model_name: str | None, params: dict
-) -> AIClient:
-    """The client for one of the platform's calls (``_client_or_record``), kept on one split
-    arm per end user (``sticky_key_for``)."""
-    return _client_or_record(
-        provider,
-        operation,
-        capability=capability,
-        admin=admin,
-        model_name=model_name,
-        sticky_key=sticky_key_for(admin, params),
-    )
-
-
 def chat(
     provider: Provider | str,
     messages_or_prompt: str | list[dict],
@@ -525,7 +504,7 @@ def chat(
 ) -> ChatResult:
     """Chat with the provider's active chat model (or ``model_name``)."""
     normalise_messages(messages_or_prompt)  # bad input is not a call
-    client = _planned_client(provider, "chat", "chat", admin, model_name, params)
+    client = _client_or_record(provider, "chat", "chat", admin, model_name, params)
     return client.chat(messages_or_prompt, **params)
 
 
@@ -542,7 +521,7 @@ def generate_content(
     messages = [{"role": "user", "content": clean_prompt(prompt)}]
     if system:
         messages.insert(0, {"role": "system", "content": system})
-    client = _planned_client(provider, "content", "chat", admin, model_name, params)
+    client = _client_or_record(provider, "content", "chat", admin, model_name, params)
     return client.chat(messages, operation="content", **params)
 
 
@@ -556,7 +535,7 @@ def generate_image(
 ) -> ImageResult:
     """Generate one image with the provider's active image model (or ``model_name``)."""
     clean_prompt(prompt)
-    client = _planned_client(provider, "image", "image", admin, model_name, params)
+    client = _client_or_record(provider, "image", "image", admin, model_name, params)
     return client.generate_image(prompt, **params)
 
 
@@ -581,7 +560,7 @@ def check_connection(
     failures (they become ``ok=False`` with the Persian message), only for an unknown provider."""
     slug = provider.slug if isinstance(provider, Provider) else provider
     try:
-        client = _client_or_record(provider, "models", capability=None, admin=admin)
+        client = _client_or_record(provider, "models", None, admin)
     except NotFound:
         raise
     except DomainError as exc:

@@ -1,16 +1,9 @@
-"""The seed's ``content_generation_service``: content comes from the active chat model."""
+"""The seed's ``content_generation_service``: content comes from the active chat model,
+so its ``get_provider`` is ``chat_service``'s."""
 
 from __future__ import annotations
 
-from webapp.ai.calls import AIClient, generate_content, get_client
-
-CAPABILITY = "chat"
-
-
-def get_provider(provider_name: str, admin=None, model_name: str | None = None) -> AIClient:
-    """A ready client: ``model_name`` if given, else the active ``chat`` model; the key by
-    the seed's priority. Raises ``NoActiveModel`` / ``NoApiAccess`` before any request."""
-    return get_client(provider_name, capability=CAPABILITY, admin=admin, model_name=model_name)
-
+from webapp.ai.calls import generate_content
+from webapp.ai.chat_service import get_provider
 
 __all__ = ["generate_content", "get_provider"]

@@ -19,6 +19,8 @@ from webapp.extensions import db
 from webapp.models import ROLES, Admin, AdminProviderSettings, ApiToken, Provider, utcnow
 from webapp.operations import audit, sessions
 from webapp.queries import tokens
+from webapp.queries.credentials import personal_settings
+from webapp.queries.listing import count
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "mcp_"
@@ -76,10 +78,7 @@ def create_admin(
     check_password_rules(password)
     check_role(role)
     if find_admin(username) is not None:
-        raise ValidationError(
-            USERNAME_TAKEN,
-            field="username",
-        )
+        raise ValidationError(USERNAME_TAKEN, field="username")
     admin = Admin(username=username, role=role, display_name=display_name or username)
     admin.set_password(password)
     admin.stamp(actor)
@@ -116,9 +115,11 @@ def _lock_admins() -> None:
 
 def _managers_left() -> int:
     roles = [role for role, perms in ROLES.items() if "manage_admins" in perms]
-    return db.session.scalar(
-        select(func.count()).select_from(Admin).where(Admin.is_enabled, Admin.role.in_(roles))
-    )
+    return count(Admin, Admin.is_enabled, Admin.role.in_(roles))
+
+
+# What the audit trail keeps of an admin change (besides what it ended and revoked).
+ADMIN_AUDITED = ("role", "is_enabled", "display_name")
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,7 @@ def change_admin(
     if role is not None:
         check_role(role)
     _refuse_self_lockout(admin, actor, role=role, is_enabled=is_enabled)
-    before = {
-        "role": admin.role,
-        "is_enabled": admin.is_enabled,
-        "display_name": admin.display_name,
-    }
+    before = {name: getattr(admin, name) for name in ADMIN_AUDITED}
     if role is not None:
         admin.role = role
     if display_name is not None:
@@ -183,7 +180,7 @@ def change_admin(
         ended = sessions.end_all(admin.id)
     if role_changed or password is not None:
         revoked = _revoke_all_tokens(admin, actor)
-    after = {"role": admin.role, "is_enabled": admin.is_enabled, "display_name": admin.display_name}
+    after = {name: getattr(admin, name) for name in ADMIN_AUDITED}
     if password is not None:
         after["password_changed"] = True
     if ended:
@@ -221,25 +218,24 @@ def _revoke_all_tokens(admin: Admin, actor) -> int:
     return len(tokens)
 
 
+def _settings_snapshot(settings: AdminProviderSettings) -> dict:
+    return {
+        "has_personal_api_key": settings.has_personal_api_key,
+        "personal_api_key_hint": settings.personal_api_key_hint,
+        "use_shared_api": bool(settings.use_shared_api),  # None until a new row is flushed
+    }
+
+
 @transactional
 def save_provider_settings(
     admin: Admin, provider: Provider, *, personal_api_key=..., use_shared_api: bool | None = None
 ) -> AdminProviderSettings:
     """Set (a string), clear (None) or keep (omitted) the personal key; set the choice."""
-    settings = db.session.scalar(
-        select(AdminProviderSettings).where(
-            AdminProviderSettings.admin_id == admin.id,
-            AdminProviderSettings.provider_id == provider.id,
-        )
-    )
+    settings = personal_settings(admin, provider)
     if settings is None:
         settings = AdminProviderSettings(admin_id=admin.id, provider_id=provider.id)
         db.session.add(settings)
-    before = {
-        "has_personal_api_key": settings.has_personal_api_key,
-        "personal_api_key_hint": settings.personal_api_key_hint,
-        "use_shared_api": bool(settings.use_shared_api),
-    }
+    before = _settings_snapshot(settings)
     if personal_api_key is not ...:
         if personal_api_key in (None, ""):
             settings.personal_api_key_encrypted = None
@@ -255,17 +251,12 @@ def save_provider_settings(
         settings.use_shared_api = validation.boolean(use_shared_api, "use_shared_api")
     settings.stamp(admin)
     db.session.flush()
-    after = {
-        "has_personal_api_key": settings.has_personal_api_key,
-        "personal_api_key_hint": settings.personal_api_key_hint,
-        "use_shared_api": settings.use_shared_api,
-    }
     audit.record(
         "settings.update",
         settings,
         actor=admin,
         before=before,
-        after=after,
+        after=_settings_snapshot(settings),
         target_repr=f"{admin.username} / {provider.slug}",
     )
     return settings

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
 from webapp import secrets, validation
 from webapp.ai import egress
@@ -28,6 +28,7 @@ from webapp.operations.locks import (
     locked_model,
     locked_provider,
 )
+from webapp.queries.listing import count
 from webapp.queries.lookup import invalidate_provider
 
 __all__ = ["get_model", "get_provider"]  # the reads every caller of this module needs too
@@ -35,6 +36,7 @@ __all__ = ["get_model", "get_provider"]  # the reads every caller of this module
 SLUG_TAKEN = _l("A provider with this slug already exists.")
 MODEL_NAME_TAKEN = _l("This provider already has a model with this name.")
 MODEL_ID_TAKEN = _l("This provider already has a model with this model id.")
+MODEL_TAKEN = {"name": MODEL_NAME_TAKEN, "model_id": MODEL_ID_TAKEN}
 # Two creates racing past the checks below meet the unique index: same answer.
 unique_message("provider", "slug", SLUG_TAKEN)
 unique_message("ai_model", "name", MODEL_NAME_TAKEN)
@@ -76,13 +78,6 @@ def _clean_provider(data: dict, *, partial: bool) -> dict:
     return clean
 
 
-def _slug_taken(slug: str, exclude_id: int | None = None) -> bool:
-    stmt = select(func.count()).select_from(Provider).where(Provider.slug == slug)
-    if exclude_id is not None:
-        stmt = stmt.where(Provider.id != exclude_id)
-    return bool(db.session.scalar(stmt))
-
-
 def _set_shared_key(provider: Provider, key: str | None) -> None:
     if key:
         provider.shared_api_key_encrypted = secrets.encrypt(key)
@@ -95,7 +90,7 @@ def _set_shared_key(provider: Provider, key: str | None) -> None:
 @transactional
 def create_provider(data: dict, *, actor=None) -> Provider:
     clean = _clean_provider(data, partial=False)
-    if _slug_taken(clean["slug"]):
+    if count(Provider, Provider.slug == clean["slug"]):
         raise ValidationError(SLUG_TAKEN, field="slug")
     key = clean.pop("shared_api_key", None)
     provider = Provider(**clean)
@@ -149,19 +144,15 @@ def update_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
 
 def _personal_keys_elsewhere(provider: Provider, origin: str) -> int:
     """Personal keys of ``provider`` bound to another origin than ``origin``."""
-    stmt = (
-        select(func.count())
-        .select_from(AdminProviderSettings)
-        .where(
-            AdminProviderSettings.provider_id == provider.id,
-            AdminProviderSettings.personal_api_key_encrypted.is_not(None),
-            or_(
-                AdminProviderSettings.personal_api_key_origin.is_(None),
-                AdminProviderSettings.personal_api_key_origin != origin,
-            ),
-        )
+    return count(
+        AdminProviderSettings,
+        AdminProviderSettings.provider_id == provider.id,
+        AdminProviderSettings.personal_api_key_encrypted.is_not(None),
+        or_(
+            AdminProviderSettings.personal_api_key_origin.is_(None),
+            AdminProviderSettings.personal_api_key_origin != origin,
+        ),
     )
-    return db.session.scalar(stmt) or 0
 
 
 @transactional
@@ -170,7 +161,9 @@ def change_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
     unless this same change sets a new one: a key must never follow the address elsewhere."""
     provider = locked_provider(provider)
     clean = _clean_provider(data, partial=True)
-    if "slug" in clean and _slug_taken(clean["slug"], exclude_id=provider.id):
+    if "slug" in clean and count(
+        Provider, Provider.slug == clean["slug"], Provider.id != provider.id
+    ):
         raise ValidationError(SLUG_TAKEN, field="slug")
     before = provider_snapshot(provider)
     old_slug = provider.slug
@@ -207,10 +200,8 @@ def change_provider(provider: Provider | int, data: dict, *, actor=None) -> Prov
 @transactional
 def delete_provider(provider: Provider | int, *, actor=None) -> None:
     provider = locked_provider(provider)
-    count = db.session.scalar(
-        select(func.count()).select_from(AIModel).where(AIModel.provider_id == provider.id)
-    )
-    before = provider_snapshot(provider) | {"models": count}
+    models = count(AIModel, AIModel.provider_id == provider.id)
+    before = provider_snapshot(provider) | {"models": models}
     audit.record("provider.delete", provider, actor=actor, before=before)
     invalidate_provider(provider.slug)
     db.session.delete(provider)
@@ -240,28 +231,18 @@ def _clean_model(data: dict, *, partial: bool) -> dict:
     return clean
 
 
-def _taken(provider_id: int, column, value: str, exclude_id: int | None = None) -> bool:
-    stmt = (
-        select(func.count())
-        .select_from(AIModel)
-        .where(AIModel.provider_id == provider_id, column == value)
-    )
-    if exclude_id is not None:
-        stmt = stmt.where(AIModel.id != exclude_id)
-    return bool(db.session.scalar(stmt))
-
-
 def _refuse_taken(provider_id: int, clean: dict, exclude_id: int | None = None) -> None:
-    """A model's name and model id are each unique within its provider."""
-    errors: dict = {}
-    if "name" in clean and _taken(provider_id, AIModel.name, clean["name"], exclude_id):
-        errors["name"] = [str(MODEL_NAME_TAKEN)]
-    if "model_id" in clean and _taken(provider_id, AIModel.model_id, clean["model_id"], exclude_id):
-        errors["model_id"] = [str(MODEL_ID_TAKEN)]
+    """A model's name and model id are each unique within its provider (``exclude_id``:
+    the model being edited; None compares as ``IS NOT NULL``, every model)."""
+    others = (AIModel.provider_id == provider_id, AIModel.id != exclude_id)
+    errors = {
+        name: [str(message)]
+        for name, message in MODEL_TAKEN.items()
+        if name in clean and count(AIModel, getattr(AIModel, name) == clean[name], *others)
+    }
     if errors:
         field = next(iter(errors))
-        message = MODEL_NAME_TAKEN if field == "name" else MODEL_ID_TAKEN
-        raise ValidationError(message, field=field, errors=errors)
+        raise ValidationError(MODEL_TAKEN[field], field=field, errors=errors)
 
 
 @transactional

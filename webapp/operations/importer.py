@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -125,11 +126,8 @@ def parse_dump(raw: bytes | str) -> tuple[list[dict], list[dict]]:
 
 def _timestamp(value) -> datetime:
     if isinstance(value, str):
-        try:
+        with suppress(ValueError):  # not a time: sorts as the oldest
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return datetime.min.replace(tzinfo=UTC)
 

@@ -166,22 +166,14 @@ def set_routing(
         raise ValidationError(_l("The routing is not valid."), errors=errors)
     before = get_routing(provider_id, capability)
     _clear(provider_id, capability)
-    for position, model_id in enumerate(fallbacks):
-        db.session.add(
-            RoutingFallback(
-                provider_id=provider_id, capability=capability, position=position, model_id=model_id
-            )
-        )
-    for position, arm in enumerate(split):
-        db.session.add(
-            RoutingSplit(
-                provider_id=provider_id,
-                capability=capability,
-                position=position,
-                model_id=arm.model_id,
-                percent=arm.percent,
-            )
-        )
+    group = {"provider_id": provider_id, "capability": capability}
+    db.session.add_all(
+        [RoutingFallback(**group, position=i, model_id=m) for i, m in enumerate(fallbacks)]
+        + [
+            RoutingSplit(**group, position=i, model_id=arm.model_id, percent=arm.percent)
+            for i, arm in enumerate(split)
+        ]
+    )
     db.session.flush()
     after = get_routing(provider_id, capability)
     if after != before:

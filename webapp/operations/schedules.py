@@ -18,7 +18,7 @@ from datetime import datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from webapp import messages
 from webapp.capabilities import is_capability
@@ -30,6 +30,7 @@ from webapp.models import Admin, AIModel, ModelCapability, Provider, Schedule, U
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import activation, audit
 from webapp.operations.locks import one_or_404
+from webapp.queries.listing import count
 from webapp.queries.lookup import get_active_model
 
 PENDING, DONE, FAILED, CANCELLED = SCHEDULE_STATUSES
@@ -233,7 +234,7 @@ def _refusal(schedule: Schedule) -> str | None:
         return None
     if schedule.model_id is None:
         return _("The model «%(model)s» of this schedule was deleted.", model=schedule.model_name)
-    has_capability = _count(
+    has_capability = count(
         ModelCapability,
         ModelCapability.model_id == schedule.model_id,
         ModelCapability.capability == schedule.capability,
@@ -276,7 +277,7 @@ def _quota_reached(schedule: Schedule, now: datetime) -> bool:
     if live is None:
         return False
     since = day_start_utc(now.astimezone(TEHRAN).date())
-    calls = _count(
+    calls = count(
         UsageCall,
         UsageCall.provider == provider.slug,
         UsageCall.capability == schedule.capability,
@@ -284,11 +285,6 @@ def _quota_reached(schedule: Schedule, now: datetime) -> bool:
         UsageCall.at >= since,
     )
     return calls >= schedule.after_calls
-
-
-def _count(entity, *criteria) -> int:
-    """How many rows of ``entity`` meet every one of ``criteria``."""
-    return db.session.scalar(select(func.count()).select_from(entity).where(*criteria))
 
 
 def _author(schedule: Schedule) -> ScheduledActor:

@@ -68,7 +68,8 @@ class Resolution:
     personal_key_on_hold: bool = False
 
 
-def _settings(admin, provider: Provider) -> AdminProviderSettings | None:
+def personal_settings(admin, provider: Provider) -> AdminProviderSettings | None:
+    """``admin``'s settings (personal key, shared-key choice) for ``provider``, if any."""
     if admin is None:
         return None
     return db.session.scalar(
@@ -81,7 +82,7 @@ def _settings(admin, provider: Provider) -> AdminProviderSettings | None:
 
 def explain(provider: Provider, admin=None) -> Resolution:
     """Which key a call by ``admin`` (None: a background job) would use, in words."""
-    return _decide(provider, admin, _settings(admin, provider))
+    return _decide(provider, admin, personal_settings(admin, provider))
 
 
 def personal_key_on_hold(provider: Provider, settings: AdminProviderSettings | None) -> bool:
@@ -137,7 +138,7 @@ def _resolve(provider: Provider | str | int, admin) -> Credentials:
         if found is None:
             raise NoApiAccess(_l("The provider was not found."), field="provider")
         provider = found
-    settings = _settings(admin, provider)
+    settings = personal_settings(admin, provider)
     decision = _decide(provider, admin, settings)
     if decision.source == PERSONAL:
         return Credentials(
@@ -154,7 +155,7 @@ def _resolve(provider: Provider | str | int, admin) -> Credentials:
 def confirm_personal_key(admin, provider: Provider) -> AdminProviderSettings:
     """``admin`` vouches that their personal key belongs at the provider's present origin:
     bind it there (audited). Raises NotFound when they have no personal key."""
-    settings = _settings(admin, provider)
+    settings = personal_settings(admin, provider)
     if settings is None or not settings.has_personal_api_key:
         raise NotFound(_l("You have no personal key for this provider."), field="provider")
     before = {"personal_api_key_origin": settings.personal_api_key_origin}

@@ -42,6 +42,11 @@ def model_query(
     return stmt
 
 
+def count(entity, *criteria) -> int:
+    """How many rows of ``entity`` meet every one of ``criteria``."""
+    return db.session.scalar(select(func.count()).select_from(entity).where(*criteria))
+
+
 def page_of(stmt: Select, order_by, page: int, page_size: int) -> tuple[list, dict]:
     """One page of ``stmt``'s rows, and the API envelope's ``pagination`` object."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

@@ -9,11 +9,12 @@ the answer for the rest of the request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import has_request_context, request
 from sqlalchemy import false, literal_column, null, select, union_all
 
+from webapp.dates import as_utc
 from webapp.extensions import db
 from webapp.models import AIModel, Provider, RoutingFallback, RoutingSplit, Schedule
 from webapp.operations.schedules import PENDING
@@ -111,9 +112,7 @@ def _load() -> dict[tuple[int, str], GroupPolicies]:
 
     def of(provider_id: int, capability: str) -> GroupPolicies:
         key = (provider_id, capability)
-        if key not in found:
-            found[key] = GroupPolicies(provider_id, capability)
-        return found[key]
+        return found.setdefault(key, GroupPolicies(provider_id, capability))
 
     schedules, fallbacks, arms = _statement()
     # The routing rows keep their position order: sort by it inside the union.
@@ -147,11 +146,7 @@ def _load() -> dict[tuple[int, str], GroupPolicies]:
 def _aware(value) -> datetime:
     """The union's rows come back without the column type's conversion on some
     backends: an ISO string or a naive UTC value becomes an aware UTC instant."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 _KEY = "webapp.group_policies"

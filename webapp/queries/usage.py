@@ -40,6 +40,7 @@ from webapp.extensions import db
 from webapp.models import HealthCheck
 from webapp.models.rollup import LATENCY_COLUMNS, LATENCY_EDGES, usage_hourly
 from webapp.queries import groups, listing, usage_policies
+from webapp.rollup import hour_of
 
 BUCKETS = ("hour", "day")
 FILTERS = ("provider", "capability", "model", "route", "key_source")
@@ -54,6 +55,7 @@ TEXT_MAX = 200
 COUNTS = ("calls", "errors", "fallbacks")
 TOKENS = ("prompt_tokens", "completion_tokens")
 TOTALS = (*COUNTS, *TOKENS)
+SERIES_KEYS = ("provider", "capability", "model")  # a series' point per bucket and these
 
 
 def app_timezone() -> ZoneInfo:
@@ -62,10 +64,6 @@ def app_timezone() -> ZoneInfo:
         return ZoneInfo(name.strip() or "Asia/Tehran")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("Asia/Tehran")
-
-
-def floor_hour(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 # ---------------------------------------------------------------- the query
@@ -280,15 +278,11 @@ def _folded(keys: list, q: UsageQuery, quantiles=(0.5, 0.95), extra=()):
     )
 
 
-def _utc(value: datetime) -> datetime:
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def series(q: UsageQuery) -> list[dict]:
     """The API's ``data``: one point per bucket and (provider, capability, model), in that
     order. Summed, bucketed and its percentiles placed by the database: one statement."""
     c = usage_hourly.c
-    names = ("provider", "capability", "model")
+    names = SERIES_KEYS
     if q.bucket == "day":
         edges = _local_midnights(q.start, q.end, app_timezone())
         starts = [edge.astimezone(app_timezone()) for edge in edges]
@@ -303,7 +297,7 @@ def series(q: UsageQuery) -> list[dict]:
         start = iso.get(bucket)
         if start is None:
             start = iso[bucket] = (
-                starts[bucket] if starts is not None else _utc(bucket)
+                starts[bucket] if starts is not None else dates.as_utc(bucket)
             ).isoformat()
         out.append(
             {
@@ -387,7 +381,7 @@ def group_usage(
 ) -> tuple[list[datetime], dict[tuple[str, str], GroupUsage]]:
     """The last ``OVERVIEW_HOURS`` UTC hours (the current one included) and, per (provider
     slug, capability), calls, errors, p95 and calls per hour over them: one query."""
-    last = floor_hour(now or datetime.now(UTC))
+    last = hour_of(now or datetime.now(UTC))
     hours = [last - timedelta(hours=n) for n in range(OVERVIEW_HOURS - 1, -1, -1)]
     q = UsageQuery(hours[0], last + timedelta(hours=1))
     c = usage_hourly.c
@@ -400,7 +394,7 @@ def group_usage(
         q,
     )
     for provider, capability, start, calls in db.session.execute(by_hour):
-        per_hour.setdefault((provider, capability), {})[_utc(start)] = calls
+        per_hour.setdefault((provider, capability), {})[dates.as_utc(start)] = calls
     usage = {
         (provider, capability): GroupUsage(
             calls=calls,
@@ -452,19 +446,8 @@ CHART_METRICS = (
     ("prompt_tokens", _l("Prompt tokens")),
     ("completion_tokens", _l("Completion tokens")),
 )
-CSV_COLUMNS = (
-    "bucket_start",
-    "provider",
-    "capability",
-    "model",
-    "calls",
-    "errors",
-    "fallbacks",
-    "p50_ms",
-    "p95_ms",
-    "prompt_tokens",
-    "completion_tokens",
-)
+# The API's point fields (``series``), in the order of the CSV's columns.
+CSV_COLUMNS = ("bucket_start", *SERIES_KEYS, *COUNTS, "p50_ms", "p95_ms", *TOKENS)
 
 
 @dataclass(frozen=True)

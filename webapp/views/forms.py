@@ -4,7 +4,7 @@ refusal shown next to its field, and a Latin name isolated inside a Persian mess
 
 from __future__ import annotations
 
-from flask import flash
+from flask import abort, flash
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -32,6 +32,15 @@ def show_error(form: FlaskForm, error: DomainError, *, aliases: dict | None = No
             marked = True
     if marked:
         flash(_("The form was not saved: please correct the marked field."), "error")
+
+
+def or_abort(call, *args, **kwargs):
+    """``call(*args, **kwargs)``; a service's refusal becomes the error page (its status,
+    its message), as when a URL names a row that does not exist."""
+    try:
+        return call(*args, **kwargs)
+    except DomainError as exc:
+        abort(exc.status, description=str(exc.message))
 
 
 def isolated(value: object) -> Markup:

@@ -387,15 +387,10 @@ def _json_text(column):
     return cast(column, Text)
 
 
-def _like_literal(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _mentions(fragment: str):
-    pattern = _like_literal(fragment)
     return or_(
-        _json_text(AuditEvent.after).like(pattern, escape="\\"),
-        _json_text(AuditEvent.before).like(pattern, escape="\\"),
+        _json_text(AuditEvent.after).contains(fragment, autoescape=True),
+        _json_text(AuditEvent.before).contains(fragment, autoescape=True),
     )
 
 
@@ -419,8 +414,8 @@ def _of_model(model: AIModel):
         and_(
             AuditEvent.action == "ai.call",
             AuditEvent.target_id == model.provider_id,
-            _json_text(AuditEvent.after).like(
-                _like_literal(f'"model": {json.dumps(model.model_id)}'), escape="\\"
+            _json_text(AuditEvent.after).contains(
+                f'"model": {json.dumps(model.model_id)}', autoescape=True
             ),
         ),
     )
@@ -480,7 +475,7 @@ def _conditions(form: HistoryFilterForm, provider_id: int | None, model: AIModel
         conditions.append(AuditEvent.target_type == form.target_type.data)
     actor = (form.actor.data or "").strip()
     if actor:
-        conditions.append(AuditEvent.actor_name.ilike(_like_literal(actor), escape="\\"))
+        conditions.append(AuditEvent.actor_name.icontains(actor, autoescape=True))
     if provider_id is not None:
         conditions.append(_of_provider(provider_id))
     if model is not None:

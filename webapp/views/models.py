@@ -58,7 +58,7 @@ from webapp.queries.groups import (
 )
 from webapp.views import model_form_guard
 from webapp.views.auth import safe_next
-from webapp.views.forms import ConfirmForm, isolated, show_error
+from webapp.views.forms import ConfirmForm, isolated, or_abort, show_error
 from webapp.views.htmx import flash_oob, fragment, hx_target, page, render_block
 
 bp = Blueprint("models", __name__)
@@ -398,9 +398,15 @@ def next_url() -> str:
     return safe_next(request.values.get("next") or url_for("models.index"))
 
 
-def _fingerprint(provider: str, caps: list[str]) -> str:
-    """What the admin confirmed: the same provider and capabilities, activated."""
-    return f"{provider}|{','.join(sorted(caps))}"
+def _unconfirmed(form: ModelForm, provider, caps: list[str], exclude: int | None = None) -> list:
+    """The live models "activate now" would take out of service, while the admin has not
+    confirmed them for this provider and these capabilities (the form then asks first)."""
+    mark = f"{provider.slug}|{','.join(sorted(caps))}"
+    conflicts = conflicts_for(provider.id, caps, exclude) if form.activate.data else []
+    if not conflicts or form.confirmed.data == mark:
+        return []
+    form.confirmed.data = mark
+    return conflicts
 
 
 def _precheck(form: ModelForm, data: dict) -> bool:
@@ -483,12 +489,8 @@ def create():
         form.provider.errors = [*form.provider.errors, _("The provider was not found.")]
     if not valid or provider is None:
         return _form_page(form, status=400)
-    if form.activate.data:
-        mark = _fingerprint(provider.slug, data["capabilities"])
-        conflicts = conflicts_for(provider.id, data["capabilities"])
-        if conflicts and form.confirmed.data != mark:
-            form.confirmed.data = mark
-            return _form_page(form, conflicts=conflicts)
+    if conflicts := _unconfirmed(form, provider, data["capabilities"]):
+        return _form_page(form, conflicts=conflicts)
     try:
         model, result = catalog.create_model(provider, data, actor=current_user)
     except DomainError as exc:
@@ -514,7 +516,7 @@ def edit_urls(models, back_url: str | None = None) -> dict[int, str]:
 @bp.route("/models/<int:model_id>/edit", methods=["GET", "POST"])
 @permission_required("manage_models")
 def edit(model_id: int):
-    model = _model_or_404(model_id)
+    model = or_abort(catalog.get_model, model_id)
     form = ModelForm(obj=model if request.method == "GET" else None)
     del form.provider
     if request.method == "GET":
@@ -526,18 +528,14 @@ def edit(model_id: int):
         return _form_page(form, model=model, status=400)
     if (held := model_form_guard.confirm_dropped_live(model, data)) is not None:
         return held
-    if form.activate.data:
-        mark = _fingerprint(model.provider.slug, data["capabilities"])
-        conflicts = conflicts_for(model.provider_id, data["capabilities"], model.id)
-        if conflicts and form.confirmed.data != mark:
-            form.confirmed.data = mark
-            return _form_page(form, model=model, conflicts=conflicts)
+    if conflicts := _unconfirmed(form, model.provider, data["capabilities"], model.id):
+        return _form_page(form, model=model, conflicts=conflicts)
     try:
         model, result = catalog.update_model(model.id, data, actor=current_user)
     except DomainError as exc:
         show_error(form, exc, aliases=FORM_FIELDS)
         # The failed transaction expired the model: load it again here, not in the template.
-        return _form_page(form, model=_model_or_404(model_id), status=400)
+        return _form_page(form, model=or_abort(catalog.get_model, model_id), status=400)
     _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
     return redirect(next_url())
 
@@ -545,24 +543,14 @@ def edit(model_id: int):
 @bp.route("/models/<int:model_id>/delete", methods=["GET", "POST"])
 @permission_required("manage_models")
 def delete(model_id: int):
-    model = _model_or_404(model_id)
+    model = or_abort(catalog.get_model, model_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         name = model.display_name
-        try:
-            catalog.delete_model(model.id, actor=current_user)
-        except DomainError as exc:
-            abort(exc.status, description=str(exc.message))
+        or_abort(catalog.delete_model, model.id, actor=current_user)
         _flash_all([_("The model %(name)s was deleted.", name=name)])
         return redirect(next_url())
     return render_template("models/delete.html", model=model, form=form, next=next_url())
-
-
-def _model_or_404(model_id: int):
-    try:
-        return catalog.get_model(model_id)
-    except DomainError as exc:
-        abort(exc.status, description=str(exc.message))
 
 
 # --- the model list: sortable, filterable, bulk actions ---------------------------------

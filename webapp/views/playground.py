@@ -113,12 +113,8 @@ def _run(provider: Provider | None, capability: str, prompt: str, model_name: st
         return None, _("No provider has been registered yet.")
     admin = current_user._get_current_object()
     try:
-        if capability == "image":
-            return (
-                calls.generate_image(provider.slug, prompt, admin=admin, model_name=model_name),
-                None,
-            )
-        return calls.chat(provider.slug, prompt, admin=admin, model_name=model_name), None
+        send = calls.generate_image if capability == "image" else calls.chat
+        return send(provider.slug, prompt, admin=admin, model_name=model_name), None
     except DomainError as exc:
         return None, str(exc)
 

@@ -32,6 +32,7 @@ from webapp.errors import DomainError, ValidationError
 from webapp.extensions import db
 from webapp.models import AIModel, Provider
 from webapp.operations import catalog
+from webapp.queries.listing import count
 from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm, flash_done, isolated, show_error
 from webapp.views.htmx import fragment, is_htmx
@@ -248,9 +249,7 @@ def delete(provider_id: int):
         catalog.delete_provider(provider, actor=current_user)
         flash_done(_("The provider %(name)s was deleted.", name=isolated(name)))
         return redirect(url_for(".index"))
-    model_count = db.session.scalar(
-        select(func.count(AIModel.id)).where(AIModel.provider_id == provider.id)
-    )
+    model_count = count(AIModel, AIModel.provider_id == provider.id)
     return render_template(
         "providers/delete.html", provider=provider, form=form, model_count=model_count
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -29,7 +29,7 @@ from webapp.models import Admin, Provider, Schedule
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import schedules
 from webapp.views.auth import safe_next
-from webapp.views.forms import ConfirmForm
+from webapp.views.forms import ConfirmForm, or_abort
 
 bp = Blueprint("schedules", __name__)
 
@@ -114,10 +114,7 @@ def _authors(rows) -> dict[int, str]:
 @bp.route("/schedules/<int:schedule_id>/cancel", methods=["GET", "POST"])
 @permission_required("manage_models")
 def cancel(schedule_id: int):
-    try:
-        row = schedules.get_schedule(schedule_id)
-    except DomainError as exc:
-        abort(exc.status, description=str(exc.message))
+    row = or_abort(schedules.get_schedule, schedule_id)
     back = safe_next(request.values.get("next") or url_for("schedules.index"))
     form = ConfirmForm()
     if form.validate_on_submit():

@@ -20,7 +20,7 @@ from webapp.i18n import current_lang
 from webapp.operations import catalog, routing
 from webapp.queries import usage, usage_splits
 from webapp.views.auth import safe_next
-from webapp.views.forms import isolated
+from webapp.views.forms import isolated, or_abort
 from webapp.views.htmx import flash_oob, fragment, is_htmx, render_block
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
@@ -99,10 +99,7 @@ def end_split(provider_id: int, capability: str):
     split is emptied through the routing operation (audited), its fallbacks kept."""
     if not is_capability(capability):
         abort(404)
-    try:
-        provider = catalog.get_provider(provider_id)
-    except DomainError as exc:
-        abort(exc.status, description=str(exc.message))
+    provider = or_abort(catalog.get_provider, provider_id)
     back = safe_next(request.form.get("next") or url_for(".index"))
     current = routing.get_routing(provider.id, capability)
     if not current.split:
