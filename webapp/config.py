@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -103,10 +104,7 @@ def exposure_warning(app_env: str, host: str) -> str | None:
 
 def _normalise_database_url(url: str) -> str:
     """A plain ``postgresql://`` (or ``postgres://``) URL uses psycopg 3."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
 
 
 def _bool_env(name: str, default: bool) -> bool:
@@ -183,7 +181,7 @@ class Config:
         )
         cfg = cls(
             SECRET_KEY=env.get("SECRET_KEY", "").strip(),
-            SQLALCHEMY_DATABASE_URI=_normalise_database_url(database_url),
+            SQLALCHEMY_DATABASE_URI=database_url,
             FERNET_KEYS=env.get("FERNET_KEYS", "").strip(),
             CACHE_URL=env.get("CACHE_URL", "").strip(),
             ACTIVE_MODEL_CACHE_TTL=_int_env("ACTIVE_MODEL_CACHE_TTL", 300),
@@ -210,8 +208,7 @@ class Config:
                 cfg.FERNET_KEYS = instance_secret(
                     "fernet_key", lambda: Fernet.generate_key().decode()
                 )
-        if cfg.SQLALCHEMY_DATABASE_URI:
-            cfg.SQLALCHEMY_DATABASE_URI = _normalise_database_url(cfg.SQLALCHEMY_DATABASE_URI)
+        cfg.SQLALCHEMY_DATABASE_URI = _normalise_database_url(cfg.SQLALCHEMY_DATABASE_URI)
         return cfg
 
     def check(self) -> None:
