@@ -33,7 +33,8 @@ CLI_ACTOR = "cli"
 
 
 def clean_errors(fn):
-    """Domain and database errors become one line and exit status 1."""
+    """A command in the app's context whose domain and database errors become one line
+    and exit status 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -49,14 +50,13 @@ def clean_errors(fn):
         except Exception as exc:  # last resort: still one line, never a traceback
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
-    return wrapper
+    return with_appcontext(wrapper)
 
 
 @click.command("create-admin")
 @click.argument("username")
 @click.option("--password", help="Prompted for (hidden) when omitted.")
 @click.option("--role", type=click.Choice(sorted(ROLES)), default="superadmin", show_default=True)
-@with_appcontext
 @clean_errors
 def create_admin_command(username: str, password: str | None, role: str) -> None:
     """Create an admin who can sign in to the dashboard."""
@@ -70,7 +70,6 @@ def create_admin_command(username: str, password: str | None, role: str) -> None
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for.")
 @click.option("--expires-days", type=int, default=None, help="Days until the token stops working.")
-@with_appcontext
 @clean_errors
 def create_token_command(username: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USERNAME; it is printed once, alone on the last line."""
@@ -82,7 +81,6 @@ def create_token_command(username: str, name: str, expires_days: int | None) -> 
 
 
 @click.command("seed-demo")
-@with_appcontext
 @clean_errors
 def seed_demo_command() -> None:
     """Load demo providers, models and admins (idempotent)."""
@@ -98,7 +96,6 @@ def seed_demo_command() -> None:
 
 
 @click.command("cache-clear")
-@with_appcontext
 @clean_errors
 def cache_clear_command() -> None:
     """Empty the active-model cache (every worker's, when it is Redis)."""
@@ -110,7 +107,6 @@ def cache_clear_command() -> None:
 
 
 @click.command("rotate-keys")
-@with_appcontext
 @clean_errors
 def rotate_keys_command() -> None:
     """Re-encrypt every stored API key under the first key of FERNET_KEYS."""
@@ -127,7 +123,6 @@ def ai_group() -> None:
 @click.argument("provider")
 @click.argument("capability", type=click.Choice(CAPABILITIES))
 @click.option("--json", "as_json", is_flag=True, help="Print the model as JSON.")
-@with_appcontext
 @clean_errors
 def ai_active(provider: str, capability: str, as_json: bool) -> None:
     """Print the active model of PROVIDER for CAPABILITY (exit 1 when there is none)."""
@@ -170,7 +165,6 @@ def _find_model(ref: str, provider: str | None) -> AIModel:
     help="Repeatable; default: all of the model's capabilities.",
 )
 @click.option("--provider", help="Provider slug, when MODEL_ID is ambiguous.")
-@with_appcontext
 @clean_errors
 def ai_activate(model_ref: str, capabilities: tuple[str, ...], provider: str | None) -> None:
     """Make MODEL_ID (database id, model id or name) the live model."""
@@ -186,7 +180,6 @@ def ai_activate(model_ref: str, capabilities: tuple[str, ...], provider: str | N
 
 
 @ai_group.command("check-conflicts")
-@with_appcontext
 @clean_errors
 def ai_check_conflicts() -> None:
     """List every group with more than one active model; exit 1 if there is one."""
@@ -221,7 +214,6 @@ def ai_check_conflicts() -> None:
     envvar="DJANGO_SECRET_KEY",
     help="The old system's SECRET_KEY, to carry its encrypted shared keys over.",
 )
-@with_appcontext
 @clean_errors
 def ai_import(file, keep: str, dry_run: bool, django_secret_key: str | None) -> None:
     """Import a Django dumpdata FILE of ai.aiprovider and ai.aimodel records."""
