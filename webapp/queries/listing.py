@@ -98,11 +98,9 @@ def model_list(
     if provider:
         stmt = stmt.where(Provider.slug == provider)
     if q:
-        # "/" escapes LIKE's wildcards: a "%" or "_" typed in the search is that character.
-        escaped = q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
-        needle = f"%{escaped}%"
+        # autoescape: a "%" or "_" typed in the search is that character, not a wildcard.
         columns = (AIModel.display_name, AIModel.name, AIModel.model_id, Provider.name)
-        stmt = stmt.where(or_(*(func.lower(c).like(needle, escape="/") for c in columns)))
+        stmt = stmt.where(or_(*(c.icontains(q, autoescape=True) for c in columns)))
     columns = LIST_SORTS.get(sort, LIST_SORTS["name"])
     order = [c.desc() if descending else c.asc() for c in columns]
     return page_of(stmt, order, max(page, 1), LIST_PAGE_SIZE)
