@@ -88,7 +88,6 @@ def index():
         capabilities=[(c, label(c)) for c in CAPABILITIES],
         statuses=[(s, status_label(s)) for s in SCHEDULE_STATUSES],
         status_label=status_label,
-        capability_label=label,
         filters={
             "provider": provider.slug if provider else "",
             "capability": capability,
@@ -134,5 +133,4 @@ def cancel(schedule_id: int):
         back=back,
         author=_authors([row]).get(row.created_by_id),
         status_label=status_label,
-        capability_label=label,
     ), 200 if request.method == "GET" else 400
