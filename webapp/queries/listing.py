@@ -61,12 +61,13 @@ def usernames(rows: Iterable) -> dict[int, str]:
     return names_of(i for r in rows for i in (r.created_by_id, r.updated_by_id))
 
 
-def names_of(admin_ids: Iterable[int | None]) -> dict[int, str]:
-    """Admin id → username for ``admin_ids`` (None left out): one query, none without ids."""
+def names_of(admin_ids: Iterable[int | None], name=Admin.username) -> dict[int, str]:
+    """Admin id → ``name`` (the username unless told) for ``admin_ids`` (None left out): one
+    query, none without ids."""
     ids = {i for i in admin_ids if i is not None}
     if not ids:
         return {}
-    return dict(db.session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(ids))).all())
+    return dict(db.session.execute(select(Admin.id, name).where(Admin.id.in_(ids))).all())
 
 
 # --- the dashboard's model list (sortable, filterable, paged) ---------------------------

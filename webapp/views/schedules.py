@@ -28,6 +28,7 @@ from webapp.i18n import labeller
 from webapp.models import Admin, Provider, Schedule
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import schedules
+from webapp.queries.listing import names_of
 from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm, or_abort
 
@@ -41,6 +42,8 @@ STATUS_LABELS = {
     "cancelled": _l("Cancelled"),
 }
 status_label = labeller(STATUS_LABELS)
+# Who scheduled a switch, as the page names them: the display name, else the username.
+AUTHOR = func.coalesce(func.nullif(Admin.display_name, ""), Admin.username)
 
 
 @bp.get("/schedules")
@@ -79,11 +82,10 @@ def index():
             .offset((page - 1) * PER_PAGE)
         )
     )
-    authors = _authors(rows)
     return render_template(
         "schedules/index.html",
         rows=rows,
-        authors=authors,
+        authors=names_of((r.created_by_id for r in rows), AUTHOR),
         providers=providers,
         capabilities=[(c, label(c)) for c in CAPABILITIES],
         statuses=[(s, status_label(s)) for s in SCHEDULE_STATUSES],
@@ -98,16 +100,6 @@ def index():
         total=total,
         can_manage=current_user.can("manage_models"),
     )
-
-
-def _authors(rows) -> dict[int, str]:
-    ids = {r.created_by_id for r in rows if r.created_by_id is not None}
-    if not ids:
-        return {}
-    found = db.session.execute(
-        select(Admin.id, Admin.display_name, Admin.username).where(Admin.id.in_(ids))
-    )
-    return {i: display or username for i, display, username in found}
 
 
 @bp.route("/schedules/<int:schedule_id>/cancel", methods=["GET", "POST"])
@@ -131,6 +123,6 @@ def cancel(schedule_id: int):
         row=row,
         form=form,
         back=back,
-        author=_authors([row]).get(row.created_by_id),
+        author=names_of([row.created_by_id], AUTHOR).get(row.created_by_id),
         status_label=status_label,
     ), 200 if request.method == "GET" else 400
