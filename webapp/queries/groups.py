@@ -261,7 +261,7 @@ def compact_sections(
     providers there are; every provider stays in the filter's list. No model is loaded
     but the live ones of the page's groups; the providers, their model counts and those
     live models are one query each."""
-    providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+    providers = load_provider_names()
     by_provider: dict[int, list[GroupSummary]] = {}
     for summary in shown:
         by_provider.setdefault(summary.provider_id, []).append(summary)

@@ -25,9 +25,10 @@ from webapp.capabilities import CAPABILITIES, is_capability, label
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.i18n import labeller
-from webapp.models import Admin, Provider, Schedule
+from webapp.models import Admin, Schedule
 from webapp.models.policies import SCHEDULE_STATUSES
 from webapp.operations import schedules
+from webapp.queries.groups import load_provider_names
 from webapp.queries.listing import names_of
 from webapp.views.auth import safe_next
 from webapp.views.forms import ConfirmForm, or_abort
@@ -49,7 +50,7 @@ AUTHOR = func.coalesce(func.nullif(Admin.display_name, ""), Admin.username)
 @bp.get("/schedules")
 @permission_required("view_models")
 def index():
-    providers = list(db.session.scalars(select(Provider).order_by(Provider.name, Provider.id)))
+    providers = load_provider_names()
     slug = (request.args.get("provider") or "").strip()[:50]
     capability = (request.args.get("capability") or "").strip()
     status = (request.args.get("status") or "").strip()
