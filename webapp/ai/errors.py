@@ -108,19 +108,3 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, DomainError):
         return type(exc).__name__
     return "internal"
-
-
-__all__ = [
-    "AIServiceError",
-    "MalformedResponse",
-    "NoActiveModel",
-    "NoApiAccess",
-    "ProviderAuthError",
-    "ProviderRateLimited",
-    "ProviderRequestRejected",
-    "ProviderServerError",
-    "ProviderTimeout",
-    "ProviderUnavailable",
-    "ProviderUnreachable",
-    "error_kind",
-]
