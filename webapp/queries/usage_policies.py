@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AIModel, RoutingFallback, RoutingSplit, Schedule
+from webapp.models import AIModel, Schedule
+from webapp.queries import policies
 
 
 def _next_switches() -> dict[tuple[int, str], dict]:
@@ -37,27 +38,15 @@ def _next_switches() -> dict[tuple[int, str], dict]:
     }
 
 
-def _arms(c: type[RoutingSplit | RoutingFallback], *extra) -> dict[tuple[int, str], list]:
-    stmt = (
-        select(c.provider_id, c.capability, AIModel.display_name, *extra)
-        .join(AIModel, AIModel.id == c.model_id)
-        .order_by(c.provider_id, c.capability, c.position)
-    )
-    found: dict[tuple[int, str], list] = {}
-    for row in db.session.execute(stmt):
-        found.setdefault((row.provider_id, row.capability), []).append(row)
-    return found
-
-
 def attach(rows: list) -> None:
-    """Fill ``next_switch``, ``split`` and ``fallbacks`` of the overview's rows."""
+    """Fill ``next_switch``, ``split`` and ``fallbacks`` of the overview's rows (the split
+    and the fallbacks as the models page reads them: ``policies.for_group``)."""
     if not rows:
         return
     nexts = _next_switches()
-    splits = _arms(RoutingSplit, RoutingSplit.percent)
-    fallbacks = _arms(RoutingFallback)
     for row in rows:
         key = (row.group.provider.id, row.group.capability)
         row.next_switch = nexts.get(key)
-        row.split = [{"model": a.display_name, "percent": a.percent} for a in splits.get(key, [])]
-        row.fallbacks = [a.display_name for a in fallbacks.get(key, [])]
+        group = policies.for_group(*key)
+        row.split = [{"model": a.display_name, "percent": a.percent} for a in group.split]
+        row.fallbacks = [f.display_name for f in group.fallbacks]
