@@ -57,10 +57,7 @@ def aggregate(rows: Iterable[Mapping]) -> list[dict]:
     order, so two workers upserting the same groups cannot deadlock)."""
     groups: dict[tuple, dict] = {}
     for row in rows:
-        key = _key(row)
-        sums = groups.get(key)
-        if sums is None:
-            sums = groups[key] = dict.fromkeys(SUM_COLUMNS, 0)
+        sums = groups.setdefault(_key(row), dict.fromkeys(SUM_COLUMNS, 0))
         latency = row["latency_ms"]
         sums["calls"] += 1
         sums["errors"] += row["outcome"] != OK
