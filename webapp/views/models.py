@@ -432,11 +432,6 @@ def _precheck(form: ModelForm, data: dict) -> bool:
     return not refused and not any(form[key].errors for key, _check in checks)
 
 
-def _flash_all(texts: list[str]) -> None:
-    for text in texts:
-        flash(text, "success")
-
-
 def _form_page(form, *, model=None, conflicts=(), status=200):
     return (
         render_template(
@@ -499,7 +494,8 @@ def create():
     said = [_("The model %(name)s was created.", name=model.display_name)]
     if result is not None:
         said += result.messages()
-    _flash_all(said)
+    for text in said:
+        flash(text, "success")
     return redirect(next_url())
 
 
@@ -536,7 +532,7 @@ def edit(model_id: int):
         show_error(form, exc, aliases=FORM_FIELDS)
         # The failed transaction expired the model: load it again here, not in the template.
         return _form_page(form, model=or_abort(catalog.get_model, model_id), status=400)
-    _flash_all([messages.model_updated(result.deactivated_count if result else 0)])
+    flash(messages.model_updated(result.deactivated_count if result else 0), "success")
     return redirect(next_url())
 
 
@@ -548,7 +544,7 @@ def delete(model_id: int):
     if form.validate_on_submit():
         name = model.display_name
         or_abort(catalog.delete_model, model.id, actor=current_user)
-        _flash_all([_("The model %(name)s was deleted.", name=name)])
+        flash(_("The model %(name)s was deleted.", name=name), "success")
         return redirect(next_url())
     return render_template("models/delete.html", model=model, form=form, next=next_url())
 
