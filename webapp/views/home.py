@@ -58,23 +58,18 @@ def check_now(provider_id: int, capability: str):
         return redirect(url_for(".index"))
     where = {"model": isolated(result["model"]), "capability": label(capability)}
     if result["ok"]:
-        flash(
-            _(
-                "%(model)s (%(capability)s) answered: the connection works, %(ms)s ms.",
-                ms=result["latency_ms"],
-                **where,
-            ),
-            "success",
+        text = _(
+            "%(model)s (%(capability)s) answered: the connection works, %(ms)s ms.",
+            ms=result["latency_ms"],
+            **where,
         )
     else:
-        flash(
-            _(
-                "%(model)s (%(capability)s) failed the check: %(message)s",
-                message=result["message"],
-                **where,
-            ),
-            "error",
+        text = _(
+            "%(model)s (%(capability)s) failed the check: %(message)s",
+            message=result["message"],
+            **where,
         )
+    flash(text, "success" if result["ok"] else "error")
     return redirect(url_for(".index", _anchor="overview-" + group_dom_id(provider_id, capability)))
 
 
