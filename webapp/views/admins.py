@@ -161,15 +161,12 @@ def set_enabled(admin_id: int, enabled: bool):
     except DomainError as error:
         flash(str(error.message), "error")
         return _render_edit(admin, status=400)
+    name = isolated(admin.username)
     if enabled:
-        flash_done(_("The admin %(name)s was enabled.", name=isolated(admin.username)))
+        message = _("The admin %(name)s was enabled.", name=name)
     else:
-        flash_done(
-            _(
-                "The admin %(name)s was disabled and signed out everywhere.",
-                name=isolated(admin.username),
-            )
-        )
+        message = _("The admin %(name)s was disabled and signed out everywhere.", name=name)
+    flash_done(message)
     return redirect(url_for(".index"))
 
 
