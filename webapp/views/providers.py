@@ -314,18 +314,15 @@ def _rows_from_form(form) -> tuple[list[dict], list[SyncEntry]]:
 def sync(slug: str):
     provider = _by_slug_or_404(slug)
     admin = current_user._get_current_object()
-    error, picked, fetched = None, set(), False
-    if request.method == "GET":
-        rows, status = [], 200
-    elif request.form.get("action") == "fetch":
-        rows, status = [], 200
+    rows, picked, error, fetched, status = [], set(), None, False, 200
+    if request.method == "POST" and request.form.get("action") == "fetch":
         try:
             rows = model_sync.missing_models(provider, admin)
         except DomainError as exc:
             error = str(exc)
         else:
             fetched = True
-    else:
+    elif request.method == "POST":
         chosen, rows = _rows_from_form(request.form)
         picked = set(request.form.getlist("add"))
         try:
