@@ -86,9 +86,7 @@ def hint(plaintext: str) -> str:
 
 def scrub(text: str, api_key: str) -> str:
     """``text`` with the key replaced by its hint."""
-    if api_key and api_key in text:
-        text = text.replace(api_key, hint(api_key))
-    return text
+    return text.replace(api_key, hint(api_key)) if api_key else text
 
 
 def clean_key(raw: object, field: str) -> str:
