@@ -60,13 +60,6 @@ def _plan(provider: Provider | None, capability: str):
     return calls.plan_call(provider, capability, current_user._get_current_object())
 
 
-def _common_context(**context) -> dict:
-    return {
-        "capability_choices": [(c, LABELS[c]) for c in PLAYGROUND_CAPABILITIES],
-        **context,
-    }
-
-
 # --- the playground ---------------------------------------------------------------------
 
 
@@ -88,22 +81,20 @@ def index():
         if is_htmx():
             return fragment(
                 render_template(
-                    "playground/_result.html",
-                    **_common_context(result=result, error=error, capability=capability),
+                    "playground/_result.html", result=result, error=error, capability=capability
                 )
             )
     return render_template(
         "playground/index.html",
-        **_common_context(
-            providers=providers,
-            provider=provider,
-            capability=capability,
-            plan=_plan(provider, capability),
-            prompt=prompt,
-            model_name=model_name,
-            result=result,
-            error=error,
-        ),
+        capability_choices=[(c, LABELS[c]) for c in PLAYGROUND_CAPABILITIES],
+        providers=providers,
+        provider=provider,
+        capability=capability,
+        plan=_plan(provider, capability),
+        prompt=prompt,
+        model_name=model_name,
+        result=result,
+        error=error,
     )
 
 
@@ -123,7 +114,7 @@ def _run(provider: Provider | None, capability: str, prompt: str, model_name: st
 @permission_required("view_models")
 def plan():
     provider, capability = _choice(_providers(), request.args)
-    context = _common_context(plan=_plan(provider, capability), capability=capability)
+    context = {"plan": _plan(provider, capability), "capability": capability}
     # The send button follows the plan: disabled, with the reason, when nothing can be sent.
     return fragment(
         render_template("playground/_plan.html", **context)
