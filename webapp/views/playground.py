@@ -79,11 +79,7 @@ def index():
         else:
             result, error = _run(provider, capability, prompt, model_name)
         if is_htmx():
-            return fragment(
-                render_template(
-                    "playground/_result.html", result=result, error=error, capability=capability
-                )
-            )
+            return fragment(render_template("playground/_result.html", result=result, error=error))
     return render_template(
         "playground/index.html",
         capability_choices=[(c, LABELS[c]) for c in PLAYGROUND_CAPABILITIES],

@@ -98,7 +98,6 @@ def index():
         },
         page=page,
         pages=pages,
-        total=total,
         can_manage=current_user.can("manage_models"),
     )
 
