@@ -10,7 +10,9 @@ import contextlib
 import http.server
 import json
 import socketserver
+import ssl
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,8 +25,11 @@ class KeepAliveProvider(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self.connections = 0
         self.close_after_answer = False
         self.cut_short = False
@@ -41,7 +46,7 @@ class KeepAliveProvider(socketserver.ThreadingTCPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}/v1/chat/completions"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -169,3 +174,70 @@ def test_a_connection_idle_too_long_is_not_used(provider, monkeypatch):
     monkeypatch.setattr(upstream, "IDLE_SECONDS", 0.0)
     assert json.loads(call(provider, 1).read())["n"] == 2
     assert provider.connections == 2
+
+
+@pytest.fixture
+def tls_provider(tmp_path, monkeypatch):
+    """The provider behind TLS, with a certificate for ``localhost`` only, from an
+    authority the gateway's TLS context is made to trust (in place of certifi's)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert_file, key_file)
+    monkeypatch.setattr(
+        upstream, "tls_context", lambda: ssl.create_default_context(cafile=str(cert_file))
+    )
+    server = KeepAliveProvider(server_side)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_provider_over_tls_is_verified_and_kept_alive(tls_provider):
+    localhost = tls_provider.url.replace("127.0.0.1", "localhost")
+    for n in range(2):
+        answer = upstream.send(
+            localhost,
+            json.dumps({"call": n}).encode(),
+            {"Content-Type": "application/json"},
+            guarded=False,
+            timeouts=TIMEOUTS,
+            exchange=upstream.Exchange(),
+        )
+        assert json.loads(answer.read())["n"] == n + 1
+    assert tls_provider.connections == 1
+
+
+def test_a_certificate_for_another_name_sends_nothing(tls_provider):
+    """The certificate names ``localhost``; called as 127.0.0.1 the check fails before
+    a byte of the request (or its key) is sent."""
+    with pytest.raises(upstream.UpstreamError):
+        call(tls_provider, 0)
+    assert tls_provider.bodies == []
