@@ -39,6 +39,9 @@ KEEP_IDLE = 64  # idle connections kept per provider address and process
 # silently after a while, and a request sent on it would wait for its read timeout.
 IDLE_SECONDS = 5.0
 READ_SIZE = 65536
+# What a broken or silent provider raises from http.client: a socket error (a timeout
+# among them), a malformed answer, a read on a connection already cut.
+BROKEN = (OSError, http.client.HTTPException, ValueError)
 
 
 class UpstreamError(Exception):
@@ -47,6 +50,10 @@ class UpstreamError(Exception):
     def __init__(self, *, timeout: bool = False):
         super().__init__("timeout" if timeout else "unreachable")
         self.timeout = timeout
+
+    @classmethod
+    def of(cls, exc: BaseException) -> UpstreamError:
+        return cls(timeout=isinstance(exc, TimeoutError))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,11 @@ class Target:
     host: str
     port: int
     path: str
+
+    @property
+    def origin(self) -> tuple[bool, str, int]:
+        """What a pooled connection serves: any path of the same address."""
+        return self.tls, self.host, self.port
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,15 +105,14 @@ class Pool:
     def __init__(self, guarded: bool):
         self._guarded = guarded
         self._lock = threading.Lock()
-        self._idle: dict[Target, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self._idle: dict[tuple, list[tuple[http.client.HTTPConnection, float]]] = {}
 
     def take(self, where: Target, timeouts: Timeouts) -> http.client.HTTPConnection:
         """An idle connection still open, else a new one (connected here: a failure is
         ``UpstreamError`` or ``egress.AddressRefused`` before anything is sent)."""
-        key = Target(where.tls, where.host, where.port, "")
         while True:
             with self._lock:
-                idle = self._idle.get(key)
+                idle = self._idle.get(where.origin)
                 conn, since = idle.pop() if idle else (None, 0.0)
             if conn is None:
                 break
@@ -121,16 +132,15 @@ class Pool:
             conn.connect()
         except egress.AddressRefused:
             raise
-        except (OSError, http.client.HTTPException, ValueError):
+        except BROKEN:
             conn.close()
             raise UpstreamError() from None
         conn.sock.settimeout(timeouts.read)
         return conn
 
     def give_back(self, where: Target, conn: http.client.HTTPConnection) -> None:
-        key = Target(where.tls, where.host, where.port, "")
         with self._lock:
-            idle = self._idle.setdefault(key, [])
+            idle = self._idle.setdefault(where.origin, [])
             if len(idle) < KEEP_IDLE:
                 idle.append((conn, time.monotonic()))
                 return
@@ -144,12 +154,18 @@ def _still_open(sock: socket.socket | None) -> bool:
         return False
     try:
         sock.settimeout(0)  # with a timeout, recv would wait for data first
-        socket.socket.recv(sock, 1, socket.MSG_PEEK)
-    except BlockingIOError:
-        return True
+        return _peek(sock) is None
     except OSError:
         return False
-    return False
+
+
+def _peek(sock: socket.socket) -> bytes | None:
+    """What waits to be read on ``sock``, unread (b"" when the peer closed it), or None
+    when nothing does; OSError when the connection is broken."""
+    try:
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
 
 
 _pools: dict[bool, Pool] = {}
@@ -189,9 +205,9 @@ class Response:
     def read(self) -> bytes:
         try:
             content = self._answer.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except BROKEN as exc:
             self.close()
-            raise UpstreamError(timeout=isinstance(exc, TimeoutError)) from None
+            raise UpstreamError.of(exc) from None
         self._done()
         return content
 
@@ -199,9 +215,9 @@ class Response:
         try:
             while chunk := self._answer.read1(READ_SIZE):
                 yield chunk
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except BROKEN as exc:
             self.close()
-            raise UpstreamError(timeout=isinstance(exc, TimeoutError)) from None
+            raise UpstreamError.of(exc) from None
         if self._exchange.cancelled or self._answer.length:  # cut, or short of its length
             self.close()
             raise UpstreamError()
@@ -235,9 +251,9 @@ def send(
     try:
         conn.request("POST", where.path, body=body, headers=headers)
         answer = conn.getresponse()
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except BROKEN as exc:
         conn.close()
-        raise UpstreamError(timeout=isinstance(exc, TimeoutError)) from None
+        raise UpstreamError.of(exc) from None
     return Response(answer, conn, where, pool_, exchange)
 
 
@@ -380,9 +396,7 @@ def _peer_closed(sock: socket.socket, flags: int) -> bool:
     if flags & (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
         return True
     try:
-        return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
+        return _peek(sock) == b""
     except OSError:
         return True
 
